@@ -1,0 +1,109 @@
+// The op contract. Every op is one struct deriving from Op that holds its attributes as plain
+// members and answers, in one place: its output shapes and dtypes (with errors that name the
+// op, the shapes/values and the rule), its gradient written with other registered ops, and its
+// cost. Kinds, names and differentiability come from the table in ops.def.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mithril/core/dtype.h"
+#include "mithril/core/shape.h"
+
+namespace mithril {
+
+enum class OpKind : uint16_t {
+#define MI_OP(Kind, name, family, differentiable) Kind,
+#include "mithril/ops/ops.def"
+#undef MI_OP
+};
+
+inline constexpr int kNumOps = 0
+#define MI_OP(Kind, name, family, differentiable) +1
+#include "mithril/ops/ops.def"
+#undef MI_OP
+    ;
+
+struct OpInfo {
+  std::string_view name;
+  std::string_view family;
+  bool differentiable;
+};
+
+inline constexpr OpInfo kOpTable[] = {
+#define MI_OP(Kind, name, family, differentiable) {name, #family, differentiable},
+#include "mithril/ops/ops.def"
+#undef MI_OP
+};
+static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOps, "ops.def table and OpKind disagree");
+
+constexpr const OpInfo& op_info(OpKind k) { return kOpTable[static_cast<int>(k)]; }
+constexpr std::string_view op_name(OpKind k) { return op_info(k).name; }
+std::optional<OpKind> op_kind_from_name(std::string_view name);
+
+class Var;  // graph/ir.h: a value in a graph under construction
+
+// Shapes and dtypes of an op application; what cost models and kernels are chosen from.
+struct OpSignature {
+  std::vector<Shape> input_shapes, output_shapes;
+  std::vector<DType> input_dtypes, output_dtypes;
+};
+
+struct Cost {
+  double flops = 0;  // floating point (or integer) operations
+  double bytes = 0;  // bytes read plus bytes written, assuming no reuse between ops
+};
+
+class Op {
+ public:
+  explicit Op(OpKind kind) : kind_(kind) {}
+  virtual ~Op() = default;
+
+  OpKind kind() const { return kind_; }
+  std::string_view name() const { return op_name(kind_); }
+  bool differentiable() const { return op_info(kind_).differentiable; }
+
+  // Output shapes from input shapes. Throws ShapeError/AttributeError naming the op.
+  virtual std::vector<Shape> infer_shapes(std::span<const Shape> inputs) const = 0;
+  // Output dtypes from input dtypes. Default: every input has the same dtype (DTypeError
+  // otherwise) and the single output has it too. Implicit promotion happens in the builder
+  // functions (ops::add(a, b) casts), never silently inside a graph.
+  virtual std::vector<DType> infer_dtypes(std::span<const DType> inputs) const;
+  virtual int num_outputs() const { return 1; }
+
+  // Gradient rule: builds the cotangent of every input from the inputs, the outputs and the
+  // cotangents of the outputs (nullopt where an output receives none). Returns one entry per
+  // input; nullopt means no gradient flows to it. Gradients may have the broadcast shape of
+  // the output: autodiff sums them back to the input's shape.
+  virtual std::vector<std::optional<Var>> vjp(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
+                                              const std::vector<std::optional<Var>>& cotangents) const;
+
+  // Default cost: one operation per output element, every input and output read/written once.
+  virtual Cost cost(const OpSignature& sig) const;
+
+  // Attributes as "key=value, ..." for printing, hashing and equivalence (CSE).
+  virtual std::string attributes() const { return {}; }
+  bool equivalent(const Op& other) const { return kind_ == other.kind_ && attributes() == other.attributes(); }
+  size_t hash() const;
+  std::string to_string() const;  // "sum(axes=(1), keepdim=false)"
+
+  // The dtype that selects the kernel. Default: the first input's (the output's for ops
+  // without inputs).
+  virtual DType dispatch_dtype(std::span<const DType> inputs, std::span<const DType> outputs) const;
+
+ private:
+  OpKind kind_;
+};
+
+using OpPtr = std::shared_ptr<const Op>;
+
+// Helpers shared by op families for consistent messages.
+void check_arity(const Op& op, size_t got, size_t expected);
+std::string shapes_str(std::span<const Shape> shapes);
+
+}  // namespace mithril

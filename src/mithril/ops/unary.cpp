@@ -1,0 +1,177 @@
+#include "mithril/ops/unary.h"
+
+#include <cmath>
+#include <numbers>
+
+#include "mithril/core/error.h"
+#include "mithril/ops/binary.h"
+#include "mithril/ops/shape.h"
+
+namespace mithril {
+namespace {
+
+enum class Domain { any, numeric, floating, boolean };
+
+Domain domain_of(OpKind k) {
+  switch (k) {
+    case OpKind::Identity:
+    case OpKind::StopGradient: return Domain::any;
+    case OpKind::Neg:
+    case OpKind::Abs:
+    case OpKind::Sign:
+    case OpKind::Square:
+    case OpKind::Relu: return Domain::numeric;
+    case OpKind::LogicalNot: return Domain::boolean;
+    default: return Domain::floating;
+  }
+}
+
+// Transcendental functions cost several operations per element; the rest about one.
+double flops_per_element(OpKind k) {
+  switch (k) {
+    case OpKind::Exp: case OpKind::Log: case OpKind::Log1p: case OpKind::Sin: case OpKind::Cos:
+    case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Softplus: case OpKind::Gelu: case OpKind::Erf:
+      return 10.0;
+    default: return 1.0;
+  }
+}
+
+Var where_scalar(const Var& cond, const Var& a, double b) { return ops::where(cond, a, ops::scalar_like(a, b)); }
+
+}  // namespace
+
+std::vector<Shape> UnaryOp::infer_shapes(std::span<const Shape> in) const {
+  check_arity(*this, in.size(), 1);
+  return {in[0]};
+}
+
+std::vector<DType> UnaryOp::infer_dtypes(std::span<const DType> in) const {
+  check_arity(*this, in.size(), 1);
+  const DType t = in[0];
+  switch (domain_of(kind())) {
+    case Domain::any: break;
+    case Domain::numeric:
+      MI_CHECK(t != DType::b8, DTypeError, "[{}] is not defined for bool inputs", name());
+      break;
+    case Domain::floating:
+      MI_CHECK(is_float(t), DTypeError, "[{}] needs a floating-point input, got {}", name(), dtype_name(t));
+      break;
+    case Domain::boolean:
+      MI_CHECK(t == DType::b8, DTypeError, "[{}] needs a bool input, got {}", name(), dtype_name(t));
+      break;
+  }
+  return {t};
+}
+
+std::string UnaryOp::attributes() const {
+  switch (kind()) {
+    case OpKind::LeakyRelu: return fmt::format("slope={}", attrs.slope);
+    case OpKind::Gelu: return fmt::format("approximate={}", attrs.approximate);
+    case OpKind::Sqrt:
+    case OpKind::Log: return attrs.robust ? fmt::format("robust=true, threshold={}", attrs.threshold) : std::string();
+    case OpKind::StableReciprocal: return fmt::format("threshold={}", attrs.threshold);
+    default: return {};
+  }
+}
+
+Cost UnaryOp::cost(const OpSignature& sig) const {
+  Cost c = Op::cost(sig);
+  c.flops *= flops_per_element(kind());
+  return c;
+}
+
+std::vector<std::optional<Var>> UnaryOp::vjp(const std::vector<Var>& in, const std::vector<Var>& out,
+                                             const std::vector<std::optional<Var>>& ct) const {
+  const Var& x = in[0];
+  const Var& y = out[0];
+  const Var& g = *ct[0];
+  switch (kind()) {
+    case OpKind::Identity: return {g};
+    case OpKind::Neg: return {-g};
+    case OpKind::Abs: return {g * ops::sign(x)};
+    case OpKind::Square: return {g * x * 2.0};
+    case OpKind::Sqrt: {
+      if (!attrs.robust) return {g * 0.5 / y};
+      // Robust: sqrt(|x|) above the threshold, |x|/sqrt(thr) below; gradients carry sign(x).
+      const Var a = ops::abs(x);
+      const Var regular = ops::greater_equal(a, ops::scalar_like(x, attrs.threshold));
+      const Var slope = where_scalar(regular, 0.5 / y, 1.0 / std::sqrt(attrs.threshold));
+      return {g * ops::sign(x) * slope};
+    }
+    case OpKind::Exp: return {g * y};
+    case OpKind::Log: {
+      if (!attrs.robust) return {g / x};
+      const Var a = ops::abs(x);
+      const Var regular = ops::greater_equal(a, ops::scalar_like(x, attrs.threshold));
+      const Var slope = where_scalar(regular, 1.0 / a, 1.0 / attrs.threshold);
+      const Var gs = g * slope;
+      return {ops::where(ops::less(x, ops::scalar_like(x, 0.0)), -gs, gs)};
+    }
+    case OpKind::Log1p: return {g / (x + 1.0)};
+    case OpKind::Sin: return {g * ops::cos(x)};
+    case OpKind::Cos: return {-(g * ops::sin(x))};
+    case OpKind::Tanh: return {g * (1.0 - y * y)};
+    case OpKind::Sigmoid: return {g * y * (1.0 - y)};
+    case OpKind::Relu: return {g * ops::cast(ops::greater(x, ops::scalar_like(x, 0.0)), g.dtype())};
+    case OpKind::LeakyRelu:
+      return {g * where_scalar(ops::greater(x, ops::scalar_like(x, 0.0)), ops::scalar_like(x, 1.0), attrs.slope)};
+    case OpKind::Softplus: return {g * ops::sigmoid(x)};
+    case OpKind::Gelu: {
+      if (!attrs.approximate) {
+        // d/dx x*Phi(x) = Phi(x) + x*phi(x)
+        const double inv_sqrt2 = 1.0 / std::numbers::sqrt2;
+        const double inv_sqrt_2pi = 1.0 / std::sqrt(2.0 * std::numbers::pi);
+        const Var cdf = (ops::erf(x * inv_sqrt2) + 1.0) * 0.5;
+        const Var pdf = ops::exp(ops::square(x) * -0.5) * inv_sqrt_2pi;
+        return {g * (cdf + x * pdf)};
+      }
+      const double k = std::sqrt(2.0 / std::numbers::pi), c = 0.044715;
+      const Var t = ops::tanh((x + ops::square(x) * x * c) * k);
+      const Var inner_grad = (ops::square(x) * (3.0 * c) + 1.0) * k;
+      return {g * ((t + 1.0) * 0.5 + x * 0.5 * (1.0 - ops::square(t)) * inner_grad)};
+    }
+    case OpKind::Erf: return {g * ops::exp(-ops::square(x)) * (2.0 / std::sqrt(std::numbers::pi))};
+    case OpKind::Reciprocal: return {-(g * y * y)};
+    case OpKind::StableReciprocal: {
+      const Var regular = ops::greater_equal(ops::abs(x), ops::scalar_like(x, attrs.threshold));
+      return {g * where_scalar(regular, -(y * y), -1.0 / (attrs.threshold * attrs.threshold))};
+    }
+    default: MI_THROW(ValueError, "[{}] is not differentiable", name());
+  }
+}
+
+namespace ops {
+
+Var unary(OpKind kind, const Var& x, UnaryAttrs attrs) {
+  return x.graph().apply1(std::make_shared<UnaryOp>(kind, attrs), {x});
+}
+Var neg(const Var& x) { return unary(OpKind::Neg, x); }
+Var abs(const Var& x) { return unary(OpKind::Abs, x); }
+Var sign(const Var& x) { return unary(OpKind::Sign, x); }
+Var square(const Var& x) { return unary(OpKind::Square, x); }
+Var sqrt(const Var& x) { return unary(OpKind::Sqrt, x); }
+Var robust_sqrt(const Var& x, double threshold) { return unary(OpKind::Sqrt, x, {.robust = true, .threshold = threshold}); }
+Var exp(const Var& x) { return unary(OpKind::Exp, x); }
+Var log(const Var& x) { return unary(OpKind::Log, x); }
+Var robust_log(const Var& x, double threshold) { return unary(OpKind::Log, x, {.robust = true, .threshold = threshold}); }
+Var log1p(const Var& x) { return unary(OpKind::Log1p, x); }
+Var sin(const Var& x) { return unary(OpKind::Sin, x); }
+Var cos(const Var& x) { return unary(OpKind::Cos, x); }
+Var tanh(const Var& x) { return unary(OpKind::Tanh, x); }
+Var sigmoid(const Var& x) { return unary(OpKind::Sigmoid, x); }
+Var relu(const Var& x) { return unary(OpKind::Relu, x); }
+Var leaky_relu(const Var& x, double slope) { return unary(OpKind::LeakyRelu, x, {.slope = slope}); }
+Var softplus(const Var& x) { return unary(OpKind::Softplus, x); }
+Var gelu(const Var& x, bool approximate) { return unary(OpKind::Gelu, x, {.approximate = approximate}); }
+Var erf(const Var& x) { return unary(OpKind::Erf, x); }
+Var reciprocal(const Var& x) { return unary(OpKind::Reciprocal, x); }
+Var stable_reciprocal(const Var& x, double threshold) {
+  return unary(OpKind::StableReciprocal, x, {.threshold = threshold});
+}
+Var floor(const Var& x) { return unary(OpKind::Floor, x); }
+Var logical_not(const Var& x) { return unary(OpKind::LogicalNot, x); }
+Var stop_gradient(const Var& x) { return unary(OpKind::StopGradient, x); }
+Var identity(const Var& x) { return unary(OpKind::Identity, x); }
+
+}  // namespace ops
+}  // namespace mithril

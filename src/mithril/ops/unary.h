@@ -1,0 +1,60 @@
+// Unary elementwise ops: arithmetic, transcendental functions, activations and Mithril's
+// robust variants (sqrt/log continued linearly below a threshold, stable reciprocal).
+#pragma once
+
+#include "mithril/graph/ir.h"
+#include "mithril/ops/op.h"
+
+namespace mithril {
+
+struct UnaryAttrs {
+  double slope = 0.01;       // LeakyRelu: max(0,x) + slope*min(0,x)
+  bool approximate = false;  // Gelu: tanh approximation instead of erf
+  bool robust = false;       // Sqrt/Log: Mithril's robust form below `threshold`
+  double threshold = 0.0;    // robust Sqrt/Log and StableReciprocal
+};
+
+struct UnaryOp : Op {
+  explicit UnaryOp(OpKind kind, UnaryAttrs attrs = {}) : Op(kind), attrs(attrs) {}
+  UnaryAttrs attrs;
+  std::vector<Shape> infer_shapes(std::span<const Shape> inputs) const override;
+  std::vector<DType> infer_dtypes(std::span<const DType> inputs) const override;
+  std::vector<std::optional<Var>> vjp(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
+                                      const std::vector<std::optional<Var>>& cotangents) const override;
+  std::string attributes() const override;
+  Cost cost(const OpSignature& sig) const override;
+};
+
+inline constexpr double kStableReciprocalThreshold = 1.4916681462400413e-153;
+
+namespace ops {
+
+Var unary(OpKind kind, const Var& x, UnaryAttrs attrs = {});
+Var neg(const Var& x);
+Var abs(const Var& x);
+Var sign(const Var& x);
+Var square(const Var& x);
+Var sqrt(const Var& x);
+Var robust_sqrt(const Var& x, double threshold);
+Var exp(const Var& x);
+Var log(const Var& x);
+Var robust_log(const Var& x, double threshold);
+Var log1p(const Var& x);
+Var sin(const Var& x);
+Var cos(const Var& x);
+Var tanh(const Var& x);
+Var sigmoid(const Var& x);
+Var relu(const Var& x);
+Var leaky_relu(const Var& x, double slope = 0.01);
+Var softplus(const Var& x);
+Var gelu(const Var& x, bool approximate = false);
+Var erf(const Var& x);
+Var reciprocal(const Var& x);
+Var stable_reciprocal(const Var& x, double threshold = kStableReciprocalThreshold);
+Var floor(const Var& x);
+Var logical_not(const Var& x);
+Var stop_gradient(const Var& x);
+Var identity(const Var& x);
+
+}  // namespace ops
+}  // namespace mithril
