@@ -134,9 +134,12 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function
   pool().run(chunks, [&](int64_t c) {
     const int64_t b = begin + c * per + std::min(c, extra);
     const int64_t e = b + per + (c < extra ? 1 : 0);
-    t_inside_parallel = true;
+    // Nested parallel_for calls inside a chunk run inline instead of deadlocking on the pool.
+    struct Flag {
+      Flag() { t_inside_parallel = true; }
+      ~Flag() { t_inside_parallel = false; }
+    } flag;
     fn(b, e);
-    t_inside_parallel = false;
   });
 }
 

@@ -55,7 +55,7 @@ void check_arity(const Op& op, size_t got, size_t expected) {
 
 std::string shapes_str(std::span<const Shape> shapes) {
   std::string s;
-  for (size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + shape_str(shapes[i]);
+  for (size_t i = 0; i < shapes.size(); ++i) s.append(i ? ", " : "").append(shape_str(shapes[i]));
   return s;
 }
 

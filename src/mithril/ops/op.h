@@ -30,13 +30,14 @@ inline constexpr int kNumOps = 0
     ;
 
 struct OpInfo {
-  std::string_view name;
+  std::string_view kind;  // "LeakyRelu": the enum spelling, used in test names
+  std::string_view name;  // "leaky_relu": the name in messages and files
   std::string_view family;
   bool differentiable;
 };
 
 inline constexpr OpInfo kOpTable[] = {
-#define MI_OP(Kind, name, family, differentiable) {name, #family, differentiable},
+#define MI_OP(Kind, name, family, differentiable) {#Kind, name, #family, differentiable},
 #include "mithril/ops/ops.def"
 #undef MI_OP
 };

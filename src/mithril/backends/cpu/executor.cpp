@@ -1,12 +1,16 @@
 #include "mithril/backends/cpu/executor.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
+#include "mithril/core/env.h"
 #include "mithril/core/error.h"
 
 namespace mithril::cpu {
 
-Executor::Executor(const Graph& graph, std::vector<ValueId> outputs) : graph_(graph), outputs_(std::move(outputs)) {
+Executor::Executor(const Graph& graph, std::vector<ValueId> outputs)
+    : graph_(graph), outputs_(std::move(outputs)), verbose_(env_flag("MITHRIL_VERBOSE")) {
   const auto& nodes = graph.nodes();
   // Nodes the outputs need, found backwards from the outputs.
   std::vector<bool> needed_value(graph.values().size(), false);
@@ -29,7 +33,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs) : graph_(gr
     for (ValueId v : node.outputs) out_dtypes.push_back(graph.value(v).dtype);
     const DType key = node.op->dispatch_dtype(in_dtypes, out_dtypes);
     const KernelEntry& k = KernelRegistry::instance().find(node.op->kind(), key);
-    steps_.push_back({node.op.get(), k.fn, node.inputs, node.outputs, {}});
+    steps_.push_back({node.op.get(), &k, node.inputs, node.outputs, {}});
     for (ValueId v : node.inputs) last_use[static_cast<size_t>(v)] = static_cast<int>(steps_.size()) - 1;
   }
   for (ValueId o : outputs_) last_use[static_cast<size_t>(o)] = -1;
@@ -65,7 +69,18 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) const {
       const Value& info = graph_.value(v);
       out_buf.push_back(Tensor::empty(info.shape, info.dtype));
     }
-    s.fn(*s.op, in_buf, out_buf);
+    if (verbose_) {
+      const auto t0 = std::chrono::steady_clock::now();
+      s.kernel->fn(*s.op, in_buf, out_buf);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      std::string ins, outs;
+      for (const Tensor& t : in_buf) ins.append(ins.empty() ? "" : " ").append(shape_str(t.shape()));
+      for (const Tensor& t : out_buf) outs.append(outs.empty() ? "" : " ").append(shape_str(t.shape()));
+      std::fprintf(stderr, "mithril_verbose,exec,cpu,%s,%s,%s -> %s,%.4f ms\n", s.kernel->name.c_str(),
+                   s.op->to_string().c_str(), ins.c_str(), outs.c_str(), ms);
+    } else {
+      s.kernel->fn(*s.op, in_buf, out_buf);
+    }
     for (size_t k = 0; k < s.outputs.size(); ++k) env[static_cast<size_t>(s.outputs[k])] = std::move(out_buf[k]);
     for (ValueId v : s.release_after) env[static_cast<size_t>(v)] = Tensor();
   }

@@ -21,13 +21,14 @@ class Executor {
  private:
   struct Step {
     const Op* op;
-    KernelFn fn;
+    const KernelEntry* kernel;
     std::vector<ValueId> inputs, outputs;
     std::vector<ValueId> release_after;  // values whose last use is this step
   };
   const Graph& graph_;
   std::vector<ValueId> outputs_;
   std::vector<Step> steps_;
+  bool verbose_;  // MITHRIL_VERBOSE: log each kernel call
 };
 
 // Convenience: run `graph` once for `outputs` with inputs in graph.inputs() order.

@@ -1,0 +1,74 @@
+// The `mithril` command. Subcommands grow with the product; each one is a thin layer over the
+// library, so everything it prints is also available from C++.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+#include "mithril/backends/cpu/registry.h"
+#include "mithril/core/cpu_features.h"
+#include "mithril/core/env.h"
+#include "mithril/core/error.h"
+#include "mithril/core/thread_pool.h"
+
+namespace {
+
+// Prints the op table as a support matrix: one row per op, one column per dtype.
+int print_ops(const std::string& family) {
+  using namespace mithril;
+  const auto& reg = cpu::KernelRegistry::instance();
+  const bool known = family.empty() || std::any_of(std::begin(kOpTable), std::end(kOpTable),
+                                                   [&](const OpInfo& i) { return i.family == family; });
+  MI_CHECK(known, KeyError, "unknown op family '{}': expected unary, binary, reduce, shape, linalg, conv or loss", family);
+  fmt::print("{:<24} {:<8} {:<5}", "op", "family", "grad");
+  for (int d = 0; d < kNumDTypes; ++d) fmt::print(" {:>4}", dtype_name(static_cast<DType>(d)));
+  fmt::print("\n");
+  int shown = 0;
+  for (int i = 0; i < kNumOps; ++i) {
+    const auto k = static_cast<OpKind>(i);
+    const OpInfo& info = op_info(k);
+    if (!family.empty() && info.family != family) continue;
+    ++shown;
+    fmt::print("{:<24} {:<8} {:<5}", info.name, info.family, info.differentiable ? "yes" : "-");
+    for (int d = 0; d < kNumDTypes; ++d) fmt::print(" {:>4}", reg.has(k, static_cast<DType>(d)) ? "x" : ".");
+    fmt::print("\n");
+  }
+  fmt::print("{} ops; x = CPU kernel available\n", shown);
+  return 0;
+}
+
+int print_env() {
+  using namespace mithril;
+  fmt::print("cpu features: {}\nkernel threads: {}\n\n", cpu_features_string(), num_threads());
+  for (const EnvKnob& k : env_knobs()) {
+    const char* set = std::getenv(std::string(k.name).c_str());
+    fmt::print("{}={}{}\n    {}\n", k.name, set ? set : std::string(k.default_value), set ? "" : " (default)",
+               k.description);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Mithril C++: compose, compile and run machine-learning models"};
+  app.set_version_flag("--version", std::string("mithril 0.1.0"));
+  app.require_subcommand(1);
+
+  std::string family;
+  auto* ops = app.add_subcommand("ops", "List every registered op with its CPU kernels per dtype");
+  ops->add_option("--family", family, "Only ops of this family (unary, binary, reduce, shape, linalg, conv, loss)");
+  auto* env = app.add_subcommand("env", "Show CPU features and every environment variable Mithril reads");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*ops) return print_ops(family);
+    if (*env) return print_env();
+  } catch (const mithril::Error& e) {
+    std::cerr << "mithril: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

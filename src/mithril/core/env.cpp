@@ -1,0 +1,34 @@
+#include "mithril/core/env.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
+#include "mithril/core/error.h"
+
+namespace mithril {
+
+const std::vector<EnvKnob>& env_knobs() {
+  static const std::vector<EnvKnob> knobs = {
+      {"MITHRIL_NUM_THREADS", "hardware threads", "threads used by Mithril's own elementwise and reduction kernels"},
+      {"MITHRIL_VERBOSE", "0", "1: log every kernel call (kernel chosen, op, shapes, time) to stderr"},
+      {"OPENBLAS_NUM_THREADS", "hardware threads", "threads OpenBLAS uses for GEMM (matmul, convolution)"},
+  };
+  return knobs;
+}
+
+std::string env_value(std::string_view name) {
+  const auto& knobs = env_knobs();
+  const auto it = std::find_if(knobs.begin(), knobs.end(), [&](const EnvKnob& k) { return k.name == name; });
+  MI_ASSERT(it != knobs.end());
+  if (const char* v = std::getenv(std::string(name).c_str())) return v;
+  return std::string(it->default_value);
+}
+
+bool env_flag(std::string_view name) {
+  std::string v = env_value(name);
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return v == "1" || v == "true" || v == "yes" || v == "on";
+}
+
+}  // namespace mithril
