@@ -22,8 +22,14 @@ using testing::expect_gradients_match;
 using testing::random_tensor;
 using testing::random_tensor_away_from_zero;
 
+// Evaluates f(x) for a one-input graph built by f.
+template <typename F>
+Tensor eval1(const Tensor& x, F f) {
+  return evaluate([&](Graph&, const std::vector<Var>& v) { return std::vector{f(v[0])}; }, {x})[0];
+}
+
 Tensor run_unary(OpKind kind, const Tensor& x, UnaryAttrs attrs = {}) {
-  return evaluate([&](Graph&, const std::vector<Var>& v) { return std::vector{ops::unary(kind, v[0], attrs)}; }, {x})[0];
+  return eval1(x, [&](const Var& v) { return ops::unary(kind, v, attrs); });
 }
 
 std::vector<double> map_ref(const Tensor& x, double (*f)(double)) {
@@ -119,8 +125,8 @@ TEST(Unary, SigmoidIsStableAtExtremes) {
 TEST(Unary, SoftplusAtLargeMagnitudes) {
   const Tensor x = Tensor::from_doubles({-1000, -30, 0, 30, 1000}, {5}, DType::f64);
   // softplus(-30) = log1p(e^-30) ~ e^-30 (relative precision kept); softplus(1000) = 1000, no overflow.
-  expect_close(run_unary(OpKind::Softplus, x),
-               {0.0, std::log1p(std::exp(-30.0)), std::numbers::ln2, 30 + std::log1p(std::exp(-30.0)), 1000.0}, 1e-15, 0);
+  const double sp30 = std::log1p(std::exp(-30.0));
+  expect_close(run_unary(OpKind::Softplus, x), {0.0, sp30, std::numbers::ln2, 30 + sp30, 1000.0}, 1e-15, 0);
   const Tensor xf = Tensor::from_doubles({-200, 200}, {2}, DType::f32);
   expect_close(run_unary(OpKind::Softplus, xf), {0.0, 200.0}, 0, 0);
 }
@@ -128,7 +134,7 @@ TEST(Unary, SoftplusAtLargeMagnitudes) {
 TEST(Unary, StableReciprocalNearZero) {
   const double t = kStableReciprocalThreshold;
   const Tensor x = Tensor::from_doubles({0.0, t / 2, -t / 2, t, -t, 2.0, -4.0}, {7}, DType::f64);
-  const Tensor y = evaluate([](Graph&, const std::vector<Var>& v) { return std::vector{ops::stable_reciprocal(v[0])}; }, {x})[0];
+  const Tensor y = eval1(x, [](const Var& v) { return ops::stable_reciprocal(v); });
   // Below the threshold: 2/thr at 0, then the line 2/thr - x/thr^2 (mirrored for x < 0).
   expect_close(y, {2 / t, 1.5 / t, -1.5 / t, 1 / t, -1 / t, 0.5, -0.25}, 1e-15, 0);
   // A large threshold makes both branches easy to read: thr = 0.5 gives 4 - 4x below 0.5.
@@ -146,7 +152,7 @@ TEST(Unary, RobustSqrtAndLogBelowThreshold) {
                {l - 1, l - 0.75, l - 0.75, l - 0.5, l - 0.5, std::log(4.0), std::log(4.0)}, 1e-15, 0);
   // The default threshold is the smallest normal double: log(0) is finite.
   const Tensor zero = Tensor::from_doubles({0.0, 1.0}, {2}, DType::f64);
-  const Tensor y = evaluate([](Graph&, const std::vector<Var>& v) { return std::vector{ops::robust_log(v[0])}; }, {zero})[0];
+  const Tensor y = eval1(zero, [](const Var& v) { return ops::robust_log(v); });
   expect_close(y, {std::log(kMinPositiveNormal) - 1, 0.0}, 1e-15, 0);
 }
 
@@ -171,12 +177,12 @@ TEST(Unary, Float32RaisesTinyThresholdsToSmallestNormal) {
 TEST(Unary, GeluHandValues) {
   const Tensor x = Tensor::from_doubles({-3, -1, 0, 1, 3}, {5}, DType::f64);
   // x * Phi(x) with Phi(1) = 0.8413447460685429, Phi(3) = 0.9986501019683699.
-  expect_close(run_unary(OpKind::Gelu, x),
-               {-3 * (1 - 0.9986501019683699), -(1 - 0.8413447460685429), 0, 0.8413447460685429, 3 * 0.9986501019683699},
-               1e-14, 1e-16);
-  // Far in the left tail the erf form is still relatively accurate: x*Phi(x) with Phi(-10) = 7.6198530241605261e-24.
-  expect_close(run_unary(OpKind::Gelu, Tensor::from_doubles({-10}, {1}, DType::f64)), {-10 * 7.619853024160527e-24}, 1e-12,
-               0);
+  const double p1 = 0.8413447460685429, p3 = 0.9986501019683699;
+  expect_close(run_unary(OpKind::Gelu, x), {-3 * (1 - p3), -(1 - p1), 0, p1, 3 * p3}, 1e-14, 1e-16);
+  // Far in the left tail the result keeps its relative accuracy (1 + erf(x/sqrt2) would cancel to 0):
+  // x*Phi(x) with Phi(-10) = 7.6198530241605261e-24.
+  const Tensor tail = Tensor::from_doubles({-10}, {1}, DType::f64);
+  expect_close(run_unary(OpKind::Gelu, tail), {-10 * 7.6198530241605261e-24}, 1e-12, 0);
   // tanh form: 0.5*1*(1 + tanh(sqrt(2/pi)*1.044715)) = 0.8411919906082768.
   expect_close(run_unary(OpKind::Gelu, Tensor::from_doubles({1}, {1}, DType::f64), {.approximate = true}),
                {0.8411919906082768}, 1e-14, 0);
@@ -185,7 +191,7 @@ TEST(Unary, GeluHandValues) {
 TEST(Unary, LeakyReluDefaultSlopeAndSpecialValues) {
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
   const Tensor x = Tensor::from_doubles({-2, 0, 3, -inf}, {4}, DType::f64);
-  const Tensor y = evaluate([](Graph&, const std::vector<Var>& v) { return std::vector{ops::leaky_relu(v[0])}; }, {x})[0];
+  const Tensor y = eval1(x, [](const Var& v) { return ops::leaky_relu(v); });
   expect_close(y, {-0.02, 0, 3, -inf});
   // NaN propagates through the selects (like NumPy's maximum and sign).
   const Tensor n = Tensor::from_doubles({nan}, {1}, DType::f64);
@@ -223,7 +229,8 @@ TEST(Unary, IntegerOpsWrapAroundLikeNumPy) {
   expect_close(run_unary(OpKind::Square, i32), {-1794967296, 0});
   expect_close(run_unary(OpKind::Neg, i32), {-50000, std::numeric_limits<int32_t>::min()});
   const Tensor i64 = Tensor::from_vector<int64_t>({int64_t{3037000500}}, {1});
-  EXPECT_EQ(run_unary(OpKind::Square, i64).data<int64_t>()[0], static_cast<int64_t>(uint64_t{3037000500} * 3037000500u));
+  const auto wrapped = static_cast<int64_t>(uint64_t{3037000500} * uint64_t{3037000500});
+  EXPECT_EQ(run_unary(OpKind::Square, i64).data<int64_t>()[0], wrapped);
 }
 
 TEST(Unary, BoolOps) {
@@ -242,13 +249,16 @@ testing::GraphFn unary_fn(OpKind k, UnaryAttrs attrs = {}) {
   return [k, attrs](Graph&, const std::vector<Var>& x) { return std::vector{ops::unary(k, x[0], attrs)}; };
 }
 
-Tensor rand3(uint64_t seed, double lo = -2, double hi = 2) { return random_tensor({3, 1, 4}, DType::f64, seed, lo, hi); }
+Tensor rand3(uint64_t seed, double lo = -2, double hi = 2) {
+  return random_tensor({3, 1, 4}, DType::f64, seed, lo, hi);
+}
 Tensor rand3_away(uint64_t seed, double min_abs = 0.1) {
   return random_tensor_away_from_zero({3, 1, 4}, DType::f64, seed, -2, 2, min_abs);
 }
 // Values on both sides of a 0.5 threshold, away from the switch points +-0.5 and from the kink at 0.
 Tensor around_half() {
-  return Tensor::from_doubles({-1.7, -0.9, -0.45, -0.3, -0.1, 0.05, 0.2, 0.35, 0.42, 0.6, 1.1, 1.9}, {3, 1, 4}, DType::f64);
+  return Tensor::from_doubles({-1.7, -0.9, -0.45, -0.3, -0.1, 0.05, 0.2, 0.35, 0.42, 0.6, 1.1, 1.9}, {3, 1, 4},
+                              DType::f64);
 }
 
 TEST(GradCheck, Neg) { expect_gradients_match(unary_fn(OpKind::Neg), {rand3(1)}); }

@@ -173,10 +173,14 @@ Var abs(const Var& x) { return unary(OpKind::Abs, x); }
 Var sign(const Var& x) { return unary(OpKind::Sign, x); }
 Var square(const Var& x) { return unary(OpKind::Square, x); }
 Var sqrt(const Var& x) { return unary(OpKind::Sqrt, x); }
-Var robust_sqrt(const Var& x, double threshold) { return unary(OpKind::Sqrt, x, {.robust = true, .threshold = threshold}); }
+Var robust_sqrt(const Var& x, double threshold) {
+  return unary(OpKind::Sqrt, x, {.robust = true, .threshold = threshold});
+}
 Var exp(const Var& x) { return unary(OpKind::Exp, x); }
 Var log(const Var& x) { return unary(OpKind::Log, x); }
-Var robust_log(const Var& x, double threshold) { return unary(OpKind::Log, x, {.robust = true, .threshold = threshold}); }
+Var robust_log(const Var& x, double threshold) {
+  return unary(OpKind::Log, x, {.robust = true, .threshold = threshold});
+}
 Var log1p(const Var& x) { return unary(OpKind::Log1p, x); }
 Var sin(const Var& x) { return unary(OpKind::Sin, x); }
 Var cos(const Var& x) { return unary(OpKind::Cos, x); }

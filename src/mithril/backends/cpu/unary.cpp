@@ -2,6 +2,7 @@
 // tensor; the lambdas use selects rather than branches where they can, so GCC vectorizes the
 // arithmetic ones (transcendental calls stay scalar: libm has no vector variants without
 // -ffast-math).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -92,7 +93,7 @@ void float_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> ou
     }
   } else if constexpr (K == OpKind::Log) {
     if (attrs.robust) {
-      // ln(a) for a >= thr, else its tangent-like continuation ln(thr) + a/thr - 1.
+      // ln(a) for a >= thr, else its tangent at thr: ln(thr) + a/thr - 1.
       const T thr = threshold(), log_thr = std::log(thr);
       run([thr, log_thr](T x) {
         const T a = std::abs(x);
@@ -112,16 +113,13 @@ void float_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> ou
   } else if constexpr (K == OpKind::Gelu) {
     if (attrs.approximate) run([](T x) { return gelu_tanh(x); });
     else run([](T x) { return gelu_erf(x); });
-  }
-  else if constexpr (K == OpKind::Exp) run([](T x) { return std::exp(x); });
+  } else if constexpr (K == OpKind::Exp) run([](T x) { return std::exp(x); });
   else if constexpr (K == OpKind::Log1p) run([](T x) { return std::log1p(x); });
   else if constexpr (K == OpKind::Sin) run([](T x) { return std::sin(x); });
   else if constexpr (K == OpKind::Cos) run([](T x) { return std::cos(x); });
   else if constexpr (K == OpKind::Tanh) run([](T x) { return std::tanh(x); });
   else if constexpr (K == OpKind::Sigmoid) run([](T x) { return stable_sigmoid(x); });
-  else if constexpr (K == OpKind::Softplus) {
-    run([](T x) { return std::log1p(std::exp(-std::abs(x))) + (x > T(0) ? x : T(0)); });
-  }
+  else if constexpr (K == OpKind::Softplus) run([](T x) { return std::log1p(std::exp(-std::abs(x))) + std::max(x, T(0)); });
   else if constexpr (K == OpKind::Erf) run([](T x) { return std::erf(x); });
   else if constexpr (K == OpKind::Reciprocal) run([](T x) { return T(1) / x; });
   else if constexpr (K == OpKind::Floor) run([](T x) { return std::floor(x); });
