@@ -119,7 +119,8 @@ void float_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> ou
   else if constexpr (K == OpKind::Cos) run([](T x) { return std::cos(x); });
   else if constexpr (K == OpKind::Tanh) run([](T x) { return std::tanh(x); });
   else if constexpr (K == OpKind::Sigmoid) run([](T x) { return stable_sigmoid(x); });
-  else if constexpr (K == OpKind::Softplus) run([](T x) { return std::log1p(std::exp(-std::abs(x))) + std::max(x, T(0)); });
+  else if constexpr (K == OpKind::Softplus)
+    run([](T x) { return std::log1p(std::exp(-std::abs(x))) + std::max(x, T(0)); });
   else if constexpr (K == OpKind::Erf) run([](T x) { return std::erf(x); });
   else if constexpr (K == OpKind::Reciprocal) run([](T x) { return T(1) / x; });
   else if constexpr (K == OpKind::Floor) run([](T x) { return std::floor(x); });
