@@ -1,6 +1,8 @@
 #include "mithril/ops/unary.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "mithril/core/error.h"
@@ -36,12 +38,28 @@ double flops_per_element(OpKind k) {
   }
 }
 
+bool uses_threshold(OpKind k, const UnaryAttrs& a) {
+  return k == OpKind::StableReciprocal || ((k == OpKind::Sqrt || k == OpKind::Log) && a.robust);
+}
+
 Var where_scalar(const Var& cond, const Var& a, double b) { return ops::where(cond, a, ops::scalar_like(a, b)); }
 
 }  // namespace
 
+double effective_threshold(double threshold, DType dtype) {
+  switch (dtype) {
+    case DType::f64: return std::max(threshold, std::numeric_limits<double>::min());
+    case DType::f32:
+    case DType::bf16: return std::max(threshold, static_cast<double>(std::numeric_limits<float>::min()));
+    case DType::f16: return std::max(threshold, 0x1p-14);
+    default: return threshold;
+  }
+}
+
 std::vector<Shape> UnaryOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 1);
+  MI_CHECK(!uses_threshold(kind(), attrs) || (attrs.threshold > 0 && std::isfinite(attrs.threshold)), AttributeError,
+           "[{}] threshold must be positive and finite, got {}", name(), attrs.threshold);
   return {in[0]};
 }
 
@@ -93,17 +111,20 @@ std::vector<std::optional<Var>> UnaryOp::vjp(const std::vector<Var>& in, const s
     case OpKind::Sqrt: {
       if (!attrs.robust) return {g * 0.5 / y};
       // Robust: sqrt(|x|) above the threshold, |x|/sqrt(thr) below; gradients carry sign(x).
+      const double thr = effective_threshold(attrs.threshold, x.dtype());
       const Var a = ops::abs(x);
-      const Var regular = ops::greater_equal(a, ops::scalar_like(x, attrs.threshold));
-      const Var slope = where_scalar(regular, 0.5 / y, 1.0 / std::sqrt(attrs.threshold));
+      const Var regular = ops::greater_equal(a, ops::scalar_like(x, thr));
+      const Var slope = where_scalar(regular, 0.5 / y, 1.0 / std::sqrt(thr));
       return {g * ops::sign(x) * slope};
     }
     case OpKind::Exp: return {g * y};
     case OpKind::Log: {
       if (!attrs.robust) return {g / x};
+      // Robust: ln|x| above the threshold, ln(thr) + |x|/thr - 1 below; negated where x < 0.
+      const double thr = effective_threshold(attrs.threshold, x.dtype());
       const Var a = ops::abs(x);
-      const Var regular = ops::greater_equal(a, ops::scalar_like(x, attrs.threshold));
-      const Var slope = where_scalar(regular, 1.0 / a, 1.0 / attrs.threshold);
+      const Var regular = ops::greater_equal(a, ops::scalar_like(x, thr));
+      const Var slope = where_scalar(regular, 1.0 / a, 1.0 / thr);
       const Var gs = g * slope;
       return {ops::where(ops::less(x, ops::scalar_like(x, 0.0)), -gs, gs)};
     }
@@ -133,8 +154,10 @@ std::vector<std::optional<Var>> UnaryOp::vjp(const std::vector<Var>& in, const s
     case OpKind::Erf: return {g * ops::exp(-ops::square(x)) * (2.0 / std::sqrt(std::numbers::pi))};
     case OpKind::Reciprocal: return {-(g * y * y)};
     case OpKind::StableReciprocal: {
-      const Var regular = ops::greater_equal(ops::abs(x), ops::scalar_like(x, attrs.threshold));
-      return {g * where_scalar(regular, -(y * y), -1.0 / (attrs.threshold * attrs.threshold))};
+      // -1/x^2 = -y^2 above the threshold; the linear continuation below has slope -1/thr^2.
+      const double thr = effective_threshold(attrs.threshold, x.dtype());
+      const Var regular = ops::greater_equal(ops::abs(x), ops::scalar_like(x, thr));
+      return {g * where_scalar(regular, -(y * y), -1.0 / thr / thr)};
     }
     default: MI_THROW(ValueError, "[{}] is not differentiable", name());
   }
@@ -150,10 +173,14 @@ Var abs(const Var& x) { return unary(OpKind::Abs, x); }
 Var sign(const Var& x) { return unary(OpKind::Sign, x); }
 Var square(const Var& x) { return unary(OpKind::Square, x); }
 Var sqrt(const Var& x) { return unary(OpKind::Sqrt, x); }
-Var robust_sqrt(const Var& x, double threshold) { return unary(OpKind::Sqrt, x, {.robust = true, .threshold = threshold}); }
+Var robust_sqrt(const Var& x, double threshold) {
+  return unary(OpKind::Sqrt, x, {.robust = true, .threshold = threshold});
+}
 Var exp(const Var& x) { return unary(OpKind::Exp, x); }
 Var log(const Var& x) { return unary(OpKind::Log, x); }
-Var robust_log(const Var& x, double threshold) { return unary(OpKind::Log, x, {.robust = true, .threshold = threshold}); }
+Var robust_log(const Var& x, double threshold) {
+  return unary(OpKind::Log, x, {.robust = true, .threshold = threshold});
+}
 Var log1p(const Var& x) { return unary(OpKind::Log1p, x); }
 Var sin(const Var& x) { return unary(OpKind::Sin, x); }
 Var cos(const Var& x) { return unary(OpKind::Cos, x); }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "mithril/graph/ir.h"
+#include "mithril/ops/binary.h"  // kMinPositiveNormal
 #include "mithril/ops/op.h"
 
 namespace mithril {
@@ -11,7 +12,7 @@ struct UnaryAttrs {
   double slope = 0.01;       // LeakyRelu: max(0,x) + slope*min(0,x)
   bool approximate = false;  // Gelu: tanh approximation instead of erf
   bool robust = false;       // Sqrt/Log: Mithril's robust form below `threshold`
-  double threshold = 0.0;    // robust Sqrt/Log and StableReciprocal
+  double threshold = 0.0;    // robust Sqrt/Log and StableReciprocal; must be positive there
 };
 
 struct UnaryOp : Op {
@@ -27,6 +28,11 @@ struct UnaryOp : Op {
 
 inline constexpr double kStableReciprocalThreshold = 1.4916681462400413e-153;
 
+// The threshold of a robust op as applied in `dtype`: never below the dtype's smallest positive
+// normal, so the float64 defaults (kMinPositiveNormal, kStableReciprocalThreshold) do not flush to
+// zero in float32 and silently disable the robust branch. Kernels and gradient rules both use it.
+double effective_threshold(double threshold, DType dtype);
+
 namespace ops {
 
 Var unary(OpKind kind, const Var& x, UnaryAttrs attrs = {});
@@ -35,10 +41,10 @@ Var abs(const Var& x);
 Var sign(const Var& x);
 Var square(const Var& x);
 Var sqrt(const Var& x);
-Var robust_sqrt(const Var& x, double threshold);
+Var robust_sqrt(const Var& x, double threshold = kMinPositiveNormal);
 Var exp(const Var& x);
 Var log(const Var& x);
-Var robust_log(const Var& x, double threshold);
+Var robust_log(const Var& x, double threshold = kMinPositiveNormal);
 Var log1p(const Var& x);
 Var sin(const Var& x);
 Var cos(const Var& x);
