@@ -32,7 +32,8 @@ class Pool {
     stop();
     size_ = std::max(1, n);
     quit_ = false;
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // New workers start at the current generation: a job that ran before the resize is finished.
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i, seen = generation_] { loop(i, seen); });
   }
 
   void run(int64_t chunks, const std::function<void(int64_t)>& task) {
@@ -59,8 +60,7 @@ class Pool {
   }
 
  private:
-  void loop(int id) {
-    uint64_t seen = 0;
+  void loop(int id, uint64_t seen) {
     for (;;) {
       const std::function<void(int64_t)>* task;
       {

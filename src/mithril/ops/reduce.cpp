@@ -5,6 +5,7 @@
 #include "mithril/core/error.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/shape.h"
+#include "mithril/ops/unary.h"
 
 namespace mithril {
 
@@ -49,17 +50,64 @@ int64_t ReduceOp::reduced_count(const Shape& input) const {
   return n;
 }
 
+namespace {
+// Floating-point operations per input element, for the cost model (exp/log count 10, as in unary).
+double flops_per_input_element(OpKind k) {
+  switch (k) {
+    case OpKind::Variance: return 3.0;     // subtract the mean, square, accumulate
+    case OpKind::LogSumExp: return 12.0;   // max, shift, exp, accumulate
+    case OpKind::Softmax: case OpKind::LogSoftmax: return 13.0;  // max, shift, exp, sum, normalise
+    default: return 1.0;
+  }
+}
+
+Cost input_proportional_cost(const Op& op, const OpSignature& sig) {
+  Cost c = op.Op::cost(sig);
+  c.flops = static_cast<double>(numel(sig.input_shapes[0])) * flops_per_input_element(op.kind());
+  return c;
+}
+}  // namespace
+
+Cost ReduceOp::cost(const OpSignature& sig) const { return input_proportional_cost(*this, sig); }
+
 std::vector<std::optional<Var>> ReduceOp::vjp(const std::vector<Var>& in, const std::vector<Var>& out,
                                               const std::vector<std::optional<Var>>& ct) const {
   const Var& x = in[0];
-  const Var g = ops::expand_reduced(*ct[0], *this, x.shape());
+  if (!is_float(x.dtype())) return {std::nullopt};  // integer inputs receive no gradient
+  const Shape shape = x.shape();
+  const Var g = ops::expand_reduced(*ct[0], *this, shape);
+  const auto n = static_cast<double>(reduced_count(shape));
   switch (kind()) {
     case OpKind::Sum:
-      return {ops::broadcast_to(g, x.shape())};
+      return {ops::broadcast_to(g, shape)};
+    case OpKind::Mean:
+      return {ops::broadcast_to(g * (1.0 / n), shape)};
+    case OpKind::Max:
+    case OpKind::Min: {
+      // Every element equal to the extremum shares the gradient equally (NumPy/Mithril convention).
+      const Var mask = ops::cast(ops::equal(x, ops::expand_reduced(out[0], *this, shape)), x.dtype());
+      return {mask * (g / ops::sum(mask, axes, /*keepdim=*/true))};
+    }
+    case OpKind::Prod: {
+      // d/dx_i = product of the other elements, computed without dividing by zero: with no zero in
+      // the block it is prod/x_i; with exactly one zero only that element gets the product of the
+      // non-zeros; with two or more zeros every derivative is zero.
+      const Var zero = ops::equal(x, ops::scalar_like(x, 0.0));
+      const Var zeros = ops::sum(ops::cast(zero, x.dtype()), axes, /*keepdim=*/true);
+      const Var safe = ops::where(zero, ops::scalar_like(x, 1.0), x);
+      const Var nonzero_prod = ops::prod(safe, axes, /*keepdim=*/true);
+      const Var single_zero = ops::logical_and(zero, ops::equal(zeros, ops::scalar_like(zeros, 1.0)));
+      const Var with_zero = ops::where(single_zero, nonzero_prod, ops::scalar_like(x, 0.0));
+      const Var d = ops::where(ops::equal(zeros, ops::scalar_like(zeros, 0.0)), nonzero_prod / safe, with_zero);
+      return {g * d};
+    }
+    case OpKind::Variance:
+      return {(x - ops::mean(x, axes, /*keepdim=*/true)) * (g * (2.0 / (n - correction)))};
+    case OpKind::LogSumExp:
+      return {g * ops::exp(x - ops::expand_reduced(out[0], *this, shape))};
     default:
-      MI_THROW(ValueError, "[{}] gradient not implemented", name());
+      MI_THROW(ValueError, "[{}] is not differentiable", name());
   }
-  (void)out;
 }
 
 std::vector<Shape> AxisOp::infer_shapes(std::span<const Shape> in) const {
@@ -69,11 +117,34 @@ std::vector<Shape> AxisOp::infer_shapes(std::span<const Shape> in) const {
   return {in[0]};
 }
 
+std::vector<DType> AxisOp::infer_dtypes(std::span<const DType> in) const {
+  check_arity(*this, in.size(), 1);
+  if (kind() != OpKind::CumSum)
+    MI_CHECK(is_float(in[0]), DTypeError, "[{}] needs a floating-point input, got {}", name(), dtype_name(in[0]));
+  return {in[0]};
+}
+
 std::string AxisOp::attributes() const { return fmt::format("axis={}", axis); }
 
-std::vector<std::optional<Var>> AxisOp::vjp(const std::vector<Var>&, const std::vector<Var>&,
-                                            const std::vector<std::optional<Var>>&) const {
-  MI_THROW(ValueError, "[{}] gradient not implemented", name());
+Cost AxisOp::cost(const OpSignature& sig) const { return input_proportional_cost(*this, sig); }
+
+std::vector<std::optional<Var>> AxisOp::vjp(const std::vector<Var>& in, const std::vector<Var>& out,
+                                            const std::vector<std::optional<Var>>& ct) const {
+  if (!is_float(in[0].dtype())) return {std::nullopt};
+  const Var& g = *ct[0];
+  const Var& y = out[0];
+  const Axes line{axis};
+  switch (kind()) {
+    case OpKind::CumSum:
+      // Reverse cumulative sum: element k receives g[k] + g[k+1] + ... = total - cumsum(g)[k] + g[k].
+      return {ops::sum(g, line, /*keepdim=*/true) - ops::cumsum(g, axis) + g};
+    case OpKind::Softmax:
+      return {y * (g - ops::sum(g * y, line, /*keepdim=*/true))};
+    case OpKind::LogSoftmax:
+      return {g - ops::exp(y) * ops::sum(g, line, /*keepdim=*/true)};
+    default:
+      MI_THROW(ValueError, "[{}] is not differentiable", name());
+  }
 }
 
 namespace ops {
@@ -88,9 +159,34 @@ Var reduce(OpKind kind, const Var& x, const std::optional<Axes>& axes, bool keep
   }
   return x.graph().apply1(std::make_shared<ReduceOp>(kind, std::move(norm), keepdim, correction), {x});
 }
+
+Var along(OpKind kind, const Var& x, int64_t axis) {
+  const int64_t a = normalize_axis(axis, x.ndim(), op_name(kind).data());
+  return x.graph().apply1(std::make_shared<AxisOp>(kind, a), {x});
+}
+
+Var arg_reduce(OpKind kind, const Var& x, int64_t axis, bool keepdim) {
+  const int64_t a = normalize_axis(axis, x.ndim(), op_name(kind).data());
+  return x.graph().apply1(std::make_shared<ReduceOp>(kind, Axes{a}, keepdim), {x});
+}
 }  // namespace
 
 Var sum(const Var& x, std::optional<Axes> axes, bool keepdim) { return reduce(OpKind::Sum, x, axes, keepdim); }
+Var mean(const Var& x, std::optional<Axes> axes, bool keepdim) { return reduce(OpKind::Mean, x, axes, keepdim); }
+Var max(const Var& x, std::optional<Axes> axes, bool keepdim) { return reduce(OpKind::Max, x, axes, keepdim); }
+Var min(const Var& x, std::optional<Axes> axes, bool keepdim) { return reduce(OpKind::Min, x, axes, keepdim); }
+Var prod(const Var& x, std::optional<Axes> axes, bool keepdim) { return reduce(OpKind::Prod, x, axes, keepdim); }
+Var variance(const Var& x, std::optional<Axes> axes, bool keepdim, double correction) {
+  return reduce(OpKind::Variance, x, axes, keepdim, correction);
+}
+Var logsumexp(const Var& x, std::optional<Axes> axes, bool keepdim) {
+  return reduce(OpKind::LogSumExp, x, axes, keepdim);
+}
+Var argmax(const Var& x, int64_t axis, bool keepdim) { return arg_reduce(OpKind::ArgMax, x, axis, keepdim); }
+Var argmin(const Var& x, int64_t axis, bool keepdim) { return arg_reduce(OpKind::ArgMin, x, axis, keepdim); }
+Var cumsum(const Var& x, int64_t axis) { return along(OpKind::CumSum, x, axis); }
+Var softmax(const Var& x, int64_t axis) { return along(OpKind::Softmax, x, axis); }
+Var log_softmax(const Var& x, int64_t axis) { return along(OpKind::LogSoftmax, x, axis); }
 
 Var sum_to(const Var& x, const Shape& shape) {
   if (x.shape() == shape) return x;

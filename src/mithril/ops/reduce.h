@@ -22,6 +22,7 @@ struct ReduceOp : Op {
   std::vector<std::optional<Var>> vjp(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
                                       const std::vector<std::optional<Var>>& cotangents) const override;
   std::string attributes() const override;
+  Cost cost(const OpSignature& sig) const override;
   // Number of input elements folded into each output element.
   int64_t reduced_count(const Shape& input) const;
 };
@@ -31,9 +32,11 @@ struct AxisOp : Op {
   AxisOp(OpKind kind, int64_t axis) : Op(kind), axis(axis) {}
   int64_t axis;  // normalised by the builder
   std::vector<Shape> infer_shapes(std::span<const Shape> inputs) const override;
+  std::vector<DType> infer_dtypes(std::span<const DType> inputs) const override;
   std::vector<std::optional<Var>> vjp(const std::vector<Var>& inputs, const std::vector<Var>& outputs,
                                       const std::vector<std::optional<Var>>& cotangents) const override;
   std::string attributes() const override;
+  Cost cost(const OpSignature& sig) const override;
 };
 
 namespace ops {

@@ -1,9 +1,15 @@
 // CPU kernels for the layout family: cast, reshape, broadcast, permute, slicing, padding,
 // concatenation, splitting, gather/scatter, diagonal, eye, one-hot.
+//
+// Pure data movement does not depend on what the bytes mean, only on the element width, so
+// those kernels are written once over 1/2/4/8-byte words and registered for every dtype.
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
+#include "mithril/core/error.h"
 #include "mithril/ops/shape.h"
 
 namespace mithril::cpu {
@@ -12,7 +18,100 @@ namespace {
 constexpr std::initializer_list<DType> kAllDTypes = {DType::f64, DType::f32, DType::f16, DType::bf16,
                                                      DType::i8,  DType::i32, DType::i64, DType::b8};
 
-// Cast, reshape, broadcast and permute are all "copy this (strided) view into the output".
+// Calls f.template operator()<W>() with W an unsigned integer as wide as one element of `t`.
+template <typename F>
+void dispatch_width(DType t, F&& f) {
+  switch (dtype_size(t)) {
+    case 1:
+      return f.template operator()<uint8_t>();
+    case 2:
+      return f.template operator()<uint16_t>();
+    case 4:
+      return f.template operator()<uint32_t>();
+    default:
+      return f.template operator()<uint64_t>();
+  }
+}
+
+// A strided view of raw elements: `base` points at element (0, ..., 0); strides are in elements.
+struct View {
+  const void* base;
+  Strides strides;
+};
+struct MutView {
+  void* base;
+  Strides strides;
+};
+
+View view_of(const Tensor& t) { return {t.raw_data(), t.strides()}; }
+MutView view_of(Tensor& t) { return {t.raw_data(), t.strides()}; }
+
+// dst[idx] = src[idx] for every index of `shape`, a row (innermost dim) at a time, rows split
+// over threads. Rows that are contiguous on both sides are one memcpy.
+void strided_copy(DType dtype, const Shape& shape, const View& src, const MutView& dst) {
+  const int64_t n = numel(shape);
+  if (n == 0) return;
+  dispatch_width(dtype, [&]<typename W>() {
+    const W* s = static_cast<const W*>(src.base);
+    W* d = static_cast<W*>(dst.base);
+    const size_t nd = shape.size();
+    const int64_t inner = nd ? shape[nd - 1] : 1;
+    const int64_t si = nd ? src.strides[nd - 1] : 1, di = nd ? dst.strides[nd - 1] : 1;
+    const int64_t rows = n / inner;
+    parallel_for(0, rows, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        int64_t os = 0, od = 0, rem = r;
+        for (size_t k = nd - 1; nd > 0 && k-- > 0;) {
+          const int64_t idx = rem % shape[k];
+          rem /= shape[k];
+          os += idx * src.strides[k];
+          od += idx * dst.strides[k];
+        }
+        if (si == 1 && di == 1) {
+          std::memcpy(d + od, s + os, static_cast<size_t>(inner) * sizeof(W));
+        } else {
+          for (int64_t i = 0; i < inner; ++i) d[od + i * di] = s[os + i * si];
+        }
+      }
+    });
+  });
+}
+
+void copy_into(Tensor& dst, const Tensor& src) { strided_copy(src.dtype(), src.shape(), view_of(src), view_of(dst)); }
+
+// Fills a contiguous tensor with `value` converted to its dtype.
+void fill(Tensor& t, double value) {
+  const Tensor v = Tensor::scalar(value, t.dtype());
+  dispatch_width(t.dtype(), [&]<typename W>() {
+    W word;
+    std::memcpy(&word, v.raw_data(), sizeof(W));
+    W* p = static_cast<W*>(t.raw_data());
+    parallel_for(0, t.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, word); });
+  });
+}
+
+// Indices as int64, negative ones wrapped when `wrap_negative`; all are checked before any
+// output is written. `range` describes the valid range for the message ("axis 0 with size 3").
+std::vector<int64_t> checked_indices(const Op& op, const Tensor& indices, int64_t size, bool wrap_negative,
+                                     const std::string& range) {
+  std::vector<int64_t> out(static_cast<size_t>(indices.numel()));
+  auto load = [&]<typename I>() {
+    const I* p = indices.data<I>();
+    for (size_t j = 0; j < out.size(); ++j) {
+      const int64_t v = p[j];
+      const int64_t w = wrap_negative && v < 0 ? v + size : v;
+      MI_CHECK(w >= 0 && w < size, ValueError, "[{}] index {} is out of range for {}", op.name(), v, range);
+      out[j] = w;
+    }
+  };
+  if (indices.dtype() == DType::i32)
+    load.template operator()<int32_t>();
+  else
+    load.template operator()<int64_t>();
+  return out;
+}
+
+// Cast converts; reshape, broadcast and permute copy a view of the input.
 void cast_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) { out[0].copy_from(in[0]); }
 
 void reshape_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
@@ -20,11 +119,153 @@ void reshape_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out
 }
 
 void broadcast_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
-  out[0].copy_from(in[0].broadcast_to(out[0].shape()));
+  copy_into(out[0], in[0].broadcast_to(out[0].shape()));
 }
 
 void permute_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
-  out[0].copy_from(in[0].permute(static_cast<const PermuteOp&>(op).axes));
+  copy_into(out[0], in[0].permute(static_cast<const PermuteOp&>(op).axes));
+}
+
+void slice_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const auto ranges = static_cast<const SliceOp&>(op).resolve(in[0].shape());
+  Tensor v = in[0];
+  for (size_t d = 0; d < ranges.size(); ++d) {
+    const auto& r = ranges[d];
+    v = v.slice(static_cast<int64_t>(d), r.start, r.start + r.size * r.step, r.step);
+  }
+  copy_into(out[0], v);
+}
+
+void pad_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const auto& p = static_cast<const PadOp&>(op);
+  fill(out[0], p.value);
+  // The input lands on a strided sub-view of the output.
+  Tensor dst = out[0];
+  for (size_t d = 0; d < p.low.size(); ++d) {
+    const int64_t step = p.interior[d] + 1;
+    dst = dst.slice(static_cast<int64_t>(d), p.low[d], p.low[d] + in[0].shape()[d] * step, step);
+  }
+  copy_into(dst, in[0]);
+}
+
+void concat_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const int64_t axis = static_cast<const ConcatOp&>(op).axis;
+  int64_t at = 0;
+  for (const Tensor& x : in) {
+    const int64_t n = x.shape()[static_cast<size_t>(axis)];
+    Tensor dst = out[0].slice(axis, at, at + n);
+    copy_into(dst, x);
+    at += n;
+  }
+}
+
+void split_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const int64_t axis = static_cast<const SplitOp&>(op).axis;
+  int64_t at = 0;
+  for (Tensor& o : out) {
+    const int64_t n = o.shape()[static_cast<size_t>(axis)];
+    copy_into(o, in[0].slice(axis, at, at + n));
+    at += n;
+  }
+}
+
+// in viewed as (outer, n, inner) and out as (outer, count, inner), count = number of indices.
+void gather_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const int64_t axis = static_cast<const GatherOp&>(op).axis;
+  const AxisView v = make_axis_view(in[0].shape(), axis);
+  const std::vector<int64_t> idx =
+      checked_indices(op, in[1], v.n, true, fmt::format("axis {} with size {}", axis, v.n));
+  const auto count = static_cast<int64_t>(idx.size());
+  const int64_t rows = v.outer * count;
+  if (rows == 0 || v.inner == 0) return;
+  const size_t row_bytes = static_cast<size_t>(v.inner) * dtype_size(in[0].dtype());
+  const auto* src = static_cast<const std::byte*>(in[0].raw_data());
+  auto* dst = static_cast<std::byte*>(out[0].raw_data());
+  parallel_for(0, rows, std::max<int64_t>(1, kElementwiseGrain / v.inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r / count, j = r % count;
+      std::memcpy(dst + static_cast<size_t>(r) * row_bytes,
+                  src + static_cast<size_t>(o * v.n + idx[static_cast<size_t>(j)]) * row_bytes, row_bytes);
+    }
+  });
+}
+
+template <typename T>
+void accumulate(T& acc, T v) {
+  if constexpr (std::is_arithmetic_v<T>)
+    acc = static_cast<T>(acc + v);
+  else
+    acc = from_double<T>(to_double(acc) + to_double(v));
+}
+
+// out viewed as (outer, n, inner), updates as (outer, count, inner). Threads own disjoint
+// output columns (o, i) and add the updates of each column in order of j, so sums are
+// independent of the thread count.
+template <typename T>
+void scatter_add_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const auto& s = static_cast<const ScatterAddOp&>(op);
+  const AxisView v = make_axis_view(s.shape, s.axis);
+  const std::vector<int64_t> idx =
+      checked_indices(op, in[1], v.n, true, fmt::format("axis {} with size {}", s.axis, v.n));
+  std::memset(out[0].raw_data(), 0, out[0].nbytes());
+  const auto count = static_cast<int64_t>(idx.size());
+  const int64_t columns = v.outer * v.inner;
+  if (columns == 0 || count == 0) return;
+  const T* u = in[0].data<T>();
+  T* y = out[0].data<T>();
+  parallel_for(0, columns, std::max<int64_t>(1, kElementwiseGrain / count), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1;) {
+      const int64_t o = c / v.inner, i0 = c % v.inner;
+      const int64_t i1 = std::min(v.inner, i0 + (c1 - c));
+      for (int64_t j = 0; j < count; ++j) {
+        const T* src = u + (o * count + j) * v.inner;
+        T* dst = y + (o * v.n + idx[static_cast<size_t>(j)]) * v.inner;
+        for (int64_t i = i0; i < i1; ++i) accumulate(dst[i], src[i]);
+      }
+      c += i1 - i0;
+    }
+  });
+}
+
+void diagonal_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const int64_t offset = static_cast<const DiagonalOp&>(op).offset;
+  if (out[0].numel() == 0) return;
+  // The diagonal is a strided view: step rows+cols strides, starting at (row0, col0).
+  const Strides& st = in[0].strides();
+  const size_t nd = st.size();
+  const int64_t row0 = offset < 0 ? -offset : 0, col0 = offset > 0 ? offset : 0;
+  Strides strides(st.begin(), st.end() - 2);
+  strides.push_back(st[nd - 2] + st[nd - 1]);
+  const auto* base = static_cast<const std::byte*>(in[0].raw_data()) +
+                     static_cast<size_t>(row0 * st[nd - 2] + col0 * st[nd - 1]) * dtype_size(in[0].dtype());
+  strided_copy(in[0].dtype(), out[0].shape(), {base, strides}, view_of(out[0]));
+}
+
+template <typename T>
+void eye_kernel(const Op& op, std::span<const Tensor>, std::span<Tensor> out) {
+  const auto& e = static_cast<const EyeOp&>(op);
+  std::memset(out[0].raw_data(), 0, out[0].nbytes());
+  T* y = out[0].data<T>();
+  for (int64_t r = std::max<int64_t>(0, -e.offset); r < e.n; ++r) {
+    const int64_t c = r + e.offset;
+    if (c >= e.m) break;
+    y[r * e.m + c] = from_double<T>(1.0);
+  }
+}
+
+template <typename T>
+void one_hot_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const int64_t classes = static_cast<const OneHotOp&>(op).num_classes;
+  const std::vector<int64_t> idx = checked_indices(op, in[0], classes, false, fmt::format("{} classes", classes));
+  std::memset(out[0].raw_data(), 0, out[0].nbytes());
+  T* y = out[0].data<T>();
+  for (size_t j = 0; j < idx.size(); ++j) y[static_cast<int64_t>(j) * classes + idx[j]] = from_double<T>(1.0);
+}
+
+// Registers pick.template operator()<T>() for each dtype in `dtypes`.
+template <typename Pick>
+void add_typed(KernelRegistry& r, OpKind kind, std::initializer_list<DType> dtypes, const char* name, Pick pick) {
+  for (DType d : dtypes) r.add(kind, d, dispatch_dtype(d, pick), fmt::format("{}_{}", name, dtype_name(d)));
 }
 
 }  // namespace
@@ -34,6 +275,16 @@ void register_shape_kernels(KernelRegistry& r) {
   add_for_dtypes(r, OpKind::Reshape, kAllDTypes, reshape_kernel, "reshape");
   add_for_dtypes(r, OpKind::BroadcastTo, kAllDTypes, broadcast_kernel, "broadcast_to");
   add_for_dtypes(r, OpKind::Permute, kAllDTypes, permute_kernel, "permute");
+  add_for_dtypes(r, OpKind::Slice, kAllDTypes, slice_kernel, "slice");
+  add_for_dtypes(r, OpKind::Pad, kAllDTypes, pad_kernel, "pad");
+  add_for_dtypes(r, OpKind::Concat, kAllDTypes, concat_kernel, "concat");
+  add_for_dtypes(r, OpKind::Split, kAllDTypes, split_kernel, "split");
+  add_for_dtypes(r, OpKind::Gather, kAllDTypes, gather_kernel, "gather");
+  add_for_dtypes(r, OpKind::Diagonal, kAllDTypes, diagonal_kernel, "diagonal");
+  add_typed(r, OpKind::ScatterAdd, {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i8, DType::i32, DType::i64},
+            "scatter_add", []<typename T>() -> KernelFn { return scatter_add_kernel<T>; });
+  add_typed(r, OpKind::Eye, kAllDTypes, "eye", []<typename T>() -> KernelFn { return eye_kernel<T>; });
+  add_typed(r, OpKind::OneHot, kAllDTypes, "one_hot", []<typename T>() -> KernelFn { return one_hot_kernel<T>; });
 }
 
 }  // namespace mithril::cpu
