@@ -230,6 +230,17 @@ TEST(Loss, CrossEntropyLogitsAreStableForLargeValues) {
   }
 }
 
+TEST(Loss, CrossEntropyLargeTensorSpansThreadChunks) {
+  // 12000 rows of 5 classes: more rows than one chunk of the parallel loop.
+  const Tensor x = random_tensor({300, 5, 40}, DType::f64, 31, -4, 4);
+  std::vector<int64_t> idx(300 * 40);
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = static_cast<int64_t>((i * 7) % 5);
+  const Tensor t = Tensor::from_vector<int64_t>(idx, {300, 40});
+  const Tensor out =
+      evaluate([](Graph&, const std::vector<Var>& v) { return std::vector{ops::cross_entropy(v[0], v[1])}; }, {x, t})[0];
+  expect_close(out, reference_cross_entropy(x, t, "logits", true, {}), 1e-13, 1e-13);
+}
+
 TEST(Loss, CrossEntropyRobustProbsUseRobustLog) {
   const Tensor p = Tensor::from_doubles({0.0, 1.0, 0.5, 0.5}, {2, 2}, DType::f64);
   const Tensor t = Tensor::from_vector<int64_t>({0, 1}, {2});
@@ -417,6 +428,13 @@ TEST(LossGradient, HingeSplitsTheSlopeAtTheKink) {
   expect_close(g[1], {-0.5, -0.5, 0, 0.5});
   const auto q = gradients(loss_fn(ops::quad_hinge_loss), {x, t}, {0});
   expect_close(q[0], {0, -1, 0, 0});  // -2 * hinge * target
+}
+
+TEST(LossGradient, CrossEntropyLogitsGradientIsStableForLargeValues) {
+  const Tensor x = Tensor::from_doubles({1000, 0, 0, 1000}, {2, 2}, DType::f64);
+  const Tensor t = Tensor::from_vector<int64_t>({0, 0}, {2});
+  const auto g = gradients(ce_fn({}), {x, t}, {0});
+  expect_close(g[0], {0, 0, -1, 1});
 }
 
 TEST(LossGradient, RobustLogGradientBelowThreshold) {
