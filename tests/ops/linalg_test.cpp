@@ -79,9 +79,10 @@ const MatMulCase kCases[] = {
     {{4}, {2, 4, 3}, "1-D left against a batch"},
     {{2, 3, 4}, {4}, "batch against 1-D right"},
     {{4}, {4}, "dot product"},
-    {{64, 6, 7}, {64, 7, 5}, "many small GEMMs (pool-parallel batch)"},
+    {{256, 6, 7}, {256, 7, 5}, "many small GEMMs (pool-parallel batch)"},
     {{70, 80}, {80, 90}, "GEMM large enough for OpenBLAS threads"},
-    {{2, 70, 80}, {1, 80, 90}, "batch of large GEMMs"},
+    {{2, 70, 80}, {1, 80, 90}, "large GEMM with the batch folded into rows"},
+    {{1, 70, 80}, {2, 80, 90}, "batch of large GEMMs"},
     {{2, 0}, {0, 3}, "empty inner dim gives zeros"},
     {{0, 3}, {3, 2}, "empty output"},
 };
