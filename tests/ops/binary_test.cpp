@@ -8,37 +8,16 @@
 #include "mithril/ops/binary.h"
 #include "mithril/ops/unary.h"
 #include "support/gradcheck.h"
+#include "support/reference.h"
 
 namespace mithril {
 namespace {
 
 using testing::evaluate;
 using testing::expect_close;
+using testing::reference_binary;
 using testing::expect_gradients_match;
 using testing::random_tensor;
-
-// Naive broadcasting reference: out[idx] = f(a[bidx_a], b[bidx_b]).
-std::vector<double> reference_binary(const Tensor& a, const Tensor& b, double (*f)(double, double)) {
-  const Shape out = broadcast_shapes(a.shape(), b.shape(), "test");
-  std::vector<double> r;
-  const int64_t n = numel(out);
-  for (int64_t flat = 0; flat < n; ++flat) {
-    std::vector<int64_t> idx(out.size());
-    int64_t rem = flat;
-    for (size_t d = out.size(); d-- > 0;) {
-      idx[d] = rem % out[d];
-      rem /= out[d];
-    }
-    auto pick = [&](const Tensor& t) {
-      std::vector<int64_t> ti(t.shape().size());
-      const size_t off = out.size() - ti.size();
-      for (size_t d = 0; d < ti.size(); ++d) ti[d] = t.shape()[d] == 1 ? 0 : idx[d + off];
-      return t.at(ti);
-    };
-    r.push_back(f(pick(a), pick(b)));
-  }
-  return r;
-}
 
 struct BinaryCase {
   OpKind kind;

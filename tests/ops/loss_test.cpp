@@ -11,12 +11,14 @@
 #include "mithril/ops/loss.h"
 #include "mithril/ops/shape.h"
 #include "support/gradcheck.h"
+#include "support/reference.h"
 
 namespace mithril {
 namespace {
 
 using testing::evaluate;
 using testing::expect_close;
+using testing::reference_binary;
 using testing::expect_gradients_match;
 using testing::random_tensor;
 using testing::random_tensor_away_from_zero;
@@ -28,28 +30,6 @@ const double kThr = kMinPositiveNormal;
 double rlog(double x) {
   const double a = std::abs(x);
   return a >= kThr ? std::log(a) : std::log(kThr) + a / kThr - 1.0;
-}
-
-// out[idx] = f(a[bidx_a], b[bidx_b]) over the broadcast shape.
-std::vector<double> reference_binary(const Tensor& a, const Tensor& b, const std::function<double(double, double)>& f) {
-  const Shape out = broadcast_shapes(a.shape(), b.shape(), "test");
-  std::vector<double> r;
-  for (int64_t flat = 0; flat < numel(out); ++flat) {
-    std::vector<int64_t> idx(out.size());
-    int64_t rem = flat;
-    for (size_t d = out.size(); d-- > 0;) {
-      idx[d] = rem % out[d];
-      rem /= out[d];
-    }
-    auto pick = [&](const Tensor& t) {
-      std::vector<int64_t> ti(t.shape().size());
-      const size_t off = out.size() - ti.size();
-      for (size_t d = 0; d < ti.size(); ++d) ti[d] = t.shape()[d] == 1 ? 0 : idx[d + off];
-      return t.at(ti);
-    };
-    r.push_back(f(pick(a), pick(b)));
-  }
-  return r;
 }
 
 struct ElementwiseCase {
