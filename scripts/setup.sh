@@ -9,6 +9,7 @@ PACKAGES=(
   libopenblas-dev                  # multithreaded GEMM behind matmul and convolution
   libfmt-dev                       # message formatting
   libcli11-dev                     # the mithril command line
+  nlohmann-json3-dev               # Mithril model dicts and conformance files (JSON)
   libgtest-dev                     # unit tests
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
 )

@@ -1,0 +1,70 @@
+// Primitive models: the leaves of Mithril's logical models. A primitive has an ordered list
+// of ports (Mithril's external keys, inputs first) and a rule that builds its physical ops
+// into a graph once the values reaching its ports are known. Tensor ports carry graph Vars;
+// non-tensor ports (axis, keepdim, ...) carry JSON values known at compile time.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mithril/graph/ir.h"
+
+namespace mithril::logical {
+
+using json = nlohmann::json;
+
+enum class PortKind {
+  tensor_input,       // a tensor
+  tensor_list_input,  // a list of tensors (Concat's input)
+  scalar_input,       // a non-tensor value: int, float, bool, null, string, list (axis, keepdim, ...)
+  output,             // a tensor output
+};
+
+struct PortDef {
+  std::string name;
+  PortKind kind = PortKind::tensor_input;
+  // Value used when nothing is connected (e.g. axis = null, threshold = 2.2e-308). A port
+  // without a default must be connected. For tensor inputs the default is a constant tensor.
+  std::optional<json> default_value;
+  bool differentiable = false;  // trainable parameter by default (weight, bias)
+  // Element type a tensor input requires; the builder converts float64 data to it
+  // (class indices -> int64 by rounding, conditions -> bool by != 0).
+  enum class Elem { any, integer, boolean } elem = Elem::any;
+};
+
+// What reaches one port when the primitive is built.
+struct PortValue {
+  std::optional<Var> tensor;  // tensor_input
+  std::vector<Var> tensors;   // tensor_list_input
+  json scalar;                // scalar_input (also set for tensor inputs given as constants)
+};
+using PortValues = std::map<std::string, PortValue>;
+
+struct PrimitiveDef {
+  std::string name;  // Mithril class name, e.g. "Add", "CrossEntropy"
+  std::vector<PortDef> ports;
+  // Appends the ops to `graph` and returns one Var per output port, by port name.
+  std::function<std::map<std::string, Var>(Graph& graph, const PortValues& in)> build;
+
+  const PortDef* port(const std::string& port_name) const;
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
+};
+
+// Creates a primitive from its constructor arguments (JSON object; may be empty).
+using PrimitiveFactory = std::function<PrimitiveDef(const json& args)>;
+
+// Looks a primitive up by Mithril class name, case-insensitively ("sigmoid" == "Sigmoid").
+// Throws KeyError naming the model when unknown; unknown constructor arguments are
+// AttributeErrors naming the model and the argument.
+PrimitiveDef make_primitive(const std::string& name, const json& args = json::object());
+bool is_primitive(const std::string& name);
+std::vector<std::string> primitive_names();
+
+}  // namespace mithril::logical
