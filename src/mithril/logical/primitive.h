@@ -17,7 +17,8 @@
 
 namespace mithril::logical {
 
-using json = nlohmann::json;
+// ordered_json keeps object keys in insertion order: submodels of a model dict are ordered.
+using json = nlohmann::ordered_json;
 
 enum class PortKind {
   tensor_input,       // a tensor

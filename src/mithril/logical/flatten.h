@@ -1,0 +1,54 @@
+// Flattening: a logical model tree becomes one list of primitive calls over shared edges.
+//
+// Each port of each primitive instance starts as its own edge; connections merge edges
+// (union-find), carrying names, fixed values and differentiability along. The result lists
+// calls in topological order and names every edge the way Mithril does: user-named keys keep
+// their names, anonymous edges are named after the port that created them ("output",
+// "axes", ...) with _0, _1, ... suffixes when a name is used more than once.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mithril/logical/model.h"
+
+namespace mithril::logical {
+
+using EdgeId = int32_t;
+
+struct Edge {
+  std::string name;    // final key name (user name, or derived from the origin)
+  std::string origin;  // the port name where the edge was created
+  bool user_named = false;
+  PortKind kind = PortKind::tensor_input;  // tensor (input/output), tensor list or scalar
+  std::optional<json> value;               // fixed value (connection value, IOKey value, port default)
+  bool value_is_tensor = false;
+  bool value_is_default = false;           // came from a port default, not from the user
+  std::optional<bool> differentiable;      // explicitly set by the user
+  bool default_differentiable = false;     // a port declares it a trainable parameter
+  int producer = -1;                       // index of the call whose output it is
+};
+
+struct PrimCall {
+  PrimitiveDef def;
+  std::string path;                       // "m1.m0" for messages
+  std::map<std::string, EdgeId> ports;    // port name -> edge
+};
+
+struct FlatModel {
+  std::vector<Edge> edges;       // only edges referenced by calls/keys are meaningful
+  std::vector<PrimCall> calls;   // topological order
+  std::map<std::string, EdgeId> keys;  // every named key of the top model
+  std::vector<EdgeId> outputs;   // output edges in order (exposed keys, else canonical outputs)
+
+  bool is_input(EdgeId e) const { return edges[static_cast<size_t>(e)].producer < 0; }
+  bool is_differentiable(EdgeId e) const;
+  const std::string& name(EdgeId e) const { return edges[static_cast<size_t>(e)].name; }
+  std::optional<EdgeId> find(const std::string& key) const;
+};
+
+FlatModel flatten(const Model& model);
+
+}  // namespace mithril::logical

@@ -1,0 +1,296 @@
+#include "mithril/logical/library.h"
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "mithril/core/error.h"
+
+namespace mithril::logical {
+namespace {
+
+Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
+
+// A connection to the port of an already-added submodel.
+Connection ref(const std::string& sub, const std::string& port) {
+  IOKey k;
+  k.connect.push_back(SubPort{sub, port});
+  return Connection(k);
+}
+
+Connection anonymous() { return Connection(IOKey{}); }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+void trainable(Model& m, std::initializer_list<const char*> keys) {
+  for (const char* k : keys) m.set_differentiability(std::string(k), true);
+}
+
+}  // namespace
+
+Model Linear(std::optional<int64_t> dimension, bool use_bias) {
+  (void)dimension;  // the weight's first dim; shapes come from the data
+  Model m;
+  m.set_name("Linear");
+  m.add(prim("Transpose"), {{"input", "weight"}, {"output", anonymous()}}, "transpose");
+  if (use_bias) {
+    m.add(prim("MatrixMultiply"), {{"left", "input"}, {"right", ref("transpose", "output")}, {"output", anonymous()}},
+          "matmul");
+    m.add(prim("Add"), {{"left", ref("matmul", "output")}, {"right", "bias"}, {"output", "output"}}, "add");
+    trainable(m, {"weight", "bias"});
+  } else {
+    m.add(prim("MatrixMultiply"), {{"left", "input"}, {"right", ref("transpose", "output")}, {"output", "output"}},
+          "matmul");
+    trainable(m, {"weight"});
+  }
+  m.set_canonical_input({"matmul", "left"});
+  m.set_canonical_output({use_bias ? "add" : "matmul", "output"});
+  return m;
+}
+
+Model Layer(const Model& activation, std::optional<int64_t> dimension) {
+  Model m;
+  m.set_name("Layer");
+  m.add(Linear(dimension), {{"input", "input"}, {"weight", "weight"}, {"bias", "bias"}, {"output", anonymous()}},
+        "linear");
+  m.add(activation, {{canonical_port(activation, true), ref("linear", "output")},
+                     {canonical_port(activation, false), "output"}},
+        "activation");
+  m.set_canonical_input({"linear", "input"});
+  return m;
+}
+
+Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dimensions) {
+  MI_CHECK(activations.size() == dimensions.size(), AttributeError,
+           "[MLP] {} activations given for {} dimensions", activations.size(), dimensions.size());
+  Model m;
+  m.set_name("MLP");
+  for (size_t i = 0; i < dimensions.size(); ++i) {
+    const std::string idx = std::to_string(i);
+    const std::string local = "layer" + idx;
+    Connection in = i == 0 ? Connection("input") : ref("layer" + std::to_string(i - 1), "output");
+    Connection out = i + 1 == dimensions.size() ? Connection("output") : anonymous();
+    m.add(Layer(activations[i], dimensions[i]),
+          {{"input", in}, {"weight", "weight" + idx}, {"bias", "bias" + idx}, {"output", out}}, local);
+  }
+  if (!dimensions.empty()) m.set_canonical_input({"layer0", "input"});
+  return m;
+}
+
+Model LayerNorm(bool use_scale, bool use_bias, double eps) {
+  Model m;
+  m.set_name("LayerNorm");
+  const json last_axis = {{"axis", -1}, {"keepdim", true}};
+  m.add(prim("Mean", last_axis), {{"input", "input"}, {"output", anonymous()}}, "mean");
+  m.add(prim("Subtract"), {{"left", "input"}, {"right", ref("mean", "output")}, {"output", anonymous()}}, "center");
+  m.add(prim("Variance", last_axis), {{"input", "input"}, {"output", anonymous()}}, "variance");
+  m.add(prim("Add"), {{"left", ref("variance", "output")}, {"right", Connection::tensor(eps)}, {"output", anonymous()}},
+        "add_eps");
+  m.add(prim("Sqrt"), {{"input", ref("add_eps", "output")}, {"output", anonymous()}}, "sqrt");
+  std::string last = "normalize";
+  m.add(prim("Divide"), {{"numerator", ref("center", "output")}, {"denominator", ref("sqrt", "output")},
+                         {"output", (use_scale || use_bias) ? anonymous() : Connection("output")}},
+        last);
+  if (use_scale) {
+    m.add(prim("Multiply"), {{"left", ref(last, "output")}, {"right", "weight"},
+                             {"output", use_bias ? anonymous() : Connection("output")}},
+          "scale");
+    last = "scale";
+    trainable(m, {"weight"});
+  }
+  if (use_bias) {
+    m.add(prim("Add"), {{"left", ref(last, "output")}, {"right", "bias"}, {"output", "output"}}, "shift");
+    trainable(m, {"bias"});
+  }
+  m.set_canonical_input({"mean", "input"});
+  return m;
+}
+
+Model ElementWiseAffine() {
+  Model m;
+  m.set_name("ElementWiseAffine");
+  m.add(prim("Multiply"), {{"left", "input"}, {"right", "weight"}, {"output", anonymous()}}, "scale");
+  m.add(prim("Add"), {{"left", ref("scale", "output")}, {"right", "bias"}, {"output", "output"}}, "shift");
+  trainable(m, {"weight", "bias"});
+  return m;
+}
+
+namespace {
+// output = Linear(dimension=1)(input); `second` = fn(output) exposed as `second_name`.
+Model linear_with_head(const char* name, const char* head, const char* second_name) {
+  Model m;
+  m.set_name(name);
+  m.add(Linear(1), {{"input", "input"}, {"weight", "weight"}, {"bias", "bias"}, {"output", "output"}}, "linear");
+  m.add(prim(head), {{"input", ref("linear", "output")}, {"output", second_name}}, "head");
+  m.expose({"output", second_name});
+  m.set_canonical_input({"linear", "input"});
+  m.set_canonical_output({"linear", "output"});
+  return m;
+}
+}  // namespace
+
+Model LogisticRegression() { return linear_with_head("LogisticRegression", "Sigmoid", "probs_output"); }
+Model LinearSVM() { return linear_with_head("LinearSVM", "Sign", "decision_output"); }
+
+Model KernelizedSVM(const Model& kernel) {
+  Model m;
+  m.set_name("KernelizedSVM");
+  std::map<std::string, Connection> kc;
+  if (const PrimitiveDef* def = kernel.primitive_def()) {
+    for (const std::string& p : def->input_names()) kc.emplace(p, Connection(p));
+    kc.emplace(canonical_port(kernel, false), Connection("kernel"));
+  } else {
+    kc = {{"input1", "input1"}, {"input2", "input2"}, {kCanonicalOutput, "kernel"}};
+  }
+  m.add(kernel, kc, "kernel_model");
+  m.add(Linear(1), {{"input", "kernel"}, {"weight", "weight"}, {"bias", "bias"}, {"output", "output"}}, "linear");
+  m.expose({"kernel", "output"});
+  m.set_canonical_input({"kernel_model", "input1"});
+  m.set_canonical_output({"linear", "output"});
+  return m;
+}
+
+Model PolynomialRegression(int64_t degree, std::optional<int64_t> dimension) {
+  Model m;
+  m.set_name("PolynomialRegression");
+  m.add(prim("PolynomialFeatures", {{"degree", degree}}), {{"input", "input"}, {"output", anonymous()}}, "features");
+  m.add(Linear(dimension), {{"input", ref("features", "output")}, {"weight", "weight"}, {"bias", "bias"},
+                            {"output", "output"}},
+        "linear");
+  m.set_canonical_input({"features", "input"});
+  return m;
+}
+
+Model L1() {
+  Model m;
+  m.set_name("L1");
+  m.add(prim("Absolute"), {{"input", "input"}, {"output", anonymous()}}, "abs");
+  m.add(prim("Sum"), {{"input", ref("abs", "output")}, {"output", "output"}}, "sum");
+  return m;
+}
+
+Model L2() {
+  Model m;
+  m.set_name("L2");
+  m.add(prim("Square"), {{"input", "input"}, {"output", anonymous()}}, "square");
+  m.add(prim("Sum"), {{"input", ref("square", "output")}, {"output", anonymous()}}, "sum");
+  m.add(prim("Multiply"), {{"left", ref("sum", "output")}, {"right", Connection::tensor(0.5)}, {"output", "output"}},
+        "half");
+  return m;
+}
+
+Model QuadraticFormRegularizer() {
+  Model m;
+  m.set_name("QuadraticFormRegularizer");
+  m.add(prim("Transpose"), {{"input", "input"}, {"output", anonymous()}}, "transpose");
+  m.add(prim("MatrixMultiply"), {{"left", "input"}, {"right", "kernel"}, {"output", anonymous()}}, "left_product");
+  m.add(prim("MatrixMultiply"), {{"left", ref("left_product", "output")}, {"right", ref("transpose", "output")},
+                                 {"output", anonymous()}},
+        "form");
+  m.add(prim("Multiply"), {{"left", ref("form", "output")}, {"right", Connection::tensor(0.5)}, {"output", "output"}},
+        "half");
+  m.set_canonical_input({"left_product", "left"});
+  return m;
+}
+
+Model MDS(int64_t prediction_dim, const std::string& input_type) {
+  (void)prediction_dim;  // the coordinates' second dim; shapes come from the data
+  MI_CHECK(input_type == "distances" || input_type == "powered_distances" || input_type == "points", AttributeError,
+           "[MDS] unknown input_type '{}': expected distances, powered_distances or points", input_type);
+  Model m;
+  m.set_name("MDS");
+  const json no_root = {{"get_final_distance", false}};
+  Connection distances("input");
+  if (input_type == "points") {
+    m.add(prim("EncoderDistanceMatrix", no_root),
+          {{"input1", "input"}, {"input2", "input"}, {"norm", "norm"}, {"output", anonymous()}}, "input_distances");
+    distances = ref("input_distances", "output");
+  }
+  m.add(prim("EncoderDistanceMatrix", no_root),
+        {{"input1", "coords"}, {"input2", "coords"}, {"norm", "norm"}, {"output", anonymous()}}, "coord_distances");
+  m.add(prim("MDSCore", {{"exact_distances", input_type == "distances"}}),
+        {{"distances", distances}, {"pred_distances", ref("coord_distances", "output")}, {"norm", "norm"},
+         {"output", "output"}},
+        "core");
+  m.add(prim("Buffer"), {{"input", "coords"}, {"output", "predicted_coords"}}, "coords");
+  m.expose({"output", "predicted_coords"});
+  trainable(m, {"coords"});
+  return m;
+}
+
+bool is_library_model(const std::string& name) {
+  static const char* kNames[] = {"linear",         "layer", "mlp", "layernorm", "elementwiseaffine", "logisticregression",
+                                 "linearsvm",      "kernelizedsvm", "polynomialregression", "l1", "l2",
+                                 "quadraticformregularizer", "mds"};
+  const std::string l = lower(name);
+  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return l == n; });
+}
+
+Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model) {
+  const std::string l = lower(name);
+  std::set<std::string> used;
+  auto arg = [&](const char* key) -> const json* {
+    used.insert(key);
+    const auto it = args.find(key);
+    return it == args.end() || it->is_null() ? nullptr : &*it;
+  };
+  auto opt_int = [&](const char* key) -> std::optional<int64_t> {
+    const json* v = arg(key);
+    return v ? std::optional<int64_t>(v->get<int64_t>()) : std::nullopt;
+  };
+  auto check_args = [&](const Model& m) {
+    for (const auto& [k, v] : args.items())
+      MI_CHECK(used.count(k), AttributeError, "[{}] unknown argument '{}'", m.name(), k);
+    return m;
+  };
+  if (!is_library_model(name)) return Model::primitive(name, args);
+  if (l == "linear") {
+    const json* b = arg("use_bias");
+    return check_args(Linear(opt_int("dimension"), b ? b->get<bool>() : true));
+  }
+  if (l == "layer") {
+    const json* act = arg("activation");
+    MI_CHECK(act != nullptr, AttributeError, "[Layer] missing argument 'activation'");
+    return check_args(Layer(resolve_model(*act), opt_int("dimension")));
+  }
+  if (l == "mlp") {
+    const json* acts = arg("activations");
+    const json* dims = arg("dimensions");
+    MI_CHECK(acts && dims && acts->is_array() && dims->is_array(), AttributeError,
+             "[MLP] needs list arguments 'activations' and 'dimensions'");
+    std::vector<Model> am;
+    for (const json& a : *acts) am.push_back(resolve_model(a));
+    return check_args(MLP(am, dims->get<std::vector<int64_t>>()));
+  }
+  if (l == "layernorm") {
+    const json* s = arg("use_scale");
+    const json* b = arg("use_bias");
+    const json* e = arg("eps");
+    return check_args(LayerNorm(s ? s->get<bool>() : true, b ? b->get<bool>() : true, e ? e->get<double>() : 1e-5));
+  }
+  if (l == "elementwiseaffine") return check_args(ElementWiseAffine());
+  if (l == "logisticregression") return check_args(LogisticRegression());
+  if (l == "linearsvm") return check_args(LinearSVM());
+  if (l == "kernelizedsvm") {
+    const json* k = arg("kernel");
+    MI_CHECK(k != nullptr, AttributeError, "[KernelizedSVM] missing argument 'kernel'");
+    return check_args(KernelizedSVM(resolve_model(*k)));
+  }
+  if (l == "polynomialregression") {
+    const json* d = arg("degree");
+    MI_CHECK(d != nullptr, AttributeError, "[PolynomialRegression] missing argument 'degree'");
+    return check_args(PolynomialRegression(d->get<int64_t>(), opt_int("dimension")));
+  }
+  if (l == "l1") return check_args(L1());
+  if (l == "l2") return check_args(L2());
+  if (l == "quadraticformregularizer") return check_args(QuadraticFormRegularizer());
+  MI_ASSERT(l == "mds");
+  const json* t = arg("input_type");
+  const auto pd = opt_int("prediction_dim");
+  return check_args(MDS(pd.value_or(2), t ? t->get<std::string>() : "distances"));
+}
+
+}  // namespace mithril::logical

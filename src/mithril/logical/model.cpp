@@ -1,0 +1,126 @@
+#include "mithril/logical/model.h"
+
+#include <algorithm>
+
+#include "mithril/core/error.h"
+
+namespace mithril::logical {
+
+Connection Connection::scalar(json v) {
+  Connection c{IOKey{}};
+  c.kind = Kind::scalar;
+  c.value = std::move(v);
+  return c;
+}
+
+Connection Connection::tensor(json data) {
+  Connection c{IOKey{}};
+  c.kind = Kind::tensor;
+  c.value = std::move(data);
+  return c;
+}
+
+Model::Model() : impl_(std::make_shared<ModelImpl>()) {}
+
+Model::Model(PrimitiveDef primitive) : impl_(std::make_shared<ModelImpl>()) {
+  impl_->name = primitive.name;
+  impl_->primitive = std::move(primitive);
+}
+
+Model Model::primitive(const std::string& name, const json& args) { return Model(make_primitive(name, args)); }
+
+void Model::detach() {
+  if (impl_.use_count() > 1) impl_ = std::make_shared<ModelImpl>(*impl_);
+}
+
+std::string canonical_port(const Model& m, bool input) {
+  if (const PrimitiveDef* def = m.primitive_def()) {
+    const auto names = input ? def->input_names() : def->output_names();
+    const std::string preferred = input ? "input" : "output";
+    if (std::find(names.begin(), names.end(), preferred) != names.end()) return preferred;
+    MI_CHECK(!names.empty(), KeyError, "[{}] has no {} port", m.name(), input ? "input" : "output");
+    return names.front();
+  }
+  return input ? kCanonicalInput : kCanonicalOutput;
+}
+
+Model& Model::add(const Model& sub, std::map<std::string, Connection> connections, std::string local_name) {
+  MI_CHECK(!is_primitive(), ValueError, "[{}] submodels cannot be added to a primitive model", name());
+  detach();
+  if (local_name.empty()) local_name = "m" + std::to_string(impl_->submodels.size());
+  for (const Submodel& s : impl_->submodels)
+    MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
+  impl_->submodels.push_back({local_name, sub, std::move(connections)});
+  return *this;
+}
+
+Model& Model::operator|=(const Block& block) { return add(block.model, block.connections); }
+Model& Model::operator|=(const Model& sub) { return add(sub); }
+
+Model& Model::operator+=(const Block& block) {
+  std::map<std::string, Connection> conns = block.connections;
+  if (!impl_->submodels.empty()) {
+    const Submodel& prev = impl_->submodels.back();
+    const std::string in_port = canonical_port(block.model, true);
+    const std::string prev_out = canonical_port(prev.model, false);
+    auto it = conns.find(in_port);
+    if (it == conns.end()) {
+      IOKey k;
+      k.connect.push_back(SubPort{prev.local_name, prev_out});
+      conns.emplace(in_port, Connection(k));
+    } else {
+      MI_CHECK(it->second.kind == Connection::Kind::key, ValueError,
+               "[{}] += cannot wire the canonical input '{}' of {}: it is connected to a value", name(), in_port,
+               block.model.name());
+      it->second.key.connect.push_back(SubPort{prev.local_name, prev_out});
+    }
+  }
+  return add(block.model, std::move(conns));
+}
+
+Model& Model::operator+=(const Model& sub) { return *this += Block(sub, {}); }
+
+Block Model::connect(std::map<std::string, Connection> connections) const { return Block(*this, std::move(connections)); }
+
+void Model::expose(const std::vector<std::string>& keys) {
+  detach();
+  for (const auto& k : keys)
+    if (std::find(impl_->exposed.begin(), impl_->exposed.end(), k) == impl_->exposed.end()) impl_->exposed.push_back(k);
+}
+
+void Model::set_differentiability(const std::string& key, bool differentiable) {
+  detach();
+  impl_->differentiabilities.emplace_back(key, differentiable);
+}
+
+void Model::set_differentiability(const SubPort& port, bool differentiable) {
+  detach();
+  impl_->differentiabilities.emplace_back(port, differentiable);
+}
+
+void Model::set_canonical_input(const SubPort& port) {
+  detach();
+  impl_->canonical_input = port;
+}
+
+void Model::set_canonical_output(const SubPort& port) {
+  detach();
+  impl_->canonical_output = port;
+}
+
+void Model::set_name(std::string name) {
+  detach();
+  impl_->name = std::move(name);
+}
+
+const std::string& Model::name() const { return impl_->name; }
+bool Model::is_primitive() const { return impl_->primitive.has_value(); }
+const PrimitiveDef* Model::primitive_def() const { return impl_->primitive ? &*impl_->primitive : nullptr; }
+
+std::vector<std::string> Model::submodel_names() const {
+  std::vector<std::string> out;
+  for (const Submodel& s : impl_->submodels) out.push_back(s.local_name);
+  return out;
+}
+
+}  // namespace mithril::logical

@@ -1,0 +1,122 @@
+// Logical models: Mithril's composition API.
+//
+// A Model is either a primitive (primitive.h) or a composite of submodels wired by explicit
+// connections. `m |= block` adds a block wiring only what its connections name; `m += block`
+// also wires the previous block's canonical output to the new block's canonical input.
+// Models have value semantics: adding a model copies it, so one model can be added twice.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "mithril/core/tensor.h"
+#include "mithril/logical/primitive.h"
+
+namespace mithril::logical {
+
+// Pseudo key names that always address a composite's canonical input and output edges.
+inline constexpr const char* kCanonicalInput = "$canonical_input";
+inline constexpr const char* kCanonicalOutput = "$canonical_output";
+
+// A reference to a port of an already-added submodel, by local name: {"m1", "output"}.
+struct SubPort {
+  std::string submodel;
+  std::string port;
+};
+
+// Mithril's IOKey: names a key in the parent model and optionally fixes its value, marks it
+// differentiable, exposes it as an output, or merges it with existing connections.
+struct IOKey {
+  std::string name;                        // empty: anonymous
+  std::optional<json> value;               // a fixed value (scalar or tensor data)
+  bool value_is_tensor = false;            // value is tensor data ({"tensor": v} in model dicts)
+  std::optional<bool> differentiable;
+  bool expose = false;                     // make this key an output of the parent
+  std::optional<json> shape;               // assigned shape template (list of ints / symbols)
+  std::vector<std::variant<SubPort, std::string>> connect;  // merged with these ports / keys
+};
+
+// What a submodel's port is connected to.
+struct Connection {
+  enum class Kind { key, scalar, tensor };
+  Kind kind = Kind::key;
+  IOKey key;     // kind == key
+  json value;    // kind == scalar (a number, bool, list, null) or tensor data
+  Connection(const char* name) : key{name} {}  // NOLINT: "x" connects to the key named x
+  Connection(std::string name) : key{std::move(name)} {}  // NOLINT
+  Connection(IOKey k) : key(std::move(k)) {}  // NOLINT
+  static Connection scalar(json v);
+  static Connection tensor(json data);
+};
+
+class ModelImpl;
+class Block;
+class Model;
+
+// The port a model is wired through by += : "input"/"output" for primitives that have them
+// (else their first input/output), the canonical pseudo keys for composites.
+std::string canonical_port(const Model& model, bool input);
+
+class Model {
+ public:
+  Model();  // an empty composite
+  explicit Model(PrimitiveDef primitive);
+  static Model primitive(const std::string& name, const json& args = json::object());
+
+  // Adds `sub` under `local_name` (default "m<index>") with the given connections.
+  Model& add(const Model& sub, std::map<std::string, Connection> connections = {}, std::string local_name = "");
+  Model& operator|=(const Block& block);
+  Model& operator+=(const Block& block);
+  Model& operator|=(const Model& sub);
+  Model& operator+=(const Model& sub);
+  Block connect(std::map<std::string, Connection> connections) const;
+
+  void expose(const std::vector<std::string>& keys);  // make named keys outputs
+  void set_differentiability(const std::string& key, bool differentiable);
+  void set_differentiability(const SubPort& port, bool differentiable);
+  void set_canonical_input(const SubPort& port);
+  void set_canonical_output(const SubPort& port);
+  void set_name(std::string name);  // class name shown in summaries and errors ("Linear")
+
+  const std::string& name() const;
+  bool is_primitive() const;
+  const PrimitiveDef* primitive_def() const;  // null for composites
+  std::vector<std::string> submodel_names() const;
+  std::shared_ptr<const ModelImpl> impl() const { return impl_; }
+
+ private:
+  void detach();  // copy-on-write before mutation
+  std::shared_ptr<ModelImpl> impl_;
+};
+
+// A model together with the connections it will be added with (returned by Model::connect).
+class Block {
+ public:
+  Block(Model model, std::map<std::string, Connection> connections)
+      : model(std::move(model)), connections(std::move(connections)) {}
+  Model model;
+  std::map<std::string, Connection> connections;
+};
+
+struct Submodel {
+  std::string local_name;
+  Model model;
+  std::map<std::string, Connection> connections;
+};
+
+class ModelImpl {
+ public:
+  std::string name = "Model";
+  std::optional<PrimitiveDef> primitive;
+  std::vector<Submodel> submodels;
+  std::vector<std::string> exposed;
+  std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
+  std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
+};
+
+}  // namespace mithril::logical

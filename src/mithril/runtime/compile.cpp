@@ -1,0 +1,236 @@
+#include "mithril/runtime/compile.h"
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include "mithril/backends/cpu/executor.h"
+#include "mithril/core/error.h"
+#include "mithril/graph/autodiff.h"
+#include "mithril/io/json_tensor.h"
+#include "mithril/ops/binary.h"
+#include "mithril/ops/shape.h"
+
+namespace mithril {
+
+using logical::EdgeId;
+using logical::FlatModel;
+using logical::json;
+using logical::PortKind;
+
+struct PhysicalModel::Impl {
+  FlatModel flat;
+  CompileOptions options;
+  std::vector<EdgeId> outputs;                    // returned outputs (discards removed)
+  std::vector<std::string> output_keys, input_keys, trainable_keys, discarded_keys;
+  std::vector<bool> needed_call;                  // calls the returned outputs depend on
+  std::map<EdgeId, Data> constants;               // tensor constants by edge
+  std::map<EdgeId, json> constant_values;         // JSON of every constant edge (scalars too)
+
+  bool is_constant(EdgeId e) const { return constant_values.count(e) || constants.count(e); }
+  const std::string& name(EdgeId e) const { return flat.name(e); }
+
+  Result run(const DataMap& inputs, const DataMap* output_gradients) const;
+};
+
+namespace {
+
+bool is_tensor_kind(PortKind k) { return k != PortKind::scalar_input; }
+
+Data data_from_json(const json& v, PortKind kind, DType dtype) {
+  if (kind == PortKind::tensor_list_input) {
+    std::vector<Tensor> list;
+    for (const json& x : v) list.push_back(io::tensor_from_json(x, dtype));
+    return Data(std::move(list));
+  }
+  return Data(io::tensor_from_json(v, dtype));
+}
+
+}  // namespace
+
+PhysicalModel compile(const logical::Model& model, const CompileOptions& options) {
+  auto impl = std::make_shared<PhysicalModel::Impl>();
+  impl->flat = logical::flatten(model);
+  impl->options = options;
+  FlatModel& flat = impl->flat;
+
+  MI_CHECK(!flat.outputs.empty(), KeyError, "Models with no output keys can not be compiled.");
+
+  // Constants: user-given keys first, then fixed values in the model (connections, defaults).
+  auto edge_of = [&](const std::string& key, const char* what) {
+    const auto e = flat.find(key);
+    MI_CHECK(e.has_value(), KeyError, "[compile] {} '{}' is not a key of the model", what, key);
+    return *e;
+  };
+  for (const auto& [key, value] : options.constant_keys) {
+    const EdgeId e = edge_of(key, "constant key");
+    const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
+    MI_CHECK(edge.producer < 0, ValueError, "[compile] constant key '{}' is an output of the model", key);
+    impl->constant_values[e] = value;
+    if (is_tensor_kind(edge.kind)) impl->constants[e] = data_from_json(value, edge.kind, options.dtype);
+  }
+  for (const auto& [key, data] : options.constant_tensors) {
+    const EdgeId e = edge_of(key, "constant key");
+    impl->constants[e] = data;
+    if (!data.is_list && data.tensor.numel() <= 64) impl->constant_values[e] = io::tensor_to_json(data.tensor);
+  }
+  for (size_t i = 0; i < flat.edges.size(); ++i) {
+    const auto e = static_cast<EdgeId>(i);
+    const logical::Edge& edge = flat.edges[i];
+    if (edge.producer >= 0 || !edge.value || impl->is_constant(e)) continue;
+    impl->constant_values[e] = *edge.value;
+    if (is_tensor_kind(edge.kind)) impl->constants[e] = data_from_json(*edge.value, edge.kind, options.dtype);
+  }
+
+  // Outputs minus discards; then the calls they need and the inputs those read.
+  std::set<EdgeId> discarded;
+  for (const std::string& key : options.discard_keys) discarded.insert(edge_of(key, "discard key"));
+  for (EdgeId e : flat.outputs)
+    if (!discarded.count(e)) impl->outputs.push_back(e);
+  impl->needed_call.assign(flat.calls.size(), false);
+  std::set<EdgeId> needed_edges(impl->outputs.begin(), impl->outputs.end());
+  for (size_t c = flat.calls.size(); c-- > 0;) {
+    const auto& call = flat.calls[c];
+    bool needed = false;
+    for (const auto& p : call.def.ports)
+      if (p.kind == PortKind::output && needed_edges.count(call.ports.at(p.name))) needed = true;
+    if (!needed) continue;
+    impl->needed_call[c] = true;
+    for (const auto& p : call.def.ports)
+      if (p.kind != PortKind::output) needed_edges.insert(call.ports.at(p.name));
+  }
+  for (EdgeId e : impl->outputs) impl->output_keys.push_back(flat.name(e));
+  std::set<std::string> trainable(options.trainable_keys.begin(), options.trainable_keys.end());
+  for (const std::string& key : options.trainable_keys) edge_of(key, "trainable key");
+  for (EdgeId e : needed_edges) {
+    const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
+    if (edge.producer >= 0 || impl->is_constant(e)) continue;
+    MI_CHECK(is_tensor_kind(edge.kind), ValueError,
+             "[compile] non-tensor key '{}' has no value: give it as a constant key", flat.name(e));
+    impl->input_keys.push_back(flat.name(e));
+    if (!options.inference && (flat.is_differentiable(e) || trainable.count(flat.name(e))))
+      impl->trainable_keys.push_back(flat.name(e));
+  }
+  for (size_t i = 0; i < flat.edges.size(); ++i) {
+    const auto e = static_cast<EdgeId>(i);
+    const bool referenced = flat.keys.count(flat.name(e)) && flat.keys.at(flat.name(e)) == e;
+    if (referenced && !needed_edges.count(e)) impl->discarded_keys.push_back(flat.name(e));
+  }
+  std::sort(impl->input_keys.begin(), impl->input_keys.end());
+  std::sort(impl->trainable_keys.begin(), impl->trainable_keys.end());
+  std::sort(impl->discarded_keys.begin(), impl->discarded_keys.end());
+  return PhysicalModel(impl);
+}
+
+PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const DataMap* output_gradients) const {
+  for (const auto& [key, data] : inputs) {
+    MI_CHECK(flat.find(key).has_value(), KeyError, "[evaluate] '{}' is not a key of the model", key);
+    (void)data;
+  }
+  Graph g;
+  std::map<EdgeId, Var> vars;
+  std::map<EdgeId, std::vector<Var>> list_vars;
+  std::vector<Tensor> feed;
+  std::map<std::string, Var> input_vars;
+
+  auto bind_data = [&](EdgeId e, const Data& d, bool as_input) {
+    auto make = [&](const Tensor& t, const std::string& nm) {
+      if (!as_input) return g.constant(t);
+      feed.push_back(t);
+      return g.input(nm, t.shape(), t.dtype());
+    };
+    if (d.is_list) {
+      std::vector<Var> vs;
+      for (size_t i = 0; i < d.list.size(); ++i) vs.push_back(make(d.list[i], name(e) + "[" + std::to_string(i) + "]"));
+      list_vars[e] = vs;
+    } else {
+      vars.emplace(e, make(d.tensor, name(e)));
+    }
+  };
+  for (const std::string& key : input_keys) {
+    const auto it = inputs.find(key);
+    MI_CHECK(it != inputs.end(), KeyError, "[evaluate] missing input '{}'", key);
+    bind_data(*flat.find(key), it->second, true);
+  }
+  for (const auto& [e, d] : constants) bind_data(e, d, false);
+
+  for (size_t c = 0; c < flat.calls.size(); ++c) {
+    if (!needed_call[c]) continue;
+    const logical::PrimCall& call = flat.calls[c];
+    logical::PortValues pv;
+    for (const auto& p : call.def.ports) {
+      if (p.kind == PortKind::output) continue;
+      const EdgeId e = call.ports.at(p.name);
+      logical::PortValue v;
+      if (const auto cv = constant_values.find(e); cv != constant_values.end()) v.scalar = cv->second;
+      if (p.kind == PortKind::tensor_list_input) {
+        const auto lv = list_vars.find(e);
+        MI_CHECK(lv != list_vars.end(), ValueError, "[{}] key '{}' must be a list of tensors", call.def.name, name(e));
+        v.tensors = lv->second;
+      } else if (p.kind == PortKind::tensor_input) {
+        const auto tv = vars.find(e);
+        if (tv != vars.end()) v.tensor = tv->second;
+      }
+      pv[p.name] = std::move(v);
+    }
+    const std::map<std::string, Var> outs = call.def.build(g, pv);
+    for (const auto& p : call.def.ports)
+      if (p.kind == PortKind::output) {
+        const auto it = outs.find(p.name);
+        MI_ASSERT(it != outs.end());
+        vars.emplace(call.ports.at(p.name), it->second);
+      }
+  }
+
+  std::vector<Var> fetch;
+  for (EdgeId e : outputs) fetch.push_back(vars.at(e));
+  std::vector<std::string> grad_keys;
+  if (output_gradients) {
+    MI_CHECK(!options.inference, ValueError, "[evaluate] the model was compiled with inference=true: no gradients");
+    std::vector<std::optional<Var>> cts;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const auto it = output_gradients->find(name(outputs[i]));
+      if (it == output_gradients->end()) {
+        cts.emplace_back();
+        continue;
+      }
+      const Tensor ct = it->second.tensor.astype(fetch[i].dtype());
+      MI_CHECK(ct.shape() == fetch[i].shape(), ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
+               name(outputs[i]), shape_str(ct.shape()), shape_str(fetch[i].shape()));
+      feed.push_back(ct);
+      cts.push_back(g.input("$cotangent_" + name(outputs[i]), ct.shape(), ct.dtype()));
+    }
+    for (const auto& [key, gv] : *output_gradients)
+      MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
+               "[evaluate] output gradient given for '{}', which is not an output", key);
+    std::vector<Var> wrt;
+    for (const std::string& key : trainable_keys) {
+      const EdgeId e = *flat.find(key);
+      MI_CHECK(!list_vars.count(e), ValueError, "[evaluate] gradients of list keys ('{}') are not supported", key);
+      wrt.push_back(vars.at(e));
+      grad_keys.push_back(key);
+    }
+    const auto grads = vjp(g, fetch, cts, wrt);
+    for (size_t i = 0; i < grads.size(); ++i)
+      fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
+  }
+  const std::vector<Tensor> results = cpu::run_graph(g, fetch, feed);
+  Result r;
+  for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
+  for (size_t i = 0; i < grad_keys.size(); ++i) r.gradients[grad_keys[i]] = results[outputs.size() + i];
+  return r;
+}
+
+const std::vector<std::string>& PhysicalModel::input_keys() const { return impl_->input_keys; }
+const std::vector<std::string>& PhysicalModel::trainable_keys() const { return impl_->trainable_keys; }
+const std::vector<std::string>& PhysicalModel::output_keys() const { return impl_->output_keys; }
+const std::vector<std::string>& PhysicalModel::discarded_keys() const { return impl_->discarded_keys; }
+const logical::FlatModel& PhysicalModel::flat_model() const { return impl_->flat; }
+
+DataMap PhysicalModel::evaluate(const DataMap& inputs) const { return impl_->run(inputs, nullptr).outputs; }
+
+PhysicalModel::Result PhysicalModel::evaluate(const DataMap& inputs, const DataMap& output_gradients) const {
+  return impl_->run(inputs, &output_gradients);
+}
+
+}  // namespace mithril

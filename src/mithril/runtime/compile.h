@@ -1,0 +1,67 @@
+// compile(): the physical phase. A logical model is flattened, pruned to what the requested
+// outputs need, and specialised per input signature into a graph (forward plus, unless
+// inference-only, the autodiff gradient graph) that the CPU backend runs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mithril/core/tensor.h"
+#include "mithril/logical/flatten.h"
+#include "mithril/logical/model.h"
+
+namespace mithril {
+
+// A value bound to a key: a tensor, or a list of tensors for list-valued keys (Concat's input).
+struct Data {
+  Data() = default;
+  Data(Tensor t) : tensor(std::move(t)) {}  // NOLINT: tensors convert implicitly
+  Data(std::vector<Tensor> l) : list(std::move(l)), is_list(true) {}  // NOLINT
+  Tensor tensor;
+  std::vector<Tensor> list;
+  bool is_list = false;
+};
+using DataMap = std::map<std::string, Data>;
+
+struct CompileOptions {
+  // Keys fixed at compile time (Mithril's constant/static keys). JSON values are converted by
+  // the kind of key they bind: tensor keys become tensors of `dtype`, other keys stay values.
+  std::map<std::string, logical::json> constant_keys;
+  DataMap constant_tensors;
+  std::vector<std::string> discard_keys;  // outputs not to return; their sub-graph is pruned
+  std::vector<std::string> trainable_keys;  // extra keys to differentiate
+  bool inference = false;                 // no gradient graph
+  DType dtype = DType::f64;               // dtype of parameters, inputs and constants
+};
+
+class PhysicalModel {
+ public:
+  struct Result {
+    DataMap outputs;
+    DataMap gradients;
+  };
+
+  const std::vector<std::string>& input_keys() const;      // keys evaluate() needs
+  const std::vector<std::string>& trainable_keys() const;  // inputs that get gradients
+  const std::vector<std::string>& output_keys() const;
+  const std::vector<std::string>& discarded_keys() const;  // discarded outputs and what only fed them
+  const logical::FlatModel& flat_model() const;
+
+  // Forward outputs.
+  DataMap evaluate(const DataMap& inputs) const;
+  // Outputs and the vector-Jacobian product with the given output cotangents (outputs not
+  // listed get none) for every trainable input.
+  Result evaluate(const DataMap& inputs, const DataMap& output_gradients) const;
+
+  struct Impl;
+  explicit PhysicalModel(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+PhysicalModel compile(const logical::Model& model, const CompileOptions& options = {});
+
+}  // namespace mithril
