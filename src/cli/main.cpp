@@ -12,6 +12,7 @@
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
+#include "mithril/runtime/conformance.h"
 
 namespace {
 
@@ -50,6 +51,28 @@ int print_env() {
   return 0;
 }
 
+// Runs Mithril conformance files; prints failing cases (every case with --verbose) and ends
+// with "N passed, N failed[, N skipped]". Exit status 0 only when nothing failed.
+int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose) {
+  using namespace mithril::conformance;
+  int passed = 0, failed = 0, skipped = 0;
+  for (const std::string& f : files) {
+    const FileReport r = run_file(f, filter);
+    for (const CaseResult& c : r.cases) {
+      if (c.status == Status::failed) fmt::print("FAIL {} {}: {}\n", f, c.name, c.reason);
+      else if (c.status == Status::skipped) fmt::print("SKIP {} {}: {}\n", f, c.name, c.reason);
+      else if (verbose) fmt::print("PASS {} {}\n", f, c.name);
+    }
+    if (files.size() > 1) fmt::print("{}: {} passed, {} failed, {} skipped\n", f, r.passed, r.failed, r.skipped);
+    passed += r.passed;
+    failed += r.failed;
+    skipped += r.skipped;
+  }
+  if (skipped) fmt::print("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+  else fmt::print("{} passed, {} failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,10 +85,19 @@ int main(int argc, char** argv) {
   ops->add_option("--family", family, "Only ops of this family (unary, binary, reduce, shape, linalg, conv, loss)");
   auto* env = app.add_subcommand("env", "Show CPU features and every environment variable Mithril reads");
 
+  std::vector<std::string> conformance_files;
+  std::string filter;
+  bool verbose = false;
+  auto* conf = app.add_subcommand("conformance", "Run Mithril JSON test-case files (shared/conformance/*.json)");
+  conf->add_option("files", conformance_files, "Test-case files")->required()->check(CLI::ExistingFile);
+  conf->add_option("--filter", filter, "Only cases whose name contains this text");
+  conf->add_flag("--verbose", verbose, "Print every case, not only failures");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*ops) return print_ops(family);
     if (*env) return print_env();
+    if (*conf) return run_conformance(conformance_files, filter, verbose);
   } catch (const mithril::Error& e) {
     std::cerr << "mithril: " << e.what() << "\n";
     return 1;

@@ -241,9 +241,10 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
     const json* v = arg(key);
     return v ? std::optional<int64_t>(v->get<int64_t>()) : std::nullopt;
   };
-  auto check_args = [&](const Model& m) {
+  auto check_args = [&](Model m) {
     for (const auto& [k, v] : args.items())
       MI_CHECK(used.count(k), AttributeError, "[{}] unknown argument '{}'", m.name(), k);
+    m.set_args(args);
     return m;
   };
   if (!is_library_model(name)) return Model::primitive(name, args);

@@ -27,7 +27,11 @@ Model::Model(PrimitiveDef primitive) : impl_(std::make_shared<ModelImpl>()) {
   impl_->primitive = std::move(primitive);
 }
 
-Model Model::primitive(const std::string& name, const json& args) { return Model(make_primitive(name, args)); }
+Model Model::primitive(const std::string& name, const json& args) {
+  Model m(make_primitive(name, args));
+  m.set_args(args);
+  return m;
+}
 
 void Model::detach() {
   if (impl_.use_count() > 1) impl_ = std::make_shared<ModelImpl>(*impl_);
@@ -111,6 +115,11 @@ void Model::set_canonical_output(const SubPort& port) {
 void Model::set_name(std::string name) {
   detach();
   impl_->name = std::move(name);
+}
+
+void Model::set_args(json args) {
+  detach();
+  impl_->args = std::move(args);
 }
 
 const std::string& Model::name() const { return impl_->name; }

@@ -82,6 +82,9 @@ class Model {
   void set_canonical_input(const SubPort& port);
   void set_canonical_output(const SubPort& port);
   void set_name(std::string name);  // class name shown in summaries and errors ("Linear")
+  // Records the constructor arguments of a library or primitive model, so that saving writes
+  // {"name", "args"} instead of the model's internals.
+  void set_args(json args);
 
   const std::string& name() const;
   bool is_primitive() const;
@@ -112,6 +115,7 @@ struct Submodel {
 class ModelImpl {
  public:
   std::string name = "Model";
+  std::optional<json> args;  // constructor arguments of library/primitive models
   std::optional<PrimitiveDef> primitive;
   std::vector<Submodel> submodels;
   std::vector<std::string> exposed;

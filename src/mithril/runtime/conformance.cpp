@@ -1,0 +1,304 @@
+#include "mithril/runtime/conformance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "mithril/backends/cpu/executor.h"
+#include "mithril/core/error.h"
+#include "mithril/io/json_tensor.h"
+#include "mithril/logical/library.h"
+#include "mithril/logical/model_dict.h"
+#include "mithril/logical/train_model.h"
+#include "mithril/ops/reduce.h"
+#include "mithril/runtime/compile.h"
+
+namespace mithril::conformance {
+namespace {
+
+using logical::json;
+
+constexpr double kTolerance = 1e-14;
+
+// A failed check inside a case; becomes the case's reason.
+struct Mismatch : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void mismatch(const std::string& what) { throw Mismatch(what); }
+
+// Per-backend objects {"numpy": v, "torch": v, "jax": v} compare against the NumPy entry.
+const json& expected_value(const json& v) {
+  if (v.is_object() && v.contains("numpy")) return v.at("numpy");
+  return v;
+}
+
+std::string keys_str(const std::set<std::string>& keys) {
+  std::string s;
+  for (const auto& k : keys) s.append(s.empty() ? "" : ", ").append(k);
+  return "{" + s + "}";
+}
+
+// README §1.1: identical shapes; all |e-a| < tol, or all |e-a| < tol*|e|. NaN never passes.
+void compare_tensor(const Tensor& actual, const json& expected_json, const std::string& what) {
+  const Tensor expected = io::tensor_from_json(expected_json, DType::f64);
+  if (actual.shape() != expected.shape())
+    mismatch(fmt::format("{}: shape {} but expected {}", what, shape_str(actual.shape()), shape_str(expected.shape())));
+  const std::vector<double> a = actual.to_doubles(), e = expected.to_doubles();
+  bool abs_ok = true, rel_ok = true;
+  size_t worst = 0;
+  double worst_err = -1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double err = std::abs(e[i] - a[i]);
+    if (!(err < kTolerance)) abs_ok = false;
+    if (!(err < kTolerance * std::abs(e[i]))) rel_ok = false;
+    if (!(err <= worst_err)) {
+      worst_err = std::isnan(err) ? INFINITY : err;
+      worst = i;
+    }
+  }
+  if (!abs_ok && !rel_ok)
+    mismatch(fmt::format("{}: element {} is {} but expected {} (|diff| {:.3g})", what, worst, a[worst], e[worst],
+                         worst_err));
+}
+
+void compare_data(const Data& actual, const json& expected, const std::string& what, bool is_list) {
+  const json& ev = expected_value(expected);
+  if (!is_list) {
+    if (actual.is_list) mismatch(what + ": got a list of tensors");
+    compare_tensor(actual.tensor, ev, what);
+    return;
+  }
+  if (!actual.is_list || actual.list.size() != ev.size())
+    mismatch(fmt::format("{}: expected a list of {} tensors", what, ev.size()));
+  for (size_t i = 0; i < ev.size(); ++i) compare_tensor(actual.list[i], expected_value(ev[i]), what + "[" + std::to_string(i) + "]");
+}
+
+void compare_maps(const DataMap& actual, const json& expected, const char* what, bool is_list) {
+  std::set<std::string> got, want;
+  for (const auto& [k, v] : actual) got.insert(k);
+  for (const auto& [k, v] : expected.items()) want.insert(k);
+  if (got != want) mismatch(fmt::format("{} keys {} but expected {}", what, keys_str(got), keys_str(want)));
+  for (const auto& [k, v] : expected.items()) compare_data(actual.at(k), v, std::string(what) + " '" + k + "'", is_list);
+}
+
+DataMap data_from_json(const json& values, bool is_list) {
+  DataMap out;
+  for (const auto& [k, v] : values.items()) {
+    if (k == "is_list") continue;
+    if (is_list) {
+      std::vector<Tensor> list;
+      for (const json& x : v) list.push_back(io::tensor_from_json(x, DType::f64));
+      out.emplace(k, Data(std::move(list)));
+    } else {
+      out.emplace(k, Data(io::tensor_from_json(v, DType::f64)));
+    }
+  }
+  return out;
+}
+
+// A loss/reduce/combiner spec: a model name or {"fn": name, "params": {...}}.
+logical::Model model_from_spec(const json& spec) {
+  const logical::ModelResolver resolve = [](const json& d) { return logical::model_from_dict(d); };
+  if (spec.is_string()) return logical::make_model(spec.get<std::string>(), json::object(), resolve);
+  return logical::make_model(spec.at("fn").get<std::string>(), spec.value("params", json::object()), resolve);
+}
+
+// README §3: wraps the model into a training model when the case has output_specs.
+logical::Model training_model(const logical::Model& model, const json& c) {
+  logical::TrainModel tm(model);
+  for (const auto& [out_key, spec] : c.at("output_specs").items()) {
+    if (!spec.contains("loss")) continue;  // {} adds nothing for this output
+    logical::LossSpec ls{model_from_spec(spec.at("loss")), out_key, std::nullopt, {}};
+    if (spec.contains("target_key")) ls.target_key = spec.at("target_key").get<std::string>();
+    for (const json& r : spec.value("reduce_steps", json::array())) ls.reduce_steps.push_back(model_from_spec(r));
+    tm.add_loss(std::move(ls));
+  }
+  for (const json& r : c.value("regularizations", json::array())) {
+    logical::RegularizationSpec rs{model_from_spec(r.at("model")), r.at("coef"), r.at("input").get<std::string>(),
+                                   r.value("regex", false), {}};
+    for (const auto& [port, key] : r.items())
+      if (port != "model" && port != "coef" && port != "input" && port != "regex")
+        rs.other_ports[port] = key.get<std::string>();
+    tm.add_regularization(std::move(rs));
+  }
+  if (c.contains("final_loss_combiner")) tm.set_loss_combiner(model_from_spec(c.at("final_loss_combiner")));
+  return tm.build();
+}
+
+// models_directed, integration_directed, no_grad_inference (README §1).
+void run_golden_case(const json& c) {
+  logical::Model model = logical::model_from_dict(c.at("model"));
+  const bool training = c.contains("output_specs");
+  if (training) model = training_model(model, c);
+  CompileOptions opt;
+  for (const auto& [k, v] : c.value("static_keys", json::object()).items()) opt.constant_keys[k] = v;
+  for (const json& k : c.value("discard_keys", json::array())) opt.discard_keys.push_back(k.get<std::string>());
+  const PhysicalModel pm = compile(model, opt);
+
+  const json inputs_json = c.value("inputs", json::object());
+  const bool is_list = inputs_json.value("is_list", false);
+  const DataMap inputs = data_from_json(inputs_json, is_list);
+  DataMap cotangents;
+  if (training) cotangents.emplace("final_cost", Data(Tensor::scalar(1.0, DType::f64)));
+  else cotangents = data_from_json(c.value("output_grads", json::object()), false);
+  const PhysicalModel::Result r = pm.evaluate(inputs, cotangents);
+  const json& results = c.at("results");
+  compare_maps(r.outputs, results.value("eval", json::object()), "output", false);
+  compare_maps(r.gradients, results.value("grad", json::object()), "gradient", is_list);
+}
+
+// primitives_directed_test (README §9): one primitive, all `inputs` differentiable.
+void run_legacy_primitive_case(const json& c) {
+  const json& m = c.at("model");
+  const logical::ModelResolver resolve = [](const json& d) { return logical::model_from_dict(d); };
+  const logical::Model model = m.is_string()
+                                   ? logical::make_model(m.get<std::string>(), json::object(), resolve)
+                                   : logical::make_model(m.at("name").get<std::string>(), m.value("args", json::object()), resolve);
+  CompileOptions opt;
+  for (const auto& [k, v] : c.value("static_inputs", json::object()).items()) opt.constant_keys[k] = v;
+  const json inputs_json = c.value("inputs", json::object());
+  const bool is_list = inputs_json.value("is_list", false);
+  for (const auto& [k, v] : inputs_json.items())
+    if (k != "is_list") opt.trainable_keys.push_back(k);
+  const PhysicalModel pm = compile(model, opt);
+  DataMap cotangents;
+  if (c.contains("output_grad")) cotangents.emplace("output", Data(io::tensor_from_json(c.at("output_grad"), DType::f64)));
+  const PhysicalModel::Result r = pm.evaluate(data_from_json(inputs_json, is_list), cotangents);
+  const json& results = c.at("results");
+  if (r.outputs.size() != 1 || !r.outputs.count("output")) mismatch("expected the single output 'output'");
+  compare_data(r.outputs.at("output"), results.at("eval"), "output", false);
+  if (results.contains("grad")) compare_maps(r.gradients, results.at("grad"), "gradient", is_list);
+}
+
+// error_test (README §6): the case must fail with the given kind and message.
+void run_error_case(const json& c) {
+  const json& info = c.at("error_info");
+  const std::string type = info.at("error_type").get<std::string>();
+  const std::string message = info.value("error_message", "");
+  std::string want_message = message;
+  if (want_message.size() >= 2 && want_message.front() == '\'' && want_message.back() == '\'')
+    want_message = want_message.substr(1, want_message.size() - 2);  // Python's KeyError quoting
+  try {
+    run_golden_case(c);
+  } catch (const Mismatch&) {
+    throw;
+  } catch (const Error& e) {
+    const bool kind_ok = type == "AssertionError" || (type == "KeyError" && dynamic_cast<const KeyError*>(&e)) ||
+                         (type == "ValueError" && !dynamic_cast<const KeyError*>(&e));
+    if (!kind_ok) mismatch(fmt::format("expected {} but got: {}", type, e.what()));
+    if (!want_message.empty() && want_message != e.what())
+      mismatch(fmt::format("expected message '{}' but got '{}'", want_message, e.what()));
+    return;
+  }
+  mismatch("expected an error of type " + type + ", but the case ran");
+}
+
+// discard_keys_directed_test (README §5): output and discarded key sets.
+void run_discard_case(const json& c) {
+  logical::Model model = logical::model_from_dict(c.at("model"));
+  if (c.contains("output_specs")) model = training_model(model, c);
+  CompileOptions opt;
+  opt.inference = true;
+  for (const json& k : c.value("discard_keys", json::array())) opt.discard_keys.push_back(k.get<std::string>());
+  const PhysicalModel pm = compile(model, opt);
+  std::vector<std::string> outs = pm.output_keys();
+  std::sort(outs.begin(), outs.end());
+  const auto& results = c.at("results");
+  const auto want_outs = results.at("output_keys").get<std::vector<std::string>>();
+  const auto want_discard = results.at("discard_keys").get<std::vector<std::string>>();
+  if (outs != want_outs)
+    mismatch(fmt::format("output keys [{}] but expected [{}]", fmt::join(outs, ", "), fmt::join(want_outs, ", ")));
+  if (pm.discarded_keys() != want_discard)
+    mismatch(fmt::format("discarded keys [{}] but expected [{}]", fmt::join(pm.discarded_keys(), ", "),
+                         fmt::join(want_discard, ", ")));
+}
+
+// numpy_utils (README §7): un-broadcasting a gradient with sum_to.
+void run_numpy_utils_case(const json& c) {
+  const json& kw = c.at("kwargs");
+  const Tensor grad = io::tensor_from_json(kw.at("gradient"), DType::f64);
+  const Shape target = kw.at("input_shape").get<Shape>();
+  Graph g;
+  const Var x = g.input("gradient", grad.shape(), DType::f64);
+  const Var y = ops::sum_to(x, target);
+  compare_tensor(cpu::run_graph(g, {y}, {grad})[0], c.at("result"), "result");
+}
+
+using CaseRunner = void (*)(const json&);
+
+CaseRunner runner_for(const std::string& stem) {
+  if (stem == "models_directed_test" || stem == "integration_directed_test" || stem == "no_grad_inference_test")
+    return run_golden_case;
+  if (stem == "primitives_directed_test") return run_legacy_primitive_case;
+  if (stem == "error_test") return run_error_case;
+  if (stem == "discard_keys_directed_test") return run_discard_case;
+  if (stem == "numpy_utils") return run_numpy_utils_case;
+  return nullptr;
+}
+
+}  // namespace
+
+bool is_upstream_skipped(const std::string& file_stem, const std::string& case_name) {
+  static const std::set<std::pair<std::string, std::string>> kSkipped = {
+      {"models_directed_test", "test_GaussProcessRegressionLayer"},
+      {"models_directed_test", "test_GaussProcessRegressionLayer_2"},
+      {"models_directed_test", "test_power_1"},
+      {"models_directed_test", "test_power_5"},
+      {"models_directed_test", "test_tsne_1"},
+      {"models_directed_test", "test_tsne_core_1"},
+      {"models_directed_test", "test_tsne_core_2"},
+      {"models_directed_test", "test_tsne_core_3"},
+      {"models_directed_test", "test_robust_log_3"},
+      {"models_directed_test", "test_robust_power_7"},
+      {"integration_directed_test", "test_linear_9"},
+      {"integration_directed_test", "test_tsne_core_1"},
+      {"integration_directed_test", "test_tsne_core_2"},
+      {"integration_directed_test", "test_tsne_2"},
+  };
+  return kSkipped.count({file_stem, case_name}) > 0;
+}
+
+FileReport run_file(const std::string& path, const std::string& filter) {
+  FileReport report;
+  report.file = path;
+  std::ifstream in(path);
+  MI_CHECK(in.good(), ValueError, "[conformance] cannot open '{}'", path);
+  json cases;
+  try {
+    cases = json::parse(in);
+  } catch (const json::parse_error& e) {
+    MI_THROW(ValueError, "[conformance] '{}' is not valid JSON: {}", path, e.what());
+  }
+  MI_CHECK(cases.is_object(), ValueError, "[conformance] '{}' is not an object of named cases", path);
+  const std::string stem = std::filesystem::path(path).stem().string();
+  const CaseRunner runner = runner_for(stem);
+  for (const auto& [name, c] : cases.items()) {
+    if (!filter.empty() && name.find(filter) == std::string::npos) continue;
+    CaseResult r{name, Status::passed, {}};
+    if (is_upstream_skipped(stem, name)) {
+      r.status = Status::skipped;
+      r.reason = "skipped upstream by Mithril (known failure or instability)";
+    } else if (!runner) {
+      r.status = Status::failed;
+      r.reason = fmt::format("no runner for files of kind '{}' yet", stem);
+    } else {
+      try {
+        runner(c);
+      } catch (const Mismatch& m) {
+        r.status = Status::failed;
+        r.reason = m.what();
+      } catch (const std::exception& e) {
+        r.status = Status::failed;
+        r.reason = std::string("error: ") + e.what();
+      }
+    }
+    (r.status == Status::passed ? report.passed : r.status == Status::failed ? report.failed : report.skipped)++;
+    report.cases.push_back(std::move(r));
+  }
+  return report;
+}
+
+}  // namespace mithril::conformance
