@@ -62,6 +62,22 @@ TEST(Binary, IntegerArithmeticAndFloorDivSemantics) {
   expect_close(s, {4, 2});
 }
 
+// Counts that are negative or not below the bit width shift everything out, as in NumPy
+// (2 << -1 == 0, -5 >> 70 == -1), rather than being undefined behaviour.
+TEST(Binary, ShiftsOutOfRangeFollowNumPy) {
+  for (DType dt : {DType::i8, DType::i32, DType::i64}) {
+    const Tensor x = Tensor::from_doubles({2, 2, 2, -5, 5, -1, 1}, {7}, dt);
+    const Tensor n = Tensor::from_doubles({1, -1, 100, 70, -3, 2, 6}, {7}, dt);
+    const auto out = evaluate(
+        [](Graph&, const std::vector<Var>& v) {
+          return std::vector{ops::shift_left(v[0], v[1]), ops::shift_right(v[0], v[1])};
+        },
+        {x, n});
+    expect_close(out[0], {4, 0, 0, 0, 0, -4, 64});
+    expect_close(out[1], {1, 0, 0, -1, 0, -1, 0});
+  }
+}
+
 TEST(Binary, ComparisonsAndLogicalOpsGiveBool) {
   const Tensor a = Tensor::from_doubles({1, 2, 3}, {3}, DType::f32);
   const Tensor b = Tensor::from_doubles({2}, {1}, DType::f32);

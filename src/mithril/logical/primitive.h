@@ -50,7 +50,11 @@ using PortValues = std::map<std::string, PortValue>;
 struct PrimitiveDef {
   std::string name;  // Mithril class name, e.g. "Add", "CrossEntropy"
   std::vector<PortDef> ports;
-  // Appends the ops to `graph` and returns one Var per output port, by port name.
+  // Appends the ops to `graph` and returns one Var per output port, by port name. Ports missing
+  // from `in` take their defaults (a tensor default becomes a graph constant in the dtype of the
+  // floating-point inputs); a tensor port given only `scalar` becomes a constant; integer and
+  // boolean ports are converted (Elem). A port with no default that is not connected, or a name
+  // that is not an input port, is a KeyError naming the model and port.
   std::function<std::map<std::string, Var>(Graph& graph, const PortValues& in)> build;
 
   const PortDef* port(const std::string& port_name) const;
@@ -62,8 +66,10 @@ struct PrimitiveDef {
 using PrimitiveFactory = std::function<PrimitiveDef(const json& args)>;
 
 // Looks a primitive up by Mithril class name, case-insensitively ("sigmoid" == "Sigmoid").
-// Throws KeyError naming the model when unknown; unknown constructor arguments are
-// AttributeErrors naming the model and the argument.
+// Throws KeyError "unknown model 'Foo'" when unknown. A constructor argument that names an
+// input port (axis, slope, threshold, stride, ...) sets that port's default value, as Mithril
+// ports are constructor keywords; any other argument the model does not take is an
+// AttributeError "[Softmax] unknown argument 'foo'".
 PrimitiveDef make_primitive(const std::string& name, const json& args = json::object());
 bool is_primitive(const std::string& name);
 std::vector<std::string> primitive_names();

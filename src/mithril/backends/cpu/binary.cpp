@@ -22,6 +22,23 @@ T floor_div_scalar(T a, T b) {
   }
 }
 
+// NumPy's shifts: the count is read as unsigned, so a negative count or one of at least the
+// bit width shifts everything out (0, or -1 for a negative value shifted right) instead of
+// being undefined behaviour.
+template <typename T>
+T shift_left_scalar(T x, T y) {
+  using U = std::make_unsigned_t<T>;
+  if (static_cast<U>(y) >= sizeof(T) * 8) return 0;
+  return static_cast<T>(static_cast<U>(static_cast<U>(x) << y));
+}
+
+template <typename T>
+T shift_right_scalar(T x, T y) {
+  using U = std::make_unsigned_t<T>;
+  if (static_cast<U>(y) >= sizeof(T) * 8) return x < 0 ? T(-1) : T(0);
+  return static_cast<T>(x >> y);
+}
+
 template <typename T>
 T robust_pow_scalar(T base, T exponent, T thr) {
   const T a = std::abs(base);
@@ -50,9 +67,9 @@ void arith_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> ou
       map_binary<T, T, T>(a, b, o, [](T x, T y) { return static_cast<T>(std::pow(x, y)); });
     }
   } else if constexpr (K == OpKind::ShiftLeft) {
-    map_binary<T, T, T>(a, b, o, [](T x, T y) { return static_cast<T>(static_cast<std::make_unsigned_t<T>>(x) << y); });
+    map_binary<T, T, T>(a, b, o, shift_left_scalar<T>);
   } else if constexpr (K == OpKind::ShiftRight) {
-    map_binary<T, T, T>(a, b, o, [](T x, T y) { return static_cast<T>(x >> y); });
+    map_binary<T, T, T>(a, b, o, shift_right_scalar<T>);
   }
   (void)op;
 }

@@ -1,0 +1,220 @@
+// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling and embedding.
+// Stride, padding and dilation are scalar ports holding Mithril's argument forms: an int, a
+// pair, a pair of pairs (2-D padding) or the PaddingType names "SAME" / "VALID".
+#include <array>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/primitives/common.h"
+#include "mithril/ops/binary.h"
+#include "mithril/ops/conv.h"
+#include "mithril/ops/shape.h"
+
+namespace mithril::logical {
+namespace {
+
+using Pair = std::array<int64_t, 2>;
+
+int64_t to_int(const std::string& model, const std::string& port, const json& v) {
+  MI_CHECK(v.is_number_integer(), ValueError, "[{}] port '{}' must hold integers, got {}", model, port, v.dump());
+  return v.get<int64_t>();
+}
+
+// An int, or a one-element list of one (a 1-tuple).
+int64_t to_single(const std::string& model, const std::string& port, const json& v) {
+  return to_int(model, port, v.is_array() && v.size() == 1 ? v[0] : v);
+}
+
+// An int n -> (n, n); a list [a, b] -> (a, b).
+Pair to_pair(const std::string& model, const std::string& port, const json& v) {
+  if (v.is_array()) {
+    MI_CHECK(v.size() == 2, ValueError, "[{}] port '{}' must be an int or a pair, got {}", model, port, v.dump());
+    return {to_int(model, port, v[0]), to_int(model, port, v[1])};
+  }
+  const int64_t n = to_int(model, port, v);
+  return {n, n};
+}
+
+// "SAME" pads kernel//2 on both sides (odd kernels only), "VALID" pads nothing.
+std::optional<Pair> padding_type(const std::string& model, const json& v, int64_t kernel) {
+  if (!v.is_string()) return std::nullopt;
+  const std::string s = v.get<std::string>();
+  if (s == "VALID") return Pair{0, 0};
+  MI_CHECK(s == "SAME", ValueError, "[{}] padding must be 'SAME', 'VALID', an int or pairs, got '{}'", model, s);
+  MI_CHECK(kernel % 2 == 1, ValueError, "[{}] padding 'SAME' needs an odd kernel size, got {}", model, kernel);
+  return Pair{kernel / 2, kernel / 2};
+}
+
+// 1-D padding (left, right): p -> (p, p); [l, r] as is.
+Pair padding_1d(const std::string& model, const json& v, int64_t kernel) {
+  if (auto p = padding_type(model, v, kernel)) return *p;
+  return to_pair(model, "padding", v);
+}
+
+// 2-D padding (top, bottom, left, right): p -> all p; [a, b] -> ((a, a), (b, b)); each entry of
+// the pair may itself be a pair ((top, bottom), (left, right)).
+std::array<int64_t, 4> padding_2d(const std::string& model, const json& v, Pair kernel) {
+  if (v.is_string()) {
+    const Pair h = *padding_type(model, v, kernel[0]);
+    const Pair w = *padding_type(model, v, kernel[1]);
+    return {h[0], h[1], w[0], w[1]};
+  }
+  if (!v.is_array()) {
+    const int64_t p = to_int(model, "padding", v);
+    return {p, p, p, p};
+  }
+  MI_CHECK(v.size() == 2, ValueError, "[{}] padding must be an int or a pair, got {}", model, v.dump());
+  const Pair h = to_pair(model, "padding", v[0]);
+  const Pair w = to_pair(model, "padding", v[1]);
+  return {h[0], h[1], w[0], w[1]};
+}
+
+// Validates a kernel size / channel count argument against the weight's shape.
+void check_weight_dim(const std::string& model, const char* arg, std::optional<int64_t> expected, int64_t actual,
+                      const Shape& weight) {
+  MI_CHECK(!expected || *expected == actual, ShapeError, "[{}] {} is {} but the weight has shape {}", model, arg,
+           *expected, shape_str(weight));
+}
+
+std::optional<int64_t> optional_int(const Args& a, const std::string& name) {
+  if (!a.has(name)) return std::nullopt;
+  return a.get_int(name, 0);
+}
+
+// Mithril's bias has shape [1, C_out, 1...]; a 1-D bias of C_out entries is accepted too.
+Var add_bias(const Var& out, const Var& bias) {
+  if (bias.ndim() != 1 || bias.dim(0) == 1) return out + bias;
+  Shape s(static_cast<size_t>(out.ndim()), 1);
+  s[1] = bias.dim(0);
+  return out + ops::reshape(bias, s);
+}
+
+std::vector<PortDef> conv_ports(const Args& a, json stride, json padding, json dilation) {
+  std::vector<PortDef> ports{tensor_port("input"), parameter_port("weight"), scalar_port("stride", std::move(stride)),
+                             scalar_port("padding", std::move(padding)), scalar_port("dilation", std::move(dilation))};
+  if (a.get_bool("use_bias", true)) ports.push_back(parameter_port("bias"));
+  return ports;
+}
+
+void add_convolution_1d(PrimitiveRegistry& r) {
+  r.add("Convolution1D", {"kernel_size", "out_channels", "use_bias"}, [](const json& args) {
+    const Args a("Convolution1D", args);
+    const auto kernel = optional_int(a, "kernel_size");
+    const auto out_channels = optional_int(a, "out_channels");
+    const bool use_bias = a.get_bool("use_bias", true);
+    return single_output("Convolution1D", conv_ports(a, 1, 0, 1), [=](Graph&, const PortReader& in) {
+      const std::string model = in.model();
+      const Var w = in.tensor("weight");
+      MI_CHECK(w.ndim() == 3, ShapeError, "[{}] weight must be [C_out, C_in, K], got shape {}", model,
+               shape_str(w.shape()));
+      check_weight_dim(model, "kernel_size", kernel, w.dim(2), w.shape());
+      check_weight_dim(model, "out_channels", out_channels, w.dim(0), w.shape());
+      Conv1dParams p;
+      p.stride = to_single(model, "stride", in.scalar("stride"));
+      p.padding = padding_1d(model, in.scalar("padding"), w.dim(2));
+      p.dilation = to_single(model, "dilation", in.scalar("dilation"));
+      const Var out = ops::conv1d(in.tensor("input"), w, p);
+      return use_bias ? add_bias(out, in.tensor("bias")) : out;
+    });
+  });
+}
+
+void add_convolution_2d(PrimitiveRegistry& r) {
+  r.add("Convolution2D", {"kernel_size", "out_channels", "use_bias", "groups"}, [](const json& args) {
+    const Args a("Convolution2D", args);
+    const std::optional<Pair> kernel =
+        a.has("kernel_size") ? std::optional<Pair>(to_pair("Convolution2D", "kernel_size", a.get("kernel_size")))
+                             : std::nullopt;
+    const auto out_channels = optional_int(a, "out_channels");
+    const int64_t groups = a.get_int("groups", 1);
+    const bool use_bias = a.get_bool("use_bias", true);
+    return single_output(
+        "Convolution2D", conv_ports(a, json::array({1, 1}), json::array({0, 0}), json::array({1, 1})),
+        [=](Graph&, const PortReader& in) {
+          const std::string model = in.model();
+          const Var w = in.tensor("weight");
+          MI_CHECK(w.ndim() == 4, ShapeError, "[{}] weight must be [C_out, C_in/groups, KH, KW], got shape {}", model,
+                   shape_str(w.shape()));
+          check_weight_dim(model, "kernel_size", kernel ? std::optional<int64_t>((*kernel)[0]) : std::nullopt, w.dim(2),
+                           w.shape());
+          check_weight_dim(model, "kernel_size", kernel ? std::optional<int64_t>((*kernel)[1]) : std::nullopt, w.dim(3),
+                           w.shape());
+          check_weight_dim(model, "out_channels", out_channels, w.dim(0), w.shape());
+          Conv2dParams p;
+          p.stride = to_pair(model, "stride", in.scalar("stride"));
+          p.padding = padding_2d(model, in.scalar("padding"), {w.dim(2), w.dim(3)});
+          p.dilation = to_pair(model, "dilation", in.scalar("dilation"));
+          p.groups = groups;
+          const Var out = ops::conv2d(in.tensor("input"), w, p);
+          return use_bias ? add_bias(out, in.tensor("bias")) : out;
+        });
+  });
+}
+
+std::vector<PortDef> pool_ports(json padding, json dilation) {
+  // kernel_size has no default: it must be given (as the constructor argument).
+  PortDef kernel = scalar_port("kernel_size", nullptr);
+  kernel.default_value.reset();
+  return {tensor_port("input"), kernel, scalar_port("stride", nullptr), scalar_port("padding", std::move(padding)),
+          scalar_port("dilation", std::move(dilation))};
+}
+
+void add_max_pool_1d(PrimitiveRegistry& r) {
+  r.add("MaxPool1D", {}, [](const json&) {
+    return single_output("MaxPool1D", pool_ports(json::array({0, 0}), 1), [](Graph&, const PortReader& in) {
+      const std::string model = in.model();
+      Pool1dParams p;
+      p.kernel = to_single(model, "kernel_size", in.scalar("kernel_size"));
+      p.stride = in.scalar("stride").is_null() ? p.kernel : to_single(model, "stride", in.scalar("stride"));
+      p.padding = padding_1d(model, in.scalar("padding"), p.kernel);
+      p.dilation = to_single(model, "dilation", in.scalar("dilation"));
+      return ops::max_pool1d(in.tensor("input"), p);
+    });
+  });
+}
+
+Pool2dParams pool_2d_params(const PortReader& in) {
+  const std::string model = in.model();
+  Pool2dParams p;
+  p.kernel = to_pair(model, "kernel_size", in.scalar("kernel_size"));
+  p.stride = in.scalar("stride").is_null() ? p.kernel : to_pair(model, "stride", in.scalar("stride"));
+  p.padding = padding_2d(model, in.scalar("padding"), p.kernel);
+  p.dilation = to_pair(model, "dilation", in.scalar("dilation"));
+  return p;
+}
+
+void add_pool_2d(PrimitiveRegistry& r, const char* name, Var (*fn)(const Var&, const Pool2dParams&)) {
+  r.add(name, {}, [=](const json&) {
+    return single_output(name, pool_ports(json::array({json::array({0, 0}), json::array({0, 0})}), json::array({1, 1})),
+                         [=](Graph&, const PortReader& in) { return fn(in.tensor("input"), pool_2d_params(in)); });
+  });
+}
+
+void add_embedding(PrimitiveRegistry& r) {
+  r.add("Embedding", {"num_embeddings", "dim"}, [](const json& args) {
+    const Args a("Embedding", args);
+    const auto num_embeddings = optional_int(a, "num_embeddings");
+    const auto dim = optional_int(a, "dim");
+    return single_output("Embedding", {index_port("input"), parameter_port("weight")},
+                         [=](Graph&, const PortReader& in) {
+                           const Var w = in.tensor("weight");
+                           MI_CHECK(w.ndim() == 2, ShapeError, "[Embedding] weight must be [num_embeddings, dim], got {}",
+                                    shape_str(w.shape()));
+                           check_weight_dim("Embedding", "num_embeddings", num_embeddings, w.dim(0), w.shape());
+                           check_weight_dim("Embedding", "dim", dim, w.dim(1), w.shape());
+                           return ops::embedding(in.tensor("input"), w);
+                         });
+  });
+}
+
+}  // namespace
+
+void register_layer_primitives(PrimitiveRegistry& r) {
+  add_convolution_1d(r);
+  add_convolution_2d(r);
+  add_max_pool_1d(r);
+  add_pool_2d(r, "MaxPool2D", ops::max_pool2d);
+  add_pool_2d(r, "AvgPool2D", ops::avg_pool2d);
+  add_embedding(r);
+}
+
+}  // namespace mithril::logical
