@@ -161,7 +161,18 @@ class Flattener {
   }
 
   Scope flatten_model(const Model& model, const std::string& path) {
-    if (const PrimitiveDef* def = model.primitive_def()) return flatten_primitive(*def, path);
+    if (const PrimitiveDef* def = model.primitive_def()) {
+      Scope s = flatten_primitive(*def, path);
+      // set_differentiability on a primitive marks its own ports (a model dict's primitive with
+      // assigned_differentiabilities).
+      for (const auto& [ref, flag] : model.impl()->differentiabilities) {
+        const auto* key = std::get_if<std::string>(&ref);
+        MI_CHECK(key != nullptr && s.keys.count(*key), KeyError, "[{}] has no port '{}' to mark differentiable",
+                 def->name, key ? *key : std::get<SubPort>(ref).port);
+        edges_[static_cast<size_t>(find_root(s.keys.at(*key)))].differentiable = flag;
+      }
+      return s;
+    }
     const ModelImpl& m = *model.impl();
     const std::string where = path.empty() ? m.name : path + " (" + m.name + ")";
     Scope scope;
