@@ -14,12 +14,19 @@
 #include "mithril/backends/cpu/executor.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/autodiff.h"
-#include "mithril/logical/conformance_util.h"
+#include "mithril/io/json_tensor.h"
+#include "mithril/runtime/conformance.h"
 #include "mithril/logical/primitive.h"
 #include "support/gradcheck.h"
 
 namespace mithril::logical {
 namespace {
+
+using conformance::Comparison;
+using conformance::compare_golden;
+using conformance::expected_value;
+using conformance::from_legacy_primitive_case;
+using conformance::is_upstream_skipped;
 
 using testing::expect_close;
 
@@ -357,7 +364,7 @@ std::string run_primitive_case(const json& c) {
     if (list != is_list) return fmt::format("input '{}': is_list does not match the port", key);
     const json items = list ? value : json::array({value});
     for (size_t i = 0; i < items.size(); ++i) {
-      const Tensor t = json_to_tensor(items[i]);
+      const Tensor t = io::tensor_from_json(items[i], DType::f64);
       const Var v = g.input(list ? fmt::format("{}#{}", key, i) : key, t.shape(), DType::f64);
       feed.push_back(t);
       wrt.push_back(v);
@@ -374,9 +381,9 @@ std::string run_primitive_case(const json& c) {
     const PortDef* p = def.port(key);
     if (p == nullptr || p->kind == PortKind::output) return fmt::format("static key '{}' is not an input port", key);
     if (p->kind == PortKind::tensor_list_input) {
-      for (const json& item : value) ports[key].tensors.push_back(g.constant(json_to_tensor(item)));
+      for (const json& item : value) ports[key].tensors.push_back(g.constant(io::tensor_from_json(item, DType::f64)));
     } else {
-      if (p->kind == PortKind::tensor_input) ports[key].tensor = g.constant(json_to_tensor(value));
+      if (p->kind == PortKind::tensor_input) ports[key].tensor = g.constant(io::tensor_from_json(value, DType::f64));
       ports[key].scalar = value;
     }
   }
@@ -406,7 +413,7 @@ std::string run_primitive_case(const json& c) {
         cts.emplace_back(std::nullopt);
         continue;
       }
-      const Tensor t = json_to_tensor(og.at(k));
+      const Tensor t = io::tensor_from_json(og.at(k), DType::f64);
       cts.emplace_back(g.input("cotangent:" + k, t.shape(), DType::f64));
       feed.push_back(t);
     }

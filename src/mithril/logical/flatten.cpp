@@ -73,10 +73,10 @@ class Flattener {
              where, ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
     MI_CHECK(ea.producer < 0 || eb.producer < 0, ValueError, "[{}] keys '{}' and '{}' are both outputs of models", where,
              ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
-    if (eb.producer >= 0) ea.producer = eb.producer;
-    if (!ea.user_named && eb.user_named) {
-      ea.name = eb.name;
-      ea.user_named = true;
+    // An anonymous edge is named after the port that created it: the producer's output port.
+    if (eb.producer >= 0) {
+      ea.producer = eb.producer;
+      ea.origin = eb.origin;
     }
     if (ea.kind == PortKind::output || eb.kind == PortKind::output) ea.kind = PortKind::output;
     // Values: a user value beats a port default; two different user values conflict.
@@ -150,11 +150,6 @@ class Flattener {
     if (it != scope.keys.end()) {
       unite(it->second, edge, where);
       return;
-    }
-    Edge& e = edges_[static_cast<size_t>(find_root(edge))];
-    if (!e.user_named) {
-      e.name = name;
-      e.user_named = true;
     }
     scope.keys[name] = edge;
     scope.key_order.push_back(name);
@@ -318,17 +313,19 @@ class Flattener {
 
   // Mithril's short naming: named keys keep their names; anonymous edges are named after their
   // origin port, suffixed _0, _1, ... in call order when an origin occurs more than once.
+  // Only the top model's keys keep names; names inside submodels are local to them.
   static void assign_names(FlatModel& flat, const Scope& top) {
     std::set<std::string> taken;
-    for (const auto& [name, e] : flat.keys) {
-      Edge& edge = flat.edges[static_cast<size_t>(e)];
-      if (!edge.user_named) {  // a primitive's own port at top level
+    for (const std::string& name : top.key_order) {
+      const auto it = flat.keys.find(name);
+      if (it == flat.keys.end()) continue;
+      Edge& edge = flat.edges[static_cast<size_t>(it->second)];
+      if (!edge.user_named) {  // the first name an edge gets at top level is its name
         edge.name = name;
         edge.user_named = true;
       }
-      taken.insert(edge.name);
+      taken.insert(name);
     }
-    (void)top;
     std::vector<EdgeId> anonymous;
     std::set<EdgeId> seen;
     for (const PrimCall& c : flat.calls)

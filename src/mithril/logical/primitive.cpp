@@ -5,7 +5,7 @@
 #include <set>
 
 #include "mithril/core/error.h"
-#include "mithril/logical/conformance_util.h"
+#include "mithril/io/json_tensor.h"
 #include "mithril/logical/primitives/common.h"
 
 namespace mithril::logical {
@@ -67,7 +67,7 @@ PortValues complete_ports(const PrimitiveDef& def, Graph& graph, const PortValue
     PortValue& v = it->second;
     if (p.kind == PortKind::tensor_input && !v.tensor) {
       MI_CHECK(!v.scalar.is_null(), KeyError, "[{}] port '{}' is not connected", def.name, p.name);
-      v.tensor = graph.constant(json_to_tensor(v.scalar, dtype));
+      v.tensor = graph.constant(io::tensor_from_json(v.scalar, dtype));
     }
     if (p.kind == PortKind::tensor_input && p.elem == PortDef::Elem::integer) v.tensor = to_integer(graph, *v.tensor);
     if (p.kind == PortKind::tensor_input && p.elem == PortDef::Elem::boolean) v.tensor = to_boolean(*v.tensor);

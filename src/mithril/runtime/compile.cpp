@@ -203,21 +203,42 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
     for (const auto& [key, gv] : *output_gradients)
       MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
                "[evaluate] output gradient given for '{}', which is not an output", key);
+    // One gradient per trainable key; a list key gets one per element.
     std::vector<Var> wrt;
+    std::vector<size_t> count;  // number of wrt entries per gradient key
     for (const std::string& key : trainable_keys) {
       const EdgeId e = *flat.find(key);
-      MI_CHECK(!list_vars.count(e), ValueError, "[evaluate] gradients of list keys ('{}') are not supported", key);
-      wrt.push_back(vars.at(e));
+      if (const auto lv = list_vars.find(e); lv != list_vars.end()) {
+        wrt.insert(wrt.end(), lv->second.begin(), lv->second.end());
+        count.push_back(lv->second.size());
+      } else {
+        wrt.push_back(vars.at(e));
+        count.push_back(0);
+      }
       grad_keys.push_back(key);
     }
     const auto grads = vjp(g, fetch, cts, wrt);
-    for (size_t i = 0; i < grads.size(); ++i)
+    for (size_t i = 0; i < grads.size(); ++i)  // no path to the outputs: the gradient is zero
       fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
+    const std::vector<Tensor> results = cpu::run_graph(g, fetch, feed);
+    Result r;
+    for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
+    size_t next = outputs.size();
+    for (size_t k = 0; k < grad_keys.size(); ++k) {
+      if (count[k] == 0) {
+        r.gradients[grad_keys[k]] = results[next++];
+        continue;
+      }
+      std::vector<Tensor> list(results.begin() + static_cast<int64_t>(next),
+                               results.begin() + static_cast<int64_t>(next + count[k]));
+      next += count[k];
+      r.gradients[grad_keys[k]] = Data(std::move(list));
+    }
+    return r;
   }
   const std::vector<Tensor> results = cpu::run_graph(g, fetch, feed);
   Result r;
   for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
-  for (size_t i = 0; i < grad_keys.size(); ++i) r.gradients[grad_keys[i]] = results[outputs.size() + i];
   return r;
 }
 

@@ -18,8 +18,6 @@
 namespace mithril::conformance {
 namespace {
 
-using logical::json;
-
 constexpr double kTolerance = 1e-14;
 
 // A failed check inside a case; becomes the case's reason.
@@ -29,11 +27,6 @@ struct Mismatch : std::runtime_error {
 
 [[noreturn]] void mismatch(const std::string& what) { throw Mismatch(what); }
 
-// Per-backend objects {"numpy": v, "torch": v, "jax": v} compare against the NumPy entry.
-const json& expected_value(const json& v) {
-  if (v.is_object() && v.contains("numpy")) return v.at("numpy");
-  return v;
-}
 
 std::string keys_str(const std::set<std::string>& keys) {
   std::string s;
@@ -41,27 +34,9 @@ std::string keys_str(const std::set<std::string>& keys) {
   return "{" + s + "}";
 }
 
-// README §1.1: identical shapes; all |e-a| < tol, or all |e-a| < tol*|e|. NaN never passes.
-void compare_tensor(const Tensor& actual, const json& expected_json, const std::string& what) {
-  const Tensor expected = io::tensor_from_json(expected_json, DType::f64);
-  if (actual.shape() != expected.shape())
-    mismatch(fmt::format("{}: shape {} but expected {}", what, shape_str(actual.shape()), shape_str(expected.shape())));
-  const std::vector<double> a = actual.to_doubles(), e = expected.to_doubles();
-  bool abs_ok = true, rel_ok = true;
-  size_t worst = 0;
-  double worst_err = -1;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double err = std::abs(e[i] - a[i]);
-    if (!(err < kTolerance)) abs_ok = false;
-    if (!(err < kTolerance * std::abs(e[i]))) rel_ok = false;
-    if (!(err <= worst_err)) {
-      worst_err = std::isnan(err) ? INFINITY : err;
-      worst = i;
-    }
-  }
-  if (!abs_ok && !rel_ok)
-    mismatch(fmt::format("{}: element {} is {} but expected {} (|diff| {:.3g})", what, worst, a[worst], e[worst],
-                         worst_err));
+void compare_tensor(const Tensor& actual, const json& expected, const std::string& what) {
+  const Comparison c = compare_golden(actual, expected);
+  if (!c.ok) mismatch(what + ": " + c.reason);
 }
 
 void compare_data(const Data& actual, const json& expected, const std::string& what, bool is_list) {
@@ -129,16 +104,20 @@ logical::Model training_model(const logical::Model& model, const json& c) {
 }
 
 // models_directed, integration_directed, no_grad_inference (README §1).
-void run_golden_case(const json& c) {
+void run_golden_case_with(const json& c, bool all_inputs_trainable) {
   logical::Model model = logical::model_from_dict(c.at("model"));
   const bool training = c.contains("output_specs");
   if (training) model = training_model(model, c);
   CompileOptions opt;
-  for (const auto& [k, v] : c.value("static_keys", json::object()).items()) opt.constant_keys[k] = v;
+  const json static_keys = c.value("static_keys", json::object());
+  const json inputs_json = c.value("inputs", json::object());
+  for (const auto& [k, v] : static_keys.items()) opt.constant_keys[k] = v;
   for (const json& k : c.value("discard_keys", json::array())) opt.discard_keys.push_back(k.get<std::string>());
+  if (all_inputs_trainable)
+    for (const auto& [k, v] : inputs_json.items())
+      if (k != "is_list" && c.at("results").value("grad", json::object()).contains(k)) opt.trainable_keys.push_back(k);
   const PhysicalModel pm = compile(model, opt);
 
-  const json inputs_json = c.value("inputs", json::object());
   const bool is_list = inputs_json.value("is_list", false);
   const DataMap inputs = data_from_json(inputs_json, is_list);
   DataMap cotangents;
@@ -150,28 +129,11 @@ void run_golden_case(const json& c) {
   compare_maps(r.gradients, results.value("grad", json::object()), "gradient", is_list);
 }
 
-// primitives_directed_test (README §9): one primitive, all `inputs` differentiable.
-void run_legacy_primitive_case(const json& c) {
-  const json& m = c.at("model");
-  const logical::ModelResolver resolve = [](const json& d) { return logical::model_from_dict(d); };
-  const logical::Model model = m.is_string()
-                                   ? logical::make_model(m.get<std::string>(), json::object(), resolve)
-                                   : logical::make_model(m.at("name").get<std::string>(), m.value("args", json::object()), resolve);
-  CompileOptions opt;
-  for (const auto& [k, v] : c.value("static_inputs", json::object()).items()) opt.constant_keys[k] = v;
-  const json inputs_json = c.value("inputs", json::object());
-  const bool is_list = inputs_json.value("is_list", false);
-  for (const auto& [k, v] : inputs_json.items())
-    if (k != "is_list") opt.trainable_keys.push_back(k);
-  const PhysicalModel pm = compile(model, opt);
-  DataMap cotangents;
-  if (c.contains("output_grad")) cotangents.emplace("output", Data(io::tensor_from_json(c.at("output_grad"), DType::f64)));
-  const PhysicalModel::Result r = pm.evaluate(data_from_json(inputs_json, is_list), cotangents);
-  const json& results = c.at("results");
-  if (r.outputs.size() != 1 || !r.outputs.count("output")) mismatch("expected the single output 'output'");
-  compare_data(r.outputs.at("output"), results.at("eval"), "output", false);
-  if (results.contains("grad")) compare_maps(r.gradients, results.at("grad"), "gradient", is_list);
-}
+void run_golden_case(const json& c) { run_golden_case_with(c, false); }
+
+// primitives_directed_test (README §9): converted to the common format. Legacy cases list
+// the inputs that receive gradients in results.grad (none for FloorDivide or the shifts).
+void run_legacy_primitive_case(const json& c) { run_golden_case_with(from_legacy_primitive_case(c), true); }
 
 // error_test (README §6): the case must fail with the given kind and message.
 void run_error_case(const json& c) {
@@ -182,7 +144,7 @@ void run_error_case(const json& c) {
   if (want_message.size() >= 2 && want_message.front() == '\'' && want_message.back() == '\'')
     want_message = want_message.substr(1, want_message.size() - 2);  // Python's KeyError quoting
   try {
-    run_golden_case(c);
+    run_golden_case_with(c, false);
   } catch (const Mismatch&) {
     throw;
   } catch (const Error& e) {
@@ -241,24 +203,88 @@ CaseRunner runner_for(const std::string& stem) {
 
 }  // namespace
 
-bool is_upstream_skipped(const std::string& file_stem, const std::string& case_name) {
-  static const std::set<std::pair<std::string, std::string>> kSkipped = {
-      {"models_directed_test", "test_GaussProcessRegressionLayer"},
-      {"models_directed_test", "test_GaussProcessRegressionLayer_2"},
-      {"models_directed_test", "test_power_1"},
-      {"models_directed_test", "test_power_5"},
-      {"models_directed_test", "test_tsne_1"},
-      {"models_directed_test", "test_tsne_core_1"},
-      {"models_directed_test", "test_tsne_core_2"},
-      {"models_directed_test", "test_tsne_core_3"},
-      {"models_directed_test", "test_robust_log_3"},
-      {"models_directed_test", "test_robust_power_7"},
-      {"integration_directed_test", "test_linear_9"},
-      {"integration_directed_test", "test_tsne_core_1"},
-      {"integration_directed_test", "test_tsne_core_2"},
-      {"integration_directed_test", "test_tsne_2"},
+bool is_upstream_skipped(const std::string& file, const std::string& case_name) {
+  static const std::set<std::pair<std::string, std::string>> skipped = {
+      {"models_directed_test.json", "test_GaussProcessRegressionLayer"},
+      {"models_directed_test.json", "test_GaussProcessRegressionLayer_2"},
+      {"models_directed_test.json", "test_power_1"},
+      {"models_directed_test.json", "test_power_5"},
+      {"models_directed_test.json", "test_tsne_1"},
+      {"models_directed_test.json", "test_tsne_core_1"},
+      {"models_directed_test.json", "test_tsne_core_2"},
+      {"models_directed_test.json", "test_tsne_core_3"},
+      {"models_directed_test.json", "test_robust_log_3"},
+      {"models_directed_test.json", "test_robust_power_7"},
+      {"integration_directed_test.json", "test_linear_9"},
+      {"integration_directed_test.json", "test_tsne_core_1"},
+      {"integration_directed_test.json", "test_tsne_core_2"},
+      {"integration_directed_test.json", "test_tsne_2"},
   };
-  return kSkipped.count({file_stem, case_name}) > 0;
+  return skipped.count({file, case_name}) > 0;
+}
+
+namespace {
+bool is_per_backend(const json& value) { return value.is_object() && value.contains("numpy"); }
+}  // namespace
+
+const json& expected_value(const json& value) { return is_per_backend(value) ? value.at("numpy") : value; }
+
+Comparison compare_golden(const Tensor& actual, const json& expected, double tolerance) {
+  const Tensor e = io::tensor_from_json(expected_value(expected), DType::f64);
+  if (e.shape() != actual.shape())
+    return {false, fmt::format("shape {} but expected {}", shape_str(actual.shape()), shape_str(e.shape()))};
+  const std::vector<double> a = actual.to_doubles();
+  const std::vector<double> x = e.to_doubles();
+  bool abs_ok = true, rel_ok = true;
+  size_t worst = 0;
+  double worst_err = -1.0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double err = std::fabs(x[i] - a[i]);
+    abs_ok = abs_ok && err < tolerance;
+    rel_ok = rel_ok && err < tolerance * std::fabs(x[i]);
+    if (!(err <= worst_err)) {  // NaN errors count as the worst
+      worst_err = err;
+      worst = i;
+    }
+  }
+  if (abs_ok || rel_ok) return {true, {}};
+  return {false, fmt::format("element {} is {} but expected {} (|diff| = {})", worst, a[worst], x[worst],
+                             worst_err)};
+}
+
+json from_legacy_primitive_case(const json& legacy) {
+  const json& model = legacy.at("model");
+  const std::string name = model.is_string() ? model.get<std::string>() : model.at("name").get<std::string>();
+  json args = model.is_object() && model.contains("args") ? model.at("args") : json::object();
+  json inputs = legacy.value("inputs", json::object());
+  const json& results = legacy.at("results");
+  json grads = results.value("grad", json());
+  std::string lname = name;
+  for (char& ch : lname) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+
+  if (lname == "leakyrelu" && !args.contains("slope")) args["slope"] = 0.2;
+  if (lname == "concat") {
+    json list = json::array(), list_grads = json::array();
+    for (int i = 1; inputs.contains(fmt::format("input{}", i)); ++i) {
+      const std::string key = fmt::format("input{}", i);
+      list.push_back(inputs.at(key));
+      if (grads.is_object()) list_grads.push_back(expected_value(grads.at(key)));
+      inputs.erase(key);
+      if (grads.is_object()) grads.erase(key);
+    }
+    inputs["input"] = list;
+    inputs["is_list"] = true;
+    if (grads.is_object()) grads["input"] = list_grads;
+  }
+
+  json out = json::object();
+  out["model"] = {{"name", name}, {"args", args}};
+  out["inputs"] = inputs;
+  out["static_keys"] = legacy.value("static_inputs", json::object());
+  if (legacy.contains("output_grad")) out["output_grads"] = {{"output", legacy.at("output_grad")}};
+  out["results"] = {{"eval", {{"output", results.at("eval")}}}};
+  if (!grads.is_null()) out["results"]["grad"] = grads;
+  return out;
 }
 
 FileReport run_file(const std::string& path, const std::string& filter) {
@@ -273,12 +299,13 @@ FileReport run_file(const std::string& path, const std::string& filter) {
     MI_THROW(ValueError, "[conformance] '{}' is not valid JSON: {}", path, e.what());
   }
   MI_CHECK(cases.is_object(), ValueError, "[conformance] '{}' is not an object of named cases", path);
+  const std::string file = std::filesystem::path(path).filename().string();
   const std::string stem = std::filesystem::path(path).stem().string();
   const CaseRunner runner = runner_for(stem);
   for (const auto& [name, c] : cases.items()) {
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
     CaseResult r{name, Status::passed, {}};
-    if (is_upstream_skipped(stem, name)) {
+    if (is_upstream_skipped(file, name)) {
       r.status = Status::skipped;
       r.reason = "skipped upstream by Mithril (known failure or instability)";
     } else if (!runner) {

@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "mithril/core/tensor.h"
+#include "mithril/logical/primitive.h"
+
 namespace mithril::conformance {
+
+using logical::json;
 
 enum class Status { passed, failed, skipped };
 
@@ -26,7 +31,27 @@ struct FileReport {
 // The kind of file is recognised from its name (models_directed_test.json, ...).
 FileReport run_file(const std::string& path, const std::string& filter = "");
 
-// The cases Mithril itself skips upstream (README §10), by file stem and case name.
-bool is_upstream_skipped(const std::string& file_stem, const std::string& case_name);
+// The cases Mithril itself skips upstream (README §10); `file` is the file name
+// ("models_directed_test.json").
+bool is_upstream_skipped(const std::string& file, const std::string& case_name);
+
+// The value to compare against: the "numpy" entry of a per-backend object
+// {"numpy": v, "torch": v, "jax": v}, else the value itself.
+const json& expected_value(const json& value);
+
+struct Comparison {
+  bool ok = false;
+  std::string reason;  // empty when ok
+};
+// The golden pass rule: identical shapes, and either every |e - a| < tolerance or every
+// |e - a| < tolerance * |e| (strict; NaN never passes). `actual` may have any dtype.
+Comparison compare_golden(const Tensor& actual, const json& expected, double tolerance = 1e-14);
+
+// Converts a case of the legacy primitives_directed_test.json (README §9) to the common
+// format of §1: results.eval becomes {"output": ...}, output_grad becomes output_grads.output,
+// static_inputs becomes static_keys. Two differences of the old API are mapped: Concat took
+// inputs input1..inputN (now the list `input`, with is_list and a list of gradients), and
+// LeakyRelu's default slope was 0.2 (now 0.01, so it is passed explicitly).
+json from_legacy_primitive_case(const json& legacy);
 
 }  // namespace mithril::conformance

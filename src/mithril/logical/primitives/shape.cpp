@@ -71,7 +71,10 @@ void add_transposed_diagonal(PrimitiveRegistry& r) {
 void add_concat(PrimitiveRegistry& r) {
   r.add("Concat", {"n"}, [](const json& args) {
     const int64_t n = Args("Concat", args).get_int("n", -1);
-    return single_output("Concat", {list_port("input"), scalar_port("axis", 0)}, [n](Graph&, const PortReader& in) {
+    // Mithril differentiates Concat's list input by default (the golden cases expect it).
+    PortDef input = list_port("input");
+    input.differentiable = true;
+    return single_output("Concat", {input, scalar_port("axis", 0)}, [n](Graph&, const PortReader& in) {
       std::vector<Var> xs = in.tensors("input");
       MI_CHECK(n < 0 || n == static_cast<int64_t>(xs.size()), ValueError,
                "[Concat] argument n = {} but {} inputs are connected", n, xs.size());
