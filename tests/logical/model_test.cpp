@@ -151,11 +151,8 @@ TEST(Compile, GradientsMatchFiniteDifferencesThroughALibraryModel) {
 }
 
 TEST(ModelDict, CppModelAndJsonModelAgree) {
-  const json d = json::parse(R"({"name": "Model",
-    "submodels": {"lin": {"name": "Linear", "args": {"dimension": 2}}, "act": "Relu"},
-    "connections": {"lin": {"input": "x", "weight": "w", "bias": "b"},
-                    "act": {"input": {"key": {"connect": [["lin", "output"]]}}, "output": "y"}},
-    "exposed_keys": ["y"]})");
+  // The model dict shown in README.md.
+  const Model from_json = logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
   Model cpp;
   cpp |= logical::Linear(2).connect({{"input", "x"}, {"weight", "w"}, {"bias", "b"}});
   cpp += Model::primitive("Relu").connect({{"output", IOKey{.name = "y", .expose = true}}});
@@ -163,7 +160,7 @@ TEST(ModelDict, CppModelAndJsonModelAgree) {
   in["x"] = Tensor::from_doubles({1, 2}, {1, 2}, DType::f64);
   in["w"] = Tensor::from_doubles({1, 1, -1, -1}, {2, 2}, DType::f64);
   in["b"] = Tensor::from_doubles({0.5, 0.5}, {2}, DType::f64);
-  const Tensor a = compile(logical::model_from_dict(d)).evaluate(in).at("y").tensor;
+  const Tensor a = compile(from_json).evaluate(in).at("y").tensor;
   const Tensor b = compile(cpp).evaluate(in).at("y").tensor;
   expect_close(a, {3.5, 0});
   expect_close(b, a.to_doubles(), 0, 0);

@@ -51,7 +51,7 @@ std::string canonical_port(const Model& m, bool input) {
 Model& Model::add(const Model& sub, std::map<std::string, Connection> connections, std::string local_name) {
   MI_CHECK(!is_primitive(), ValueError, "[{}] submodels cannot be added to a primitive model", name());
   detach();
-  if (local_name.empty()) local_name = "m" + std::to_string(impl_->submodels.size());
+  if (local_name.empty()) local_name = fmt::format("m{}", impl_->submodels.size());
   for (const Submodel& s : impl_->submodels)
     MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
   impl_->submodels.push_back({local_name, sub, std::move(connections)});

@@ -47,8 +47,8 @@ struct Connection {
   Kind kind = Kind::key;
   IOKey key;     // kind == key
   json value;    // kind == scalar (a number, bool, list, null) or tensor data
-  Connection(const char* name) : key{name} {}  // NOLINT: "x" connects to the key named x
-  Connection(std::string name) : key{std::move(name)} {}  // NOLINT
+  Connection(const char* name) { key.name = name; }  // NOLINT: "x" connects to the key named x
+  Connection(std::string name) { key.name = std::move(name); }  // NOLINT
   Connection(IOKey k) : key(std::move(k)) {}  // NOLINT
   static Connection scalar(json v);
   static Connection tensor(json data);
