@@ -114,5 +114,28 @@ TEST(Allocator, TracksCurrentAndPeakBytes) {
   EXPECT_GE(allocator_stats().peak_bytes, before + 8192);
 }
 
+TEST(Allocator, ReusesFreedLargeBlocksUpToTheCap) {
+  clear_allocator_cache();
+  const void* first;
+  {
+    Tensor t = Tensor::empty({1 << 16}, DType::f32);  // 256 KiB: cacheable
+    first = t.raw_data();
+  }
+  const AllocatorStats after_free = allocator_stats();
+  EXPECT_GE(after_free.cached_bytes, 256 << 10);
+  {
+    Tensor t = Tensor::empty({1 << 16}, DType::f32);
+    EXPECT_EQ(t.raw_data(), first);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw_data()) % kAlignment, 0u);
+  }
+  EXPECT_EQ(allocator_stats().cache_hits, after_free.cache_hits + 1);
+  clear_allocator_cache();
+  EXPECT_EQ(allocator_stats().cached_bytes, 0);
+  set_allocator_cache_limit(0);  // caching off: freed blocks go back to the system
+  { Tensor t = Tensor::empty({1 << 16}, DType::f32); }
+  EXPECT_EQ(allocator_stats().cached_bytes, 0);
+  set_allocator_cache_limit(size_t{1024} << 20);
+}
+
 }  // namespace
 }  // namespace mithril

@@ -2,21 +2,100 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <new>
+#include <string>
+
+#include "mithril/core/env.h"
 
 namespace mithril {
 namespace {
+
 std::atomic<int64_t> g_current{0};
 std::atomic<int64_t> g_peak{0};
 std::atomic<int64_t> g_count{0};
+
+// Size actually requested from the system: a multiple of the alignment (std::aligned_alloc
+// requires it), of the page size for cacheable blocks so near sizes share entries.
+size_t rounded_size(size_t bytes) {
+  if (bytes >= kCacheMinBytes) return (bytes + 4095) / 4096 * 4096;
+  return bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+class BlockCache {
+ public:
+  BlockCache() {
+    const std::string mb = env_value("MITHRIL_ALLOCATOR_CACHE_MB");
+    limit_ = static_cast<size_t>(std::strtoull(mb.c_str(), nullptr, 10)) << 20;
+  }
+  ~BlockCache() { clear(); }
+
+  void* take(size_t size) {
+    std::lock_guard g(m_);
+    const auto it = blocks_.find(size);
+    if (it == blocks_.end()) return nullptr;
+    void* p = it->second;
+    blocks_.erase(it);
+    cached_ -= size;
+    ++hits_;
+    return p;
+  }
+
+  // Keeps the block when it fits under the limit; otherwise the caller frees it.
+  bool keep(void* p, size_t size) {
+    std::lock_guard g(m_);
+    if (cached_ + size > limit_) return false;
+    blocks_.emplace(size, p);
+    cached_ += size;
+    return true;
+  }
+
+  void clear() {
+    std::lock_guard g(m_);
+    for (auto& [size, p] : blocks_) std::free(p);
+    blocks_.clear();
+    cached_ = 0;
+  }
+
+  void set_limit(size_t bytes) {
+    {
+      std::lock_guard g(m_);
+      limit_ = bytes;
+    }
+    clear();
+  }
+
+  void stats(AllocatorStats& s) {
+    std::lock_guard g(m_);
+    s.cached_bytes = static_cast<int64_t>(cached_);
+    s.cache_hits = hits_;
+    s.cache_limit_bytes = static_cast<int64_t>(limit_);
+  }
+
+ private:
+  std::mutex m_;
+  std::multimap<size_t, void*> blocks_;
+  size_t cached_ = 0, limit_ = 0;
+  int64_t hits_ = 0;
+};
+
+BlockCache& cache() {
+  static BlockCache c;
+  return c;
+}
+
 }  // namespace
 
 void* aligned_alloc_bytes(size_t bytes) {
-  // std::aligned_alloc requires a size that is a multiple of the alignment; round up, and give
-  // zero-byte tensors a real (tiny) block so data() is never null.
-  const size_t rounded = bytes == 0 ? kAlignment : (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, rounded);
-  if (!p) throw std::bad_alloc();
+  const size_t size = rounded_size(bytes);
+  void* p = size >= kCacheMinBytes ? cache().take(size) : nullptr;
+  if (!p) p = std::aligned_alloc(kAlignment, size);
+  if (!p) {
+    clear_allocator_cache();  // memory held for reuse is better spent here
+    p = std::aligned_alloc(kAlignment, size);
+    if (!p) throw std::bad_alloc();
+  }
   const int64_t now = g_current.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
   int64_t peak = g_peak.load();
   while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {}
@@ -26,12 +105,20 @@ void* aligned_alloc_bytes(size_t bytes) {
 
 void aligned_free(void* p, size_t bytes) noexcept {
   if (!p) return;
-  std::free(p);
   g_current.fetch_sub(static_cast<int64_t>(bytes));
+  const size_t size = rounded_size(bytes);
+  if (size >= kCacheMinBytes && cache().keep(p, size)) return;
+  std::free(p);
 }
 
-AllocatorStats allocator_stats() { return {g_current.load(), g_peak.load(), g_count.load()}; }
+AllocatorStats allocator_stats() {
+  AllocatorStats s{g_current.load(), g_peak.load(), g_count.load()};
+  cache().stats(s);
+  return s;
+}
 
 void reset_peak_bytes() { g_peak.store(g_current.load()); }
+void clear_allocator_cache() { cache().clear(); }
+void set_allocator_cache_limit(size_t bytes) { cache().set_limit(bytes); }
 
 }  // namespace mithril

@@ -11,6 +11,7 @@ namespace mithril {
 const std::vector<EnvKnob>& env_knobs() {
   static const std::vector<EnvKnob> knobs = {
       {"MITHRIL_NUM_THREADS", "hardware threads", "threads used by Mithril's own elementwise and reduction kernels"},
+      {"MITHRIL_ALLOCATOR_CACHE_MB", "1024", "cap on freed tensor memory kept for reuse (0 disables the cache)"},
       {"MITHRIL_VERBOSE", "0", "1: log every kernel call (kernel chosen, op, shapes, time) to stderr"},
       {"OPENBLAS_NUM_THREADS", "hardware threads", "threads OpenBLAS uses for GEMM (matmul, convolution)"},
   };
