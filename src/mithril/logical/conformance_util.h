@@ -5,13 +5,10 @@
 
 #include <string>
 
-#include <nlohmann/json.hpp>
-
 #include "mithril/core/tensor.h"
+#include "mithril/logical/primitive.h"  // json
 
 namespace mithril::logical {
-
-using json = nlohmann::json;
 
 // A number, a bool (1/0) or nested rectangular lists of them. A JSON scalar gives a 0-d
 // tensor, [2.0] shape (1,). Throws ValueError for ragged lists and non-numeric entries.
