@@ -218,12 +218,37 @@ TEST(TrainModel, MissingTargetIsAMissingInput) {
   }
 }
 
-TEST(FlattenPrimitive, SetDifferentiabilityMarksPorts) {
+TEST(Flatten, SetDifferentiabilityMarksPorts) {
   Model add = prim("Add");
   add.set_differentiability("left", true);
   const FlatModel flat = flatten(add);
   EXPECT_TRUE(flat.is_differentiable(*flat.find("left")));
   EXPECT_FALSE(flat.is_differentiable(*flat.find("right")));
+}
+
+TEST(Flatten, ParentNamesReplaceSubmodelNames) {
+  // Linear names its Add output `output`; the parent's name `y` is the key, and the Linear inside
+  // Layer keeps no name of its own (its output is anonymous in the parent: named by origin).
+  Model m;
+  m.add(Layer(prim("Relu")), {{"input", "x"}, {"weight", "w"}, {"bias", "b"}, {"output", "y"}}, "layer");
+  const FlatModel flat = flatten(m);
+  ASSERT_EQ(flat.outputs.size(), 1u);
+  EXPECT_EQ(flat.name(flat.outputs[0]), "y");
+  std::vector<std::string> names;
+  for (const PrimCall& c : flat.calls)
+    for (const auto& [port, e] : c.ports) names.push_back(flat.name(e));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "output"), 0);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "weight"), 0);
+}
+
+TEST(Flatten, AnonymousKeysAreNamedAfterTheirProducer) {
+  // README section 5: a fully discarded Linear has keys axes, bias, input, output, output_0,
+  // output_1, weight: the Transpose and MatrixMultiply outputs keep the origin `output` although
+  // they were connected into consumer ports (`right`, `left`).
+  const FlatModel flat = flatten(Linear());
+  std::vector<std::string> keys;
+  for (const auto& [name, e] : flat.keys) keys.push_back(name);
+  EXPECT_EQ(keys, (std::vector<std::string>{"axes", "bias", "input", "output", "output_0", "output_1", "weight"}));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -338,12 +363,13 @@ std::string key_set_mismatch(const char* what, const std::vector<std::string>& a
 
 // Runs one golden training case; returns the reason it fails, empty when it passes.
 std::string run_training_case(const json& c) {
+  const json statics = c.value("static_keys", json::object()), given = c.value("inputs", json::object());
   CompileOptions o;
-  for (const auto& [k, v] : c.value("static_keys", json::object()).items()) o.constant_keys[k] = v;
+  for (const auto& [k, v] : statics.items()) o.constant_keys[k] = v;
   o.discard_keys = c.value("discard_keys", std::vector<std::string>{});
   const PhysicalModel pm = compile(training_model(c), o);
   DataMap inputs;
-  for (const auto& [k, v] : c.value("inputs", json::object()).items()) inputs[k] = io::tensor_from_json(v, DType::f64);
+  for (const auto& [k, v] : given.items()) inputs[k] = io::tensor_from_json(v, DType::f64);
   const auto r = pm.evaluate(inputs, {{"final_cost", Tensor::scalar(1.0, DType::f64)}});
   const json& eval = c.at("results").at("eval");
   const json& grad = c.at("results").at("grad");

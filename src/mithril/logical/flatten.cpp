@@ -56,6 +56,7 @@ class Flattener {
   EdgeId new_edge(Edge e) {
     edges_.push_back(std::move(e));
     parent_.push_back(static_cast<EdgeId>(edges_.size() - 1));
+    first_.push_back(static_cast<EdgeId>(edges_.size() - 1));
     return static_cast<EdgeId>(edges_.size() - 1);
   }
 
@@ -74,6 +75,12 @@ class Flattener {
     MI_CHECK(ea.producer < 0 || eb.producer < 0, ValueError, "[{}] keys '{}' and '{}' are both outputs of models", where,
              ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
     if (eb.producer >= 0) ea.producer = eb.producer;
+    // A key's origin is the port where it was created: the earliest edge of the merged class
+    // (a producer's `output`, not the port of a later consumer connected to it).
+    if (first_[static_cast<size_t>(b)] < first_[static_cast<size_t>(a)]) {
+      ea.origin = eb.origin;
+      first_[static_cast<size_t>(a)] = first_[static_cast<size_t>(b)];
+    }
     if (!ea.user_named && eb.user_named) {
       ea.name = eb.name;
       ea.user_named = true;
@@ -284,6 +291,16 @@ class Flattener {
     } else {
       for (EdgeId e : top.canonical_outputs) flat.outputs.push_back(root_of(e));
     }
+    // Only the top model's keys name edges: a name given inside a submodel (Linear's `output`)
+    // is internal there, and a parent's name for the same edge replaces it.
+    for (Edge& e : flat.edges) e.user_named = false;
+    for (const std::string& k : top.key_order) {
+      if (k.rfind('$', 0) == 0) continue;
+      Edge& e = flat.edges[static_cast<size_t>(flat.keys.at(k))];
+      if (e.user_named) continue;  // an alias of a key bound earlier
+      e.name = k;
+      e.user_named = true;
+    }
     assign_names(flat, top);
   }
 
@@ -327,6 +344,7 @@ class Flattener {
         edge.user_named = true;
       }
       taken.insert(edge.name);
+      taken.insert(name);  // an alias of a key is taken too
     }
     (void)top;
     std::vector<EdgeId> anonymous;
@@ -364,6 +382,7 @@ class Flattener {
 
   std::vector<Edge> edges_;
   std::vector<EdgeId> parent_;
+  std::vector<EdgeId> first_;  // per root: the earliest-created edge of its class
   std::vector<PrimCall> calls_;
 };
 
