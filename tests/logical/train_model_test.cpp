@@ -175,12 +175,20 @@ TEST(TrainModel, GradientOfFinalCostMatchesFiniteDifferences) {
 
 TEST(TrainModel, DiscardedOutputStillFeedsTheLoss) {
   TrainModel tm(LogisticRegression());
-  tm.add_loss({prim("BinaryCrossEntropy"), "probs_output", "target", {}});
+  tm.add_loss({prim("BinaryCrossEntropy", {{"input_type", "probs"}}), "probs_output", "target", {}});
   CompileOptions o = linear_data();
   o.constant_keys["target"] = json{{1.0}, {0.0}, {1.0}};
   o.discard_keys = {"probs_output"};
   const PhysicalModel pm = compile(tm.build(), o);
   EXPECT_EQ(sorted(pm.output_keys()), (std::vector<std::string>{"final_cost", "output"}));
+  const DataMap out = pm.evaluate({{"weight", f64({2, 1}, {1, 2})}, {"bias", f64({0.2}, {1})}});
+  const std::vector<double> logits = out.at("output").tensor.to_doubles(), t = {1, 0, 1};
+  double bce = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const double p = 1 / (1 + std::exp(-logits[i]));
+    bce -= (t[i] * std::log(p) + (1 - t[i]) * std::log(1 - p)) / 3;
+  }
+  EXPECT_NEAR(out.at("final_cost").tensor.item(), bce, 1e-14);
 }
 
 TEST(TrainModel, LossOnUnknownOutputIsKeyError) {

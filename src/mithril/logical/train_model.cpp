@@ -125,7 +125,7 @@ Model loss_concat(size_t n) {
   return Model(def);
 }
 
-// A counting reduce step of one loss: the step's local name.
+// One loss of the training model, as the size normalisation needs it.
 struct LossInfo {
   SubPort value;                         // the reduced loss value L_i
   std::vector<std::string> size_steps;   // Mean/Min/Max steps
