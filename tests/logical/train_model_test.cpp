@@ -89,9 +89,10 @@ TEST(TrainModel, SumStepsDoNotNormaliseRegularizers) {
   EXPECT_NEAR(out.at("final_cost").tensor.item(), 5.69 + 0.1 * 2.5, 1e-14);
 }
 
-// Two outputs with two losses (combiner Mean): an axis Mean then Sum on `out` and a full Mean on
-// `hidden`; regularizers by regex on w0, w1 and by name on b1. D(w0) is the geometric mean over
-// both losses, D(w1) = D(b1) = N (only the first loss depends on them).
+// Two outputs with two losses (combiner Mean): an axis-0 Mean then Sum on `out` [N,2] and a full
+// Mean on `hidden` [N,H]; regularizers by regex on w0, w1 and by name on b1. D(w0) is the geometric
+// mean sqrt(N * N*H) over both losses; D(w1) = D(b1) = N: only the first loss depends on them, and
+// its Mean reduces axis 0 only.
 Model two_layer_model() {
   Model m;
   m.add(Layer(prim("Tanh")), {{"input", "input"}, {"weight", "w0"}, {"bias", "b0"}, {"output", "hidden"}}, "l0");
@@ -115,14 +116,14 @@ const int64_t kN = 4, kIn = 2, kHidden = 3;
 DataMap two_loss_params() {
   return {{"w0", f64({0.3, -0.2, 0.5, 0.1, -0.4, 0.25}, {kHidden, kIn})},
           {"b0", f64({0.1, -0.2, 0.05}, {kHidden})},
-          {"w1", f64({0.7, -0.3, 0.2}, {1, kHidden})},
-          {"b1", f64({0.15}, {1})}};
+          {"w1", f64({0.7, -0.3, 0.2, -0.1, 0.6, 0.35}, {2, kHidden})},
+          {"b1", f64({0.15, -0.05}, {2})}};
 }
 
 CompileOptions two_loss_data() {
   CompileOptions o;
   o.constant_keys = {{"input", json{{0.5, -1.0}, {1.5, 0.2}, {-0.3, 0.8}, {0.9, 0.4}}},
-                     {"y", json{{0.2}, {-0.1}, {0.4}, {0.3}}}};
+                     {"y", json{{0.2, 0.1}, {-0.1, 0.3}, {0.4, -0.2}, {0.3, 0.0}}}};
   return o;
 }
 
@@ -139,14 +140,14 @@ TEST(TrainModel, CombinerAndGeometricMeanNormalisation) {
   const DataMap params = two_loss_params();
   const DataMap out = pm.evaluate(params);
   const std::vector<double> o = out.at("out").tensor.to_doubles();
-  const std::vector<double> y = {0.2, -0.1, 0.4, 0.3};
-  double l1 = 0;
-  for (int64_t i = 0; i < kN; ++i) l1 += (o[i] - y[i]) * (o[i] - y[i]) / kN;  // Mean(axis 0) of [N,1], then Sum
+  const std::vector<double> y = {0.2, 0.1, -0.1, 0.3, 0.4, -0.2, 0.3, 0.0};
+  double l1 = 0;  // Mean(axis 0) of [N,2], then Sum
+  for (size_t i = 0; i < y.size(); ++i) l1 += (o[i] - y[i]) * (o[i] - y[i]) / kN;
   const double l2 = sum_of(out.at("hidden").tensor, [](double v) { return v; }) / (kN * kHidden);
   const double sq_w0 = sum_of(params.at("w0").tensor, [](double v) { return v * v; });
   const double sq_w1 = sum_of(params.at("w1").tensor, [](double v) { return v * v; });
   const double expected = (l1 + l2) / 2 + 0.1 * 0.5 * sq_w0 / std::sqrt(double(kN) * double(kN * kHidden)) +
-                          0.1 * 0.5 * sq_w1 / kN + 0.2 * 0.15 / kN;
+                          0.1 * 0.5 * sq_w1 / kN + 0.2 * (0.15 + 0.05) / kN;
   EXPECT_NEAR(out.at("final_cost").tensor.item(), expected, 1e-14);
 }
 

@@ -15,8 +15,9 @@
 // not count, so a Sum-only loss contributes 1), then the geometric mean over those losses.
 //
 // Design: the sizes are only known from the data, so D is computed inside the graph by a private
-// primitive ("RegularizationScale", one per regularized key) whose ports are wired to the input
-// and `axis` of every counting reduce step of the dependent losses. compile() builds the graph per
+// primitive ("RegularizationScale", one per regularized key) whose ports are wired to the input of
+// every counting reduce step of the dependent losses (the steps' axes, constructor arguments, are
+// captured when the model is built). compile() builds the graph per
 // evaluation with concrete shapes, so the primitive reads the shapes of those tensors and emits D
 // as a graph constant: it takes no part in the gradient, exactly like Mithril's shape-derived
 // factor. Which losses depend on p is decided when the model is built, by reachability over the
@@ -125,25 +126,30 @@ Model loss_concat(size_t n) {
   return Model(def);
 }
 
+// A Mean/Min/Max reduce step: its local name and its `axis` (null: all axes).
+struct SizeStep {
+  std::string local;
+  json axis;
+};
+
 // One loss of the training model, as the size normalisation needs it.
 struct LossInfo {
-  SubPort value;                         // the reduced loss value L_i
-  std::vector<std::string> size_steps;   // Mean/Min/Max steps
-  std::set<std::string> depends_on;      // named keys of the training model L_i depends on
+  SubPort value;                      // the reduced loss value L_i
+  std::vector<SizeStep> size_steps;   // its Mean/Min/Max steps
+  std::set<std::string> depends_on;   // named keys of the training model L_i depends on
 };
 
 // D for one regularized key, from the dependent losses' counting steps (see the file comment).
-// Ports: input_<l>_<s> (the tensor reduced by step s of dependent loss l) and axis_<l>_<s>.
+// Ports: input_<l>_<s>, the tensor reduced by step s of dependent loss l.
 Model regularization_scale(const std::vector<const LossInfo*>& losses) {
   PrimitiveDef def;
   def.name = "RegularizationScale";
-  std::vector<size_t> steps;
+  std::vector<std::vector<json>> steps;  // per dependent loss, the axis of each counting step
   for (size_t l = 0; l < losses.size(); ++l) {
-    steps.push_back(losses[l]->size_steps.size());
-    for (size_t s = 0; s < steps.back(); ++s) {
-      const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-      def.ports.push_back(port("input_" + idx, PortKind::tensor_input));
-      def.ports.push_back(port("axis_" + idx, PortKind::scalar_input));
+    steps.emplace_back();
+    for (size_t s = 0; s < losses[l]->size_steps.size(); ++s) {
+      steps.back().push_back(losses[l]->size_steps[s].axis);
+      def.ports.push_back(port("input_" + std::to_string(l) + "_" + std::to_string(s), PortKind::tensor_input));
     }
   }
   def.ports.push_back(port("output", PortKind::output));
@@ -151,12 +157,11 @@ Model regularization_scale(const std::vector<const LossInfo*>& losses) {
     double product = 1.0;
     DType dtype = DType::f64;
     for (size_t l = 0; l < steps.size(); ++l)
-      for (size_t s = 0; s < steps[l]; ++s) {
-        const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-        const Var x = *in.at("input_" + idx).tensor;
+      for (size_t s = 0; s < steps[l].size(); ++s) {
+        const Var x = *in.at("input_" + std::to_string(l) + "_" + std::to_string(s)).tensor;
         const Shape shape = x.shape();
         dtype = x.dtype();
-        const json& axis = in.at("axis_" + idx).scalar;
+        const json& axis = steps[l][s];
         Axes axes;
         if (axis.is_null()) {
           for (size_t d = 0; d < shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
@@ -224,7 +229,10 @@ Model TrainModel::build() const {
       const std::string step_local = local + "_reduce" + std::to_string(s);
       const std::string step_out = canonical_port(steps[s], false);
       t.add(steps[s], {{canonical_port(steps[s], true), ref(prev)}, {step_out, anonymous()}}, step_local);
-      if (counts_size(steps[s])) info.size_steps.push_back(step_local);
+      if (counts_size(steps[s])) {
+        const PortDef* axis = steps[s].is_primitive() ? steps[s].primitive_def()->port("axis") : nullptr;
+        info.size_steps.push_back({step_local, axis && axis->default_value ? *axis->default_value : json()});
+      }
       prev = {step_local, step_out};
     }
     info.value = prev;
@@ -263,12 +271,9 @@ Model TrainModel::build() const {
       local = "scale_" + key;
       std::map<std::string, Connection> conns{{"output", anonymous()}};
       for (size_t l = 0; l < dependent.size(); ++l)
-        for (size_t s = 0; s < dependent[l]->size_steps.size(); ++s) {
-          const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-          const std::string& step = dependent[l]->size_steps[s];
-          conns.emplace("input_" + idx, ref(step, "input"));
-          conns.emplace("axis_" + idx, ref(step, "axis"));
-        }
+        for (size_t s = 0; s < dependent[l]->size_steps.size(); ++s)
+          conns.emplace("input_" + std::to_string(l) + "_" + std::to_string(s),
+                        ref(dependent[l]->size_steps[s].local, "input"));
       t.add(regularization_scale(dependent), std::move(conns), *local);
     }
     scales.emplace(key, local);
