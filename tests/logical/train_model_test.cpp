@@ -372,13 +372,14 @@ std::string key_set_mismatch(const char* what, const std::vector<std::string>& a
 
 // Runs one golden training case; returns the reason it fails, empty when it passes.
 std::string run_training_case(const json& c) {
-  const json statics = c.value("static_keys", json::object()), given = c.value("inputs", json::object());
   CompileOptions o;
-  for (const auto& [k, v] : statics.items()) o.constant_keys[k] = v;
+  const json static_keys = c.value("static_keys", json::object());
+  for (const auto& [k, v] : static_keys.items()) o.constant_keys[k] = v;
   o.discard_keys = c.value("discard_keys", std::vector<std::string>{});
   const PhysicalModel pm = compile(training_model(c), o);
   DataMap inputs;
-  for (const auto& [k, v] : given.items()) inputs[k] = io::tensor_from_json(v, DType::f64);
+  const json inputs_json = c.value("inputs", json::object());
+  for (const auto& [k, v] : inputs_json.items()) inputs[k] = io::tensor_from_json(v, DType::f64);
   const auto r = pm.evaluate(inputs, {{"final_cost", Tensor::scalar(1.0, DType::f64)}});
   const json& eval = c.at("results").at("eval");
   const json& grad = c.at("results").at("grad");

@@ -56,7 +56,6 @@ class Flattener {
   EdgeId new_edge(Edge e) {
     edges_.push_back(std::move(e));
     parent_.push_back(static_cast<EdgeId>(edges_.size() - 1));
-    first_.push_back(static_cast<EdgeId>(edges_.size() - 1));
     return static_cast<EdgeId>(edges_.size() - 1);
   }
 
@@ -74,16 +73,10 @@ class Flattener {
              where, ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
     MI_CHECK(ea.producer < 0 || eb.producer < 0, ValueError, "[{}] keys '{}' and '{}' are both outputs of models", where,
              ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
-    if (eb.producer >= 0) ea.producer = eb.producer;
-    // A key's origin is the port where it was created: the earliest edge of the merged class
-    // (a producer's `output`, not the port of a later consumer connected to it).
-    if (first_[static_cast<size_t>(b)] < first_[static_cast<size_t>(a)]) {
+    // An anonymous edge is named after the port that created it: the producer's output port.
+    if (eb.producer >= 0) {
+      ea.producer = eb.producer;
       ea.origin = eb.origin;
-      first_[static_cast<size_t>(a)] = first_[static_cast<size_t>(b)];
-    }
-    if (!ea.user_named && eb.user_named) {
-      ea.name = eb.name;
-      ea.user_named = true;
     }
     if (ea.kind == PortKind::output || eb.kind == PortKind::output) ea.kind = PortKind::output;
     // Values: a user value beats a port default; two different user values conflict.
@@ -157,11 +150,6 @@ class Flattener {
     if (it != scope.keys.end()) {
       unite(it->second, edge, where);
       return;
-    }
-    Edge& e = edges_[static_cast<size_t>(find_root(edge))];
-    if (!e.user_named) {
-      e.name = name;
-      e.user_named = true;
     }
     scope.keys[name] = edge;
     scope.key_order.push_back(name);
@@ -291,16 +279,6 @@ class Flattener {
     } else {
       for (EdgeId e : top.canonical_outputs) flat.outputs.push_back(root_of(e));
     }
-    // Only the top model's keys name edges: a name given inside a submodel (Linear's `output`)
-    // is internal there, and a parent's name for the same edge replaces it.
-    for (Edge& e : flat.edges) e.user_named = false;
-    for (const std::string& k : top.key_order) {
-      if (k.rfind('$', 0) == 0) continue;
-      Edge& e = flat.edges[static_cast<size_t>(flat.keys.at(k))];
-      if (e.user_named) continue;  // an alias of a key bound earlier
-      e.name = k;
-      e.user_named = true;
-    }
     assign_names(flat, top);
   }
 
@@ -335,18 +313,19 @@ class Flattener {
 
   // Mithril's short naming: named keys keep their names; anonymous edges are named after their
   // origin port, suffixed _0, _1, ... in call order when an origin occurs more than once.
+  // Only the top model's keys keep names; names inside submodels are local to them.
   static void assign_names(FlatModel& flat, const Scope& top) {
     std::set<std::string> taken;
-    for (const auto& [name, e] : flat.keys) {
-      Edge& edge = flat.edges[static_cast<size_t>(e)];
-      if (!edge.user_named) {  // a primitive's own port at top level
+    for (const std::string& name : top.key_order) {
+      const auto it = flat.keys.find(name);
+      if (it == flat.keys.end()) continue;
+      Edge& edge = flat.edges[static_cast<size_t>(it->second)];
+      if (!edge.user_named) {  // the first name an edge gets at top level is its name
         edge.name = name;
         edge.user_named = true;
       }
-      taken.insert(edge.name);
-      taken.insert(name);  // an alias of a key is taken too
+      taken.insert(name);
     }
-    (void)top;
     std::vector<EdgeId> anonymous;
     std::set<EdgeId> seen;
     for (const PrimCall& c : flat.calls)
@@ -382,7 +361,6 @@ class Flattener {
 
   std::vector<Edge> edges_;
   std::vector<EdgeId> parent_;
-  std::vector<EdgeId> first_;  // per root: the earliest-created edge of its class
   std::vector<PrimCall> calls_;
 };
 
