@@ -203,6 +203,20 @@ TEST(TrainModel, LossOnUnknownOutputIsKeyError) {
   }
 }
 
+TEST(TrainModel, UserCompositeExposingNothingHasNoOutputsForLosses) {
+  // Mithril (error_test test_Composite_assertion_error): only declared outputs take losses.
+  Model m;
+  m.add(Linear(), {{"input", "input"}, {"output", "output"}}, "linear");
+  TrainModel tm(m);
+  tm.add_loss({prim("SquaredError"), "output", "target", {}});
+  EXPECT_THROW(tm.build(), KeyError);
+  m.expose({"output"});
+  TrainModel exposed(m);
+  exposed.add_loss({prim("SquaredError"), "output", "target", {}});
+  EXPECT_EQ(sorted(compile(exposed.build(), linear_data()).output_keys()),
+            (std::vector<std::string>{"final_cost", "output"}));
+}
+
 TEST(TrainModel, RegularizationOfUnknownKeyIsKeyError) {
   TrainModel tm(Linear());
   tm.add_loss({prim("SquaredError"), "output", "target", {}});

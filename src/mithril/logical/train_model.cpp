@@ -64,8 +64,7 @@ bool counts_size(const Model& step) {
 struct WrappedKeys {
   std::vector<std::string> named;    // every named key: connected under the same name
   std::vector<std::string> inputs;   // named input keys (candidates for regex regularizations)
-  std::vector<std::string> outputs;  // output keys, in order
-  std::optional<std::string> anonymous_output;  // an unnamed output, reached as the canonical output
+  std::vector<std::string> outputs;  // output keys, in order: what losses attach to
   std::map<std::string, std::set<std::string>> depends_on;  // named key -> named inputs it depends on
 };
 
@@ -95,17 +94,17 @@ WrappedKeys wrapped_keys(const Model& model) {
   }
   for (const auto& [name, e] : flat.keys)
     if (flat.edges[static_cast<size_t>(e)].user_named) w.depends_on[name] = deps[static_cast<size_t>(e)];
-  for (EdgeId e : flat.outputs) {
-    const Edge& edge = flat.edges[static_cast<size_t>(e)];
-    w.outputs.push_back(edge.name);
-    if (edge.user_named) continue;
-    // An unnamed output (a composite without exposed keys) is reachable only as the canonical one.
-    MI_CHECK(!w.anonymous_output && !model.is_primitive(), ValueError,
-             "[TrainModel] the model has more than one unnamed output ('{}'): expose named outputs", edge.name);
-    w.anonymous_output = edge.name;
-    w.named.push_back(edge.name);
-    w.depends_on[edge.name] = deps[static_cast<size_t>(e)];
-  }
+  // Mithril's output keys are declared: a primitive's or library model's outputs, or the keys a
+  // user composite exposes. A user composite exposing nothing has none (compile() falls back to
+  // its canonical outputs only when it is compiled on its own), so no loss can attach to it.
+  const ModelImpl& impl = *model.impl();
+  bool exposes = !impl.exposed.empty();
+  for (const Submodel& sub : impl.submodels)
+    for (const auto& [port, conn] : sub.connections)
+      exposes = exposes || (conn.kind == Connection::Kind::key && conn.key.expose);
+  if (model.is_primitive() || model.name() != "Model" || exposes)
+    for (EdgeId e : flat.outputs)
+      if (flat.edges[static_cast<size_t>(e)].user_named) w.outputs.push_back(flat.name(e));
   return w;
 }
 
@@ -196,15 +195,15 @@ Model TrainModel::build() const {
   Model t;
   t.set_name("TrainModel");
   std::map<std::string, Connection> model_conns;
-  for (const std::string& k : keys.named)
-    model_conns.emplace(keys.anonymous_output == k ? std::string(kCanonicalOutput) : k, Connection(k));
+  for (const std::string& k : keys.named) model_conns.emplace(k, Connection(k));
   t.add(model_, std::move(model_conns), "model");
 
   // Losses and their reduce steps.
   std::vector<LossInfo> losses;
   for (size_t i = 0; i < losses_.size(); ++i) {
     const LossSpec& spec = losses_[i];
-    MI_CHECK(is_key(spec.output_key), KeyError, "[TrainModel] the model has no output '{}' to attach a loss to",
+    MI_CHECK(std::count(keys.outputs.begin(), keys.outputs.end(), spec.output_key), KeyError,
+             "[TrainModel] the model has no output '{}' to attach a loss to",
              spec.output_key);
     const std::string local = "loss" + std::to_string(i);
     const std::string out_port = canonical_port(spec.loss, false);
