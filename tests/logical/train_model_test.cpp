@@ -203,13 +203,22 @@ TEST(TrainModel, LossOnUnknownOutputIsKeyError) {
   }
 }
 
-TEST(TrainModel, UserCompositeExposingNothingHasNoOutputsForLosses) {
-  // Mithril (error_test test_Composite_assertion_error): only declared outputs take losses.
+TEST(TrainModel, LossOnAnInternalKeyReadsANewInput) {
+  // Mithril (error_test test_Composite_assertion_error): a user composite exposing nothing has no
+  // output keys; its internal keys are not keys of the training model, so a loss on `output`
+  // reads a new input `output`, which evaluation then lacks.
   Model m;
   m.add(Linear(), {{"input", "input"}, {"output", "output"}}, "linear");
   TrainModel tm(m);
   tm.add_loss({prim("SquaredError"), "output", "target", {}});
-  EXPECT_THROW(tm.build(), KeyError);
+  const PhysicalModel pm = compile(tm.build(), linear_data());
+  EXPECT_EQ(pm.output_keys(), (std::vector<std::string>{"final_cost"}));
+  try {
+    pm.evaluate({});
+    FAIL() << "expected KeyError";
+  } catch (const KeyError& e) {
+    EXPECT_STREQ(e.what(), "[evaluate] missing input 'output'");
+  }
   m.expose({"output"});
   TrainModel exposed(m);
   exposed.add_loss({prim("SquaredError"), "output", "target", {}});

@@ -62,10 +62,16 @@ bool counts_size(const Model& step) {
 
 // What the training wrapper needs to know about the wrapped model's keys.
 struct WrappedKeys {
-  std::vector<std::string> named;    // every named key: connected under the same name
+  std::vector<std::string> named;    // every named key, internal ones included
   std::vector<std::string> inputs;   // named input keys (candidates for regex regularizations)
-  std::vector<std::string> outputs;  // output keys, in order: what losses attach to
+  std::vector<std::string> outputs;  // declared output keys, in order
   std::map<std::string, std::set<std::string>> depends_on;  // named key -> named inputs it depends on
+
+  // Keys of the training model: the wrapped model's inputs and declared outputs, connected under
+  // their names. Its internal keys stay internal, as in Mithril.
+  bool visible(const std::string& k) const {
+    return std::count(inputs.begin(), inputs.end(), k) || std::count(outputs.begin(), outputs.end(), k);
+  }
 };
 
 WrappedKeys wrapped_keys(const Model& model) {
@@ -96,7 +102,7 @@ WrappedKeys wrapped_keys(const Model& model) {
     if (flat.edges[static_cast<size_t>(e)].user_named) w.depends_on[name] = deps[static_cast<size_t>(e)];
   // Mithril's output keys are declared: a primitive's or library model's outputs, or the keys a
   // user composite exposes. A user composite exposing nothing has none (compile() falls back to
-  // its canonical outputs only when it is compiled on its own), so no loss can attach to it.
+  // its canonical outputs only when it is compiled on its own).
   const ModelImpl& impl = *model.impl();
   bool exposes = !impl.exposed.empty();
   for (const Submodel& sub : impl.submodels)
@@ -195,30 +201,34 @@ Model TrainModel::build() const {
   Model t;
   t.set_name("TrainModel");
   std::map<std::string, Connection> model_conns;
-  for (const std::string& k : keys.named) model_conns.emplace(k, Connection(k));
+  for (const std::string& k : keys.named)
+    if (keys.visible(k)) model_conns.emplace(k, Connection(k));
   t.add(model_, std::move(model_conns), "model");
 
   // Losses and their reduce steps.
   std::vector<LossInfo> losses;
   for (size_t i = 0; i < losses_.size(); ++i) {
     const LossSpec& spec = losses_[i];
-    MI_CHECK(std::count(keys.outputs.begin(), keys.outputs.end(), spec.output_key), KeyError,
-             "[TrainModel] the model has no output '{}' to attach a loss to",
+    // A loss on an internal key (not a declared output) reads a new input of that name, as in
+    // Mithril, where the wrapped model's internal keys are not keys of the training model.
+    MI_CHECK(is_key(spec.output_key), KeyError, "[TrainModel] the model has no output '{}' to attach a loss to",
              spec.output_key);
     const std::string local = "loss" + std::to_string(i);
     const std::string out_port = canonical_port(spec.loss, false);
     std::map<std::string, Connection> conns{{canonical_port(spec.loss, true), Connection(spec.output_key)},
                                             {out_port, anonymous()}};
     LossInfo info;
-    info.depends_on = keys.depends_on.at(spec.output_key);
+    if (keys.visible(spec.output_key)) info.depends_on = keys.depends_on.at(spec.output_key);
     info.depends_on.insert(spec.output_key);
     if (spec.target_key) {
       MI_CHECK(has_port(spec.loss, "target") || !spec.loss.is_primitive(), ValueError,
                "[TrainModel] loss {} has no target port for target key '{}'", spec.loss.name(), *spec.target_key);
       conns.emplace("target", Connection(*spec.target_key));
       info.depends_on.insert(*spec.target_key);
-      if (const auto it = keys.depends_on.find(*spec.target_key); it != keys.depends_on.end())
-        info.depends_on.insert(it->second.begin(), it->second.end());
+      if (keys.visible(*spec.target_key)) {
+        const auto& d = keys.depends_on.at(*spec.target_key);
+        info.depends_on.insert(d.begin(), d.end());
+      }
     }
     t.add(spec.loss, std::move(conns), local);
     SubPort prev{local, out_port};
