@@ -17,12 +17,11 @@
 // Design: the sizes are only known from the data, so D is computed inside the graph by a private
 // primitive ("RegularizationScale", one per regularized key) whose ports are wired to the input of
 // every counting reduce step of the dependent losses (the steps' axes, constructor arguments, are
-// captured when the model is built). compile() builds the graph per
-// evaluation with concrete shapes, so the primitive reads the shapes of those tensors and emits D
-// as a graph constant: it takes no part in the gradient, exactly like Mithril's shape-derived
-// factor. Which losses depend on p is decided when the model is built, by reachability over the
-// flattened wrapped model (the loss value depends on the keys its model output depends on, plus
-// its target key).
+// captured when the model is built). compile() builds the graph per evaluation with concrete
+// shapes, so the primitive reads the shapes of those tensors and emits D as a graph constant: it
+// takes no part in the gradient, exactly like Mithril's shape-derived factor. Which losses depend
+// on p is decided when the model is built, by reachability over the flattened wrapped model (the
+// loss value depends on the keys its model output depends on, plus its target key).
 
 namespace mithril::logical {
 namespace {
@@ -196,7 +195,7 @@ void TrainModel::set_loss_combiner(Model combiner) { combiner_ = std::move(combi
 Model TrainModel::build() const {
   MI_CHECK(!losses_.empty(), ValueError, "[TrainModel] requires at least one loss");
   const WrappedKeys keys = wrapped_keys(model_);
-  auto is_key = [&](const std::string& k) { return std::find(keys.named.begin(), keys.named.end(), k) != keys.named.end(); };
+  auto is_key = [&](const std::string& k) { return std::count(keys.named.begin(), keys.named.end(), k) > 0; };
 
   Model t;
   t.set_name("TrainModel");
@@ -296,8 +295,8 @@ Model TrainModel::build() const {
       const std::regex pattern(spec.input, std::regex::ECMAScript);
       for (const std::string& k : keys.inputs)
         if (std::regex_search(k, pattern)) targets.push_back(k);
-      MI_CHECK(!targets.empty(), KeyError, "[TrainModel] no input key of the model matches the regularization pattern '{}'",
-               spec.input);
+      MI_CHECK(!targets.empty(), KeyError,
+               "[TrainModel] no input key of the model matches the regularization pattern '{}'", spec.input);
     } else {
       MI_CHECK(is_key(spec.input), KeyError, "[TrainModel] the model has no key '{}' to regularize", spec.input);
       targets.push_back(spec.input);
