@@ -89,9 +89,10 @@ TEST(TrainModel, SumStepsDoNotNormaliseRegularizers) {
   EXPECT_NEAR(out.at("final_cost").tensor.item(), 5.69 + 0.1 * 2.5, 1e-14);
 }
 
-// Two outputs with two losses (combiner Mean): an axis Mean then Sum on `out` and a full Mean on
-// `hidden`; regularizers by regex on w0, w1 and by name on b1. D(w0) is the geometric mean over
-// both losses, D(w1) = D(b1) = N (only the first loss depends on them).
+// Two outputs with two losses (combiner Mean): an axis-0 Mean then Sum on `out` [N,2] and a full
+// Mean on `hidden` [N,H]; regularizers by regex on w0, w1 and by name on b1. D(w0) is the geometric
+// mean sqrt(N * N*H) over both losses; D(w1) = D(b1) = N: only the first loss depends on them, and
+// its Mean reduces axis 0 only.
 Model two_layer_model() {
   Model m;
   m.add(Layer(prim("Tanh")), {{"input", "input"}, {"weight", "w0"}, {"bias", "b0"}, {"output", "hidden"}}, "l0");
@@ -115,14 +116,14 @@ const int64_t kN = 4, kIn = 2, kHidden = 3;
 DataMap two_loss_params() {
   return {{"w0", f64({0.3, -0.2, 0.5, 0.1, -0.4, 0.25}, {kHidden, kIn})},
           {"b0", f64({0.1, -0.2, 0.05}, {kHidden})},
-          {"w1", f64({0.7, -0.3, 0.2}, {1, kHidden})},
-          {"b1", f64({0.15}, {1})}};
+          {"w1", f64({0.7, -0.3, 0.2, -0.1, 0.6, 0.35}, {2, kHidden})},
+          {"b1", f64({0.15, -0.05}, {2})}};
 }
 
 CompileOptions two_loss_data() {
   CompileOptions o;
   o.constant_keys = {{"input", json{{0.5, -1.0}, {1.5, 0.2}, {-0.3, 0.8}, {0.9, 0.4}}},
-                     {"y", json{{0.2}, {-0.1}, {0.4}, {0.3}}}};
+                     {"y", json{{0.2, 0.1}, {-0.1, 0.3}, {0.4, -0.2}, {0.3, 0.0}}}};
   return o;
 }
 
@@ -139,14 +140,14 @@ TEST(TrainModel, CombinerAndGeometricMeanNormalisation) {
   const DataMap params = two_loss_params();
   const DataMap out = pm.evaluate(params);
   const std::vector<double> o = out.at("out").tensor.to_doubles();
-  const std::vector<double> y = {0.2, -0.1, 0.4, 0.3};
-  double l1 = 0;
-  for (int64_t i = 0; i < kN; ++i) l1 += (o[i] - y[i]) * (o[i] - y[i]) / kN;  // Mean(axis 0) of [N,1], then Sum
+  const std::vector<double> y = {0.2, 0.1, -0.1, 0.3, 0.4, -0.2, 0.3, 0.0};
+  double l1 = 0;  // Mean(axis 0) of [N,2], then Sum
+  for (size_t i = 0; i < y.size(); ++i) l1 += (o[i] - y[i]) * (o[i] - y[i]) / kN;
   const double l2 = sum_of(out.at("hidden").tensor, [](double v) { return v; }) / (kN * kHidden);
   const double sq_w0 = sum_of(params.at("w0").tensor, [](double v) { return v * v; });
   const double sq_w1 = sum_of(params.at("w1").tensor, [](double v) { return v * v; });
   const double expected = (l1 + l2) / 2 + 0.1 * 0.5 * sq_w0 / std::sqrt(double(kN) * double(kN * kHidden)) +
-                          0.1 * 0.5 * sq_w1 / kN + 0.2 * 0.15 / kN;
+                          0.1 * 0.5 * sq_w1 / kN + 0.2 * (0.15 + 0.05) / kN;
   EXPECT_NEAR(out.at("final_cost").tensor.item(), expected, 1e-14);
 }
 
@@ -175,12 +176,20 @@ TEST(TrainModel, GradientOfFinalCostMatchesFiniteDifferences) {
 
 TEST(TrainModel, DiscardedOutputStillFeedsTheLoss) {
   TrainModel tm(LogisticRegression());
-  tm.add_loss({prim("BinaryCrossEntropy"), "probs_output", "target", {}});
+  tm.add_loss({prim("BinaryCrossEntropy", {{"input_type", "probs"}}), "probs_output", "target", {}});
   CompileOptions o = linear_data();
   o.constant_keys["target"] = json{{1.0}, {0.0}, {1.0}};
   o.discard_keys = {"probs_output"};
   const PhysicalModel pm = compile(tm.build(), o);
   EXPECT_EQ(sorted(pm.output_keys()), (std::vector<std::string>{"final_cost", "output"}));
+  const DataMap out = pm.evaluate({{"weight", f64({2, 1}, {1, 2})}, {"bias", f64({0.2}, {1})}});
+  const std::vector<double> logits = out.at("output").tensor.to_doubles(), t = {1, 0, 1};
+  double bce = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const double p = 1 / (1 + std::exp(-logits[i]));
+    bce -= (t[i] * std::log(p) + (1 - t[i]) * std::log(1 - p)) / 3;
+  }
+  EXPECT_NEAR(out.at("final_cost").tensor.item(), bce, 1e-14);
 }
 
 TEST(TrainModel, LossOnUnknownOutputIsKeyError) {
@@ -192,6 +201,29 @@ TEST(TrainModel, LossOnUnknownOutputIsKeyError) {
   } catch (const KeyError& e) {
     EXPECT_STREQ(e.what(), "[TrainModel] the model has no output 'prediction' to attach a loss to");
   }
+}
+
+TEST(TrainModel, LossOnAnInternalKeyReadsANewInput) {
+  // Mithril (error_test test_Composite_assertion_error): a user composite exposing nothing has no
+  // output keys; its internal keys are not keys of the training model, so a loss on `output`
+  // reads a new input `output`, which evaluation then lacks.
+  Model m;
+  m.add(Linear(), {{"input", "input"}, {"output", "output"}}, "linear");
+  TrainModel tm(m);
+  tm.add_loss({prim("SquaredError"), "output", "target", {}});
+  const PhysicalModel pm = compile(tm.build(), linear_data());
+  EXPECT_EQ(pm.output_keys(), (std::vector<std::string>{"final_cost"}));
+  try {
+    pm.evaluate({});
+    FAIL() << "expected KeyError";
+  } catch (const KeyError& e) {
+    EXPECT_STREQ(e.what(), "[evaluate] missing input 'output'");
+  }
+  m.expose({"output"});
+  TrainModel exposed(m);
+  exposed.add_loss({prim("SquaredError"), "output", "target", {}});
+  EXPECT_EQ(sorted(compile(exposed.build(), linear_data()).output_keys()),
+            (std::vector<std::string>{"final_cost", "output"}));
 }
 
 TEST(TrainModel, RegularizationOfUnknownKeyIsKeyError) {
@@ -218,12 +250,37 @@ TEST(TrainModel, MissingTargetIsAMissingInput) {
   }
 }
 
-TEST(FlattenPrimitive, SetDifferentiabilityMarksPorts) {
+TEST(Flatten, SetDifferentiabilityMarksPorts) {
   Model add = prim("Add");
   add.set_differentiability("left", true);
   const FlatModel flat = flatten(add);
   EXPECT_TRUE(flat.is_differentiable(*flat.find("left")));
   EXPECT_FALSE(flat.is_differentiable(*flat.find("right")));
+}
+
+TEST(Flatten, ParentNamesReplaceSubmodelNames) {
+  // Linear names its Add output `output`; the parent's name `y` is the key, and the Linear inside
+  // Layer keeps no name of its own (its output is anonymous in the parent: named by origin).
+  Model m;
+  m.add(Layer(prim("Relu")), {{"input", "x"}, {"weight", "w"}, {"bias", "b"}, {"output", "y"}}, "layer");
+  const FlatModel flat = flatten(m);
+  ASSERT_EQ(flat.outputs.size(), 1u);
+  EXPECT_EQ(flat.name(flat.outputs[0]), "y");
+  std::vector<std::string> names;
+  for (const PrimCall& c : flat.calls)
+    for (const auto& [port, e] : c.ports) names.push_back(flat.name(e));
+  EXPECT_EQ(std::count(names.begin(), names.end(), "output"), 0);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "weight"), 0);
+}
+
+TEST(Flatten, AnonymousKeysAreNamedAfterTheirProducer) {
+  // README section 5: a fully discarded Linear has keys axes, bias, input, output, output_0,
+  // output_1, weight: the Transpose and MatrixMultiply outputs keep the origin `output` although
+  // they were connected into consumer ports (`right`, `left`).
+  const FlatModel flat = flatten(Linear());
+  std::vector<std::string> keys;
+  for (const auto& [name, e] : flat.keys) keys.push_back(name);
+  EXPECT_EQ(keys, (std::vector<std::string>{"axes", "bias", "input", "output", "output_0", "output_1", "weight"}));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,13 +15,13 @@
 // not count, so a Sum-only loss contributes 1), then the geometric mean over those losses.
 //
 // Design: the sizes are only known from the data, so D is computed inside the graph by a private
-// primitive ("RegularizationScale", one per regularized key) whose ports are wired to the input
-// and `axis` of every counting reduce step of the dependent losses. compile() builds the graph per
-// evaluation with concrete shapes, so the primitive reads the shapes of those tensors and emits D
-// as a graph constant: it takes no part in the gradient, exactly like Mithril's shape-derived
-// factor. Which losses depend on p is decided when the model is built, by reachability over the
-// flattened wrapped model (the loss value depends on the keys its model output depends on, plus
-// its target key).
+// primitive ("RegularizationScale", one per regularized key) whose ports are wired to the input of
+// every counting reduce step of the dependent losses (the steps' axes, constructor arguments, are
+// captured when the model is built). compile() builds the graph per evaluation with concrete
+// shapes, so the primitive reads the shapes of those tensors and emits D as a graph constant: it
+// takes no part in the gradient, exactly like Mithril's shape-derived factor. Which losses depend
+// on p is decided when the model is built, by reachability over the flattened wrapped model (the
+// loss value depends on the keys its model output depends on, plus its target key).
 
 namespace mithril::logical {
 namespace {
@@ -61,11 +61,16 @@ bool counts_size(const Model& step) {
 
 // What the training wrapper needs to know about the wrapped model's keys.
 struct WrappedKeys {
-  std::vector<std::string> named;    // every named key: connected under the same name
+  std::vector<std::string> named;    // every named key, internal ones included
   std::vector<std::string> inputs;   // named input keys (candidates for regex regularizations)
-  std::vector<std::string> outputs;  // output keys, in order
-  std::optional<std::string> anonymous_output;  // an unnamed output, reached as the canonical output
+  std::vector<std::string> outputs;  // declared output keys, in order
   std::map<std::string, std::set<std::string>> depends_on;  // named key -> named inputs it depends on
+
+  // Keys of the training model: the wrapped model's inputs and declared outputs, connected under
+  // their names. Its internal keys stay internal, as in Mithril.
+  bool visible(const std::string& k) const {
+    return std::count(inputs.begin(), inputs.end(), k) || std::count(outputs.begin(), outputs.end(), k);
+  }
 };
 
 WrappedKeys wrapped_keys(const Model& model) {
@@ -94,17 +99,17 @@ WrappedKeys wrapped_keys(const Model& model) {
   }
   for (const auto& [name, e] : flat.keys)
     if (flat.edges[static_cast<size_t>(e)].user_named) w.depends_on[name] = deps[static_cast<size_t>(e)];
-  for (EdgeId e : flat.outputs) {
-    const Edge& edge = flat.edges[static_cast<size_t>(e)];
-    w.outputs.push_back(edge.name);
-    if (edge.user_named) continue;
-    // An unnamed output (a composite without exposed keys) is reachable only as the canonical one.
-    MI_CHECK(!w.anonymous_output && !model.is_primitive(), ValueError,
-             "[TrainModel] the model has more than one unnamed output ('{}'): expose named outputs", edge.name);
-    w.anonymous_output = edge.name;
-    w.named.push_back(edge.name);
-    w.depends_on[edge.name] = deps[static_cast<size_t>(e)];
-  }
+  // Mithril's output keys are declared: a primitive's or library model's outputs, or the keys a
+  // user composite exposes. A user composite exposing nothing has none (compile() falls back to
+  // its canonical outputs only when it is compiled on its own).
+  const ModelImpl& impl = *model.impl();
+  bool exposes = !impl.exposed.empty();
+  for (const Submodel& sub : impl.submodels)
+    for (const auto& [port, conn] : sub.connections)
+      exposes = exposes || (conn.kind == Connection::Kind::key && conn.key.expose);
+  if (model.is_primitive() || model.name() != "Model" || exposes)
+    for (EdgeId e : flat.outputs)
+      if (flat.edges[static_cast<size_t>(e)].user_named) w.outputs.push_back(flat.name(e));
   return w;
 }
 
@@ -125,25 +130,30 @@ Model loss_concat(size_t n) {
   return Model(def);
 }
 
-// A counting reduce step of one loss: the step's local name.
+// A Mean/Min/Max reduce step: its local name and its `axis` (null: all axes).
+struct SizeStep {
+  std::string local;
+  json axis;
+};
+
+// One loss of the training model, as the size normalisation needs it.
 struct LossInfo {
-  SubPort value;                         // the reduced loss value L_i
-  std::vector<std::string> size_steps;   // Mean/Min/Max steps
-  std::set<std::string> depends_on;      // named keys of the training model L_i depends on
+  SubPort value;                      // the reduced loss value L_i
+  std::vector<SizeStep> size_steps;   // its Mean/Min/Max steps
+  std::set<std::string> depends_on;   // named keys of the training model L_i depends on
 };
 
 // D for one regularized key, from the dependent losses' counting steps (see the file comment).
-// Ports: input_<l>_<s> (the tensor reduced by step s of dependent loss l) and axis_<l>_<s>.
+// Ports: input_<l>_<s>, the tensor reduced by step s of dependent loss l.
 Model regularization_scale(const std::vector<const LossInfo*>& losses) {
   PrimitiveDef def;
   def.name = "RegularizationScale";
-  std::vector<size_t> steps;
+  std::vector<std::vector<json>> steps;  // per dependent loss, the axis of each counting step
   for (size_t l = 0; l < losses.size(); ++l) {
-    steps.push_back(losses[l]->size_steps.size());
-    for (size_t s = 0; s < steps.back(); ++s) {
-      const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-      def.ports.push_back(port("input_" + idx, PortKind::tensor_input));
-      def.ports.push_back(port("axis_" + idx, PortKind::scalar_input));
+    steps.emplace_back();
+    for (size_t s = 0; s < losses[l]->size_steps.size(); ++s) {
+      steps.back().push_back(losses[l]->size_steps[s].axis);
+      def.ports.push_back(port("input_" + std::to_string(l) + "_" + std::to_string(s), PortKind::tensor_input));
     }
   }
   def.ports.push_back(port("output", PortKind::output));
@@ -151,12 +161,11 @@ Model regularization_scale(const std::vector<const LossInfo*>& losses) {
     double product = 1.0;
     DType dtype = DType::f64;
     for (size_t l = 0; l < steps.size(); ++l)
-      for (size_t s = 0; s < steps[l]; ++s) {
-        const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-        const Var x = *in.at("input_" + idx).tensor;
+      for (size_t s = 0; s < steps[l].size(); ++s) {
+        const Var x = *in.at("input_" + std::to_string(l) + "_" + std::to_string(s)).tensor;
         const Shape shape = x.shape();
         dtype = x.dtype();
-        const json& axis = in.at("axis_" + idx).scalar;
+        const json& axis = steps[l][s];
         Axes axes;
         if (axis.is_null()) {
           for (size_t d = 0; d < shape.size(); ++d) axes.push_back(static_cast<int64_t>(d));
@@ -186,19 +195,21 @@ void TrainModel::set_loss_combiner(Model combiner) { combiner_ = std::move(combi
 Model TrainModel::build() const {
   MI_CHECK(!losses_.empty(), ValueError, "[TrainModel] requires at least one loss");
   const WrappedKeys keys = wrapped_keys(model_);
-  auto is_key = [&](const std::string& k) { return std::find(keys.named.begin(), keys.named.end(), k) != keys.named.end(); };
+  auto is_key = [&](const std::string& k) { return std::count(keys.named.begin(), keys.named.end(), k) > 0; };
 
   Model t;
   t.set_name("TrainModel");
   std::map<std::string, Connection> model_conns;
   for (const std::string& k : keys.named)
-    model_conns.emplace(keys.anonymous_output == k ? std::string(kCanonicalOutput) : k, Connection(k));
+    if (keys.visible(k)) model_conns.emplace(k, Connection(k));
   t.add(model_, std::move(model_conns), "model");
 
   // Losses and their reduce steps.
   std::vector<LossInfo> losses;
   for (size_t i = 0; i < losses_.size(); ++i) {
     const LossSpec& spec = losses_[i];
+    // A loss on an internal key (not a declared output) reads a new input of that name, as in
+    // Mithril, where the wrapped model's internal keys are not keys of the training model.
     MI_CHECK(is_key(spec.output_key), KeyError, "[TrainModel] the model has no output '{}' to attach a loss to",
              spec.output_key);
     const std::string local = "loss" + std::to_string(i);
@@ -206,15 +217,17 @@ Model TrainModel::build() const {
     std::map<std::string, Connection> conns{{canonical_port(spec.loss, true), Connection(spec.output_key)},
                                             {out_port, anonymous()}};
     LossInfo info;
-    info.depends_on = keys.depends_on.at(spec.output_key);
+    if (keys.visible(spec.output_key)) info.depends_on = keys.depends_on.at(spec.output_key);
     info.depends_on.insert(spec.output_key);
     if (spec.target_key) {
       MI_CHECK(has_port(spec.loss, "target") || !spec.loss.is_primitive(), ValueError,
                "[TrainModel] loss {} has no target port for target key '{}'", spec.loss.name(), *spec.target_key);
       conns.emplace("target", Connection(*spec.target_key));
       info.depends_on.insert(*spec.target_key);
-      if (const auto it = keys.depends_on.find(*spec.target_key); it != keys.depends_on.end())
-        info.depends_on.insert(it->second.begin(), it->second.end());
+      if (keys.visible(*spec.target_key)) {
+        const auto& d = keys.depends_on.at(*spec.target_key);
+        info.depends_on.insert(d.begin(), d.end());
+      }
     }
     t.add(spec.loss, std::move(conns), local);
     SubPort prev{local, out_port};
@@ -224,7 +237,10 @@ Model TrainModel::build() const {
       const std::string step_local = local + "_reduce" + std::to_string(s);
       const std::string step_out = canonical_port(steps[s], false);
       t.add(steps[s], {{canonical_port(steps[s], true), ref(prev)}, {step_out, anonymous()}}, step_local);
-      if (counts_size(steps[s])) info.size_steps.push_back(step_local);
+      if (counts_size(steps[s])) {
+        const PortDef* axis = steps[s].is_primitive() ? steps[s].primitive_def()->port("axis") : nullptr;
+        info.size_steps.push_back({step_local, axis && axis->default_value ? *axis->default_value : json()});
+      }
       prev = {step_local, step_out};
     }
     info.value = prev;
@@ -263,12 +279,9 @@ Model TrainModel::build() const {
       local = "scale_" + key;
       std::map<std::string, Connection> conns{{"output", anonymous()}};
       for (size_t l = 0; l < dependent.size(); ++l)
-        for (size_t s = 0; s < dependent[l]->size_steps.size(); ++s) {
-          const std::string idx = std::to_string(l) + "_" + std::to_string(s);
-          const std::string& step = dependent[l]->size_steps[s];
-          conns.emplace("input_" + idx, ref(step, "input"));
-          conns.emplace("axis_" + idx, ref(step, "axis"));
-        }
+        for (size_t s = 0; s < dependent[l]->size_steps.size(); ++s)
+          conns.emplace("input_" + std::to_string(l) + "_" + std::to_string(s),
+                        ref(dependent[l]->size_steps[s].local, "input"));
       t.add(regularization_scale(dependent), std::move(conns), *local);
     }
     scales.emplace(key, local);
@@ -282,8 +295,8 @@ Model TrainModel::build() const {
       const std::regex pattern(spec.input, std::regex::ECMAScript);
       for (const std::string& k : keys.inputs)
         if (std::regex_search(k, pattern)) targets.push_back(k);
-      MI_CHECK(!targets.empty(), KeyError, "[TrainModel] no input key of the model matches the regularization pattern '{}'",
-               spec.input);
+      MI_CHECK(!targets.empty(), KeyError,
+               "[TrainModel] no input key of the model matches the regularization pattern '{}'", spec.input);
     } else {
       MI_CHECK(is_key(spec.input), KeyError, "[TrainModel] the model has no key '{}' to regularize", spec.input);
       targets.push_back(spec.input);

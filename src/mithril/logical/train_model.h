@@ -40,8 +40,9 @@ class TrainModel {
   void add_loss(LossSpec spec);
   void add_regularization(RegularizationSpec spec);
   void set_loss_combiner(Model combiner);  // Sum (default) or Mean over the per-loss values
-  // The training model: outputs `final_cost` plus the wrapped model's outputs. Throws KeyError
-  // for a loss or regularization key the wrapped model does not have, ValueError without losses.
+  // The training model: outputs `final_cost` plus the wrapped model's outputs. Losses attach to
+  // output keys only (a user composite that exposes nothing has none). Throws KeyError for a loss
+  // on a key that is not an output or a regularization of an unknown key, ValueError without losses.
   Model build() const;
 
  private:
