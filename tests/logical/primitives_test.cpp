@@ -6,27 +6,18 @@
 #include <algorithm>
 #include <cmath>
 #include <cctype>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
 #include <set>
 
 #include "mithril/backends/cpu/executor.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/autodiff.h"
 #include "mithril/io/json_tensor.h"
-#include "mithril/runtime/conformance.h"
 #include "mithril/logical/primitive.h"
 #include "support/gradcheck.h"
 
 namespace mithril::logical {
 namespace {
 
-using conformance::Comparison;
-using conformance::compare_golden;
-using conformance::expected_value;
-using conformance::from_legacy_primitive_case;
-using conformance::is_upstream_skipped;
 
 using testing::expect_close;
 
