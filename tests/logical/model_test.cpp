@@ -107,6 +107,21 @@ TEST(Compile, MissingAndUnknownInputsAreNamed) {
   }
 }
 
+TEST(Compile, InputContradictingAConstantKeyIsAnError) {
+  CompileOptions opt;
+  opt.constant_keys["right"] = json::array({1.0, 2.0});
+  const PhysicalModel pm = compile(Model::primitive("Add"), opt);
+  const Tensor left = Tensor::from_doubles({1, 1}, {2}, DType::f64);
+  expect_close(pm.evaluate({{"left", left}, {"right", Tensor::from_doubles({1, 2}, {2}, DType::f64)}}).at("output").tensor,
+               {2, 3});
+  try {
+    pm.evaluate({{"left", left}, {"right", Tensor::from_doubles({1, 5}, {2}, DType::f64)}});
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.what(), "Possible values mismatch!");
+  }
+}
+
 TEST(Compile, DiscardKeysPruneWhatOnlyFedThem) {
   Model m;
   m |= Model::primitive("Multiply").connect({{"left", "a"}, {"right", "b"}, {"output", IOKey{.name = "p", .expose = true}}});

@@ -124,8 +124,15 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
 
 PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const DataMap* output_gradients) const {
   for (const auto& [key, data] : inputs) {
-    MI_CHECK(flat.find(key).has_value(), KeyError, "[evaluate] '{}' is not a key of the model", key);
-    (void)data;
+    const auto e = flat.find(key);
+    MI_CHECK(e.has_value(), KeyError, "[evaluate] '{}' is not a key of the model", key);
+    // A value for a key fixed at compile time must agree with it; it is never silently dropped.
+    if (const auto c = constants.find(*e); c != constants.end() && !c->second.is_list && !data.is_list) {
+      const Tensor& fixed = c->second.tensor;
+      const Tensor given = data.tensor.astype(fixed.dtype());
+      MI_CHECK(given.shape() == fixed.shape() && given.to_doubles() == fixed.to_doubles(), ValueError,
+               "Possible values mismatch!");
+    }
   }
   Graph g;
   std::map<EdgeId, Var> vars;
