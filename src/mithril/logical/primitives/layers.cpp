@@ -1,12 +1,17 @@
-// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling and embedding.
+// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling, embedding and
+// scaled dot-product attention.
 // Stride, padding and dilation are scalar ports holding Mithril's argument forms: an int, a
 // pair, a pair of pairs (2-D padding) or the PaddingType names "SAME" / "VALID".
 #include <array>
+#include <cmath>
+#include <limits>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/primitives/common.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/conv.h"
+#include "mithril/ops/linalg.h"
+#include "mithril/ops/reduce.h"
 #include "mithril/ops/shape.h"
 
 namespace mithril::logical {
@@ -206,9 +211,45 @@ void add_embedding(PrimitiveRegistry& r) {
   });
 }
 
+// ScaledDotProduct (args is_causal = True, scale = None -> 1/sqrt(d), dropout_p = 0.0,
+// use_attn_mask = False; ports query [..., L, d], key [..., S, d], value [..., S, d_v] and, with
+// use_attn_mask, attn_mask [L, S] added to the scores): the reference formula of PyTorch's
+// scaled_dot_product_attention that Mithril follows,
+//   softmax(query @ key^T * scale + causal bias + attn_mask, -1) @ value,
+// where the causal bias is -inf above the diagonal. Dropout is not supported (p must be 0).
+void add_scaled_dot_product(PrimitiveRegistry& r) {
+  r.add("ScaledDotProduct", {"is_causal", "scale", "dropout_p", "use_attn_mask"}, [](const json& args) {
+    const Args a("ScaledDotProduct", args);
+    const bool causal = a.get_bool("is_causal", true);
+    const bool use_mask = a.get_bool("use_attn_mask", false);
+    const std::optional<double> scale = a.has("scale") ? std::optional<double>(a.get_double("scale", 0)) : std::nullopt;
+    MI_CHECK(a.get_double("dropout_p", 0.0) == 0.0, AttributeError,
+             "[ScaledDotProduct] dropout_p = {} is not supported: only 0.0", a.get_double("dropout_p", 0.0));
+    std::vector<PortDef> ports = {tensor_port("query"), tensor_port("key"), tensor_port("value")};
+    if (use_mask) ports.push_back(tensor_port("attn_mask"));
+    return single_output("ScaledDotProduct", ports, [=](Graph& g, const PortReader& in) {
+      const Var q = in.tensor("query"), k = in.tensor("key"), v = in.tensor("value");
+      MI_CHECK(q.ndim() >= 2 && k.ndim() >= 2, ShapeError, "[ScaledDotProduct] query {} and key {} need 2 or more dims",
+               shape_str(q.shape()), shape_str(k.shape()));
+      const int64_t l = q.dim(q.ndim() - 2), s = k.dim(k.ndim() - 2);
+      const double factor = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.dim(q.ndim() - 1)));
+      Var w = ops::matmul(q, ops::swap_axes(k, -2, -1)) * factor;
+      if (causal) {
+        std::vector<double> bias(static_cast<size_t>(l * s), 0.0);
+        for (int64_t i = 0; i < l; ++i)
+          for (int64_t j = i + 1; j < s; ++j) bias[static_cast<size_t>(i * s + j)] = -std::numeric_limits<double>::infinity();
+        w = w + ops::cast(g.constant(Tensor::from_doubles(bias, {l, s}, DType::f64)), w.dtype());
+      }
+      if (use_mask) w = w + in.tensor("attn_mask");
+      return ops::matmul(ops::softmax(w, -1), v);
+    });
+  });
+}
+
 }  // namespace
 
 void register_layer_primitives(PrimitiveRegistry& r) {
+  add_scaled_dot_product(r);
   add_convolution_1d(r);
   add_convolution_2d(r);
   add_max_pool_1d(r);

@@ -1,0 +1,169 @@
+// The randomized-model runner (README §8): the drawing rules for constructor arguments and
+// inputs, the property check on a small case, and forward values of the models added for the
+// randomized file (ToList, Eye, EyeComplement, Ones, ScaledDotProduct) against naive references.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/model.h"
+#include "mithril/runtime/compile.h"
+#include "mithril/runtime/randomized.h"
+
+namespace mithril::conformance {
+namespace {
+
+TEST(Randomized, DrawArgsFollowsTheRules) {
+  const json spec = json::parse(R"({"degree": [1, 5], "keepdim": [false, true], "act": ["relu", "tanh"],
+                                    "dims": [[2, 4], [7, 7]], "acts": [["sigmoid"], ["relu", "tanh"]],
+                                    "scale": [0.5, 1.5]})");
+  Rng rng(1);
+  for (int i = 0; i < 50; ++i) {
+    const json a = draw_args(spec, json::array({"scale"}), rng);
+    EXPECT_TRUE(a["degree"].is_number_integer());
+    EXPECT_GE(a["degree"].get<int>(), 1);
+    EXPECT_LE(a["degree"].get<int>(), 5);
+    EXPECT_TRUE(a["keepdim"].is_boolean());
+    EXPECT_TRUE(a["act"] == "relu" || a["act"] == "tanh");
+    ASSERT_EQ(a["dims"].size(), 2u);
+    EXPECT_GE(a["dims"][0].get<int>(), 2);
+    EXPECT_LE(a["dims"][0].get<int>(), 4);
+    EXPECT_EQ(a["dims"][1], 7);
+    EXPECT_EQ(a["acts"][0], "sigmoid");
+    EXPECT_TRUE(a["scale"].is_number_float());
+    EXPECT_GE(a["scale"].get<double>(), 0.5);
+    EXPECT_LE(a["scale"].get<double>(), 1.5);
+  }
+}
+
+TEST(Randomized, DrawsAreDeterministicForASeed) {
+  const json spec = json::parse(R"({"a": [0, 1000], "b": [[1, 9], [1, 9]]})");
+  Rng r1(7), r2(7);
+  EXPECT_EQ(draw_args(spec, json::array(), r1), draw_args(spec, json::array(), r2));
+  const json info = json::parse(R"({"mean": 1.0, "std_dev": 2.0})");
+  EXPECT_EQ(draw_tensor(info, {3, 4}, r1).to_doubles(), draw_tensor(info, {3, 4}, r2).to_doubles());
+}
+
+TEST(Randomized, DrawShape) {
+  Rng rng(3);
+  const Shape s = draw_shape(json::parse("[[2, 2], [1, 3], [5, 5]]"), {}, rng);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[0], 2);
+  EXPECT_GE(s[1], 1);
+  EXPECT_LE(s[1], 3);
+  EXPECT_EQ(s[2], 5);
+  EXPECT_EQ(draw_shape(json("n"), {{"n", Shape{4, 1}}}, rng), (Shape{4, 1}));
+  EXPECT_TRUE(draw_shape(json::array(), {}, rng).empty());
+  EXPECT_THROW(draw_shape(json("missing"), {}, rng), KeyError);
+}
+
+TEST(Randomized, DrawTensorOptions) {
+  Rng rng(5);
+  const Tensor p = draw_tensor(json::parse(R"({"is_positive": true, "is_symmetric": true, "zero_diag": true,
+                                                "normalize": true})"),
+                               {2, 4, 4}, rng);
+  const auto v = p.to_doubles();
+  double total = 0;
+  for (double x : v) {
+    EXPECT_GE(x, 0.0);
+    total += x;
+  }
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  for (int b = 0; b < 2; ++b)
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_EQ(v[static_cast<size_t>(b * 16 + i * 4 + i)], 0.0);
+      for (int j = 0; j < 4; ++j) EXPECT_EQ(v[static_cast<size_t>(b * 16 + i * 4 + j)], v[static_cast<size_t>(b * 16 + j * 4 + i)]);
+    }
+  const Tensor ints = draw_tensor(json::parse(R"({"mode": "int", "interval": [[-1, -1], [1, 1]]})"), {200}, rng);
+  std::set<double> seen;
+  for (double x : ints.to_doubles()) seen.insert(x);
+  EXPECT_EQ(seen, (std::set<double>{-1.0, 0.0, 1.0}));
+  const Tensor b = draw_tensor(json::parse(R"({"bool": true})"), {50}, rng);
+  for (double x : b.to_doubles()) EXPECT_TRUE(x == 0.0 || x == 1.0);
+}
+
+TEST(Randomized, PropertyCheckPassesAndCatchesWrongModels) {
+  const json ok = json::parse(R"({"model": {"name": "Layer", "randomized_args": {"dimension": [1, 4],
+      "activation": ["tanh", "sigmoid"]}}, "input_info": {"input": {"shapes": [[1, 3], [2, 4]]}}, "iterations": 3})");
+  EXPECT_NO_THROW(run_randomized_case(ok, 11));
+  const json unknown = json::parse(R"({"model": {"name": "NoSuchModel"}, "iterations": 1})");
+  try {
+    run_randomized_case(unknown, 11);
+    FAIL() << "expected an error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("seed 11, iteration 0"), std::string::npos) << e.what();
+  }
+}
+
+Tensor run1(const logical::Model& m, const DataMap& inputs = {}) {
+  CompileOptions opt;
+  opt.inference = true;
+  return compile(m, opt).evaluate(inputs).at("output").tensor;
+}
+
+TEST(RandomizedModels, EyeEyeComplementOnes) {
+  EXPECT_EQ(run1(logical::Model::primitive("Eye", {{"N", 2}, {"M", 3}})).to_doubles(),
+            (std::vector<double>{1, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(run1(logical::Model::primitive("EyeComplement", {{"N", 3}})).to_doubles(),
+            (std::vector<double>{0, 1, 1, 1, 0, 1, 1, 1, 0}));
+  const Tensor ones = run1(logical::Model::primitive("Ones", {{"shape", {2, 5}}}));
+  EXPECT_EQ(ones.shape(), (Shape{2, 5}));
+  for (double x : ones.to_doubles()) EXPECT_EQ(x, 1.0);
+}
+
+TEST(RandomizedModels, ToListFeedsConcat) {
+  logical::Model m;
+  m.add(logical::Model::primitive("ToList", {{"n", 2}}), {{"input1", "a"}, {"input2", "b"}}, "m1");
+  logical::IOKey k;
+  k.connect.push_back(logical::SubPort{"m1", "output"});
+  m.add(logical::Model::primitive("Concat", {{"axis", 1}}), {{"input", logical::Connection(k)}, {"output", "output"}},
+        "m2");
+  m.expose({"output"});
+  const Tensor a = Tensor::from_doubles({1, 2}, {2, 1}, DType::f64);
+  const Tensor b = Tensor::from_doubles({3, 4, 5, 6}, {2, 2}, DType::f64);
+  const Tensor out = run1(m, {{"a", a}, {"b", b}});
+  EXPECT_EQ(out.shape(), (Shape{2, 3}));
+  EXPECT_EQ(out.to_doubles(), (std::vector<double>{1, 3, 4, 2, 5, 6}));
+}
+
+// Naive attention for one [L, d] x [S, d] x [S, dv] head.
+std::vector<double> naive_attention(const std::vector<double>& q, const std::vector<double>& k,
+                                    const std::vector<double>& v, int64_t l, int64_t s, int64_t d, int64_t dv,
+                                    bool causal, double scale) {
+  std::vector<double> out(static_cast<size_t>(l * dv), 0.0);
+  for (int64_t i = 0; i < l; ++i) {
+    std::vector<double> w(static_cast<size_t>(s));
+    double mx = -std::numeric_limits<double>::infinity();
+    for (int64_t j = 0; j < s; ++j) {
+      double dot = 0;
+      for (int64_t c = 0; c < d; ++c) dot += q[static_cast<size_t>(i * d + c)] * k[static_cast<size_t>(j * d + c)];
+      w[static_cast<size_t>(j)] = causal && j > i ? -std::numeric_limits<double>::infinity() : dot * scale;
+      mx = std::max(mx, w[static_cast<size_t>(j)]);
+    }
+    double total = 0;
+    for (double& x : w) total += (x = std::exp(x - mx));
+    for (int64_t j = 0; j < s; ++j)
+      for (int64_t c = 0; c < dv; ++c)
+        out[static_cast<size_t>(i * dv + c)] += w[static_cast<size_t>(j)] / total * v[static_cast<size_t>(j * dv + c)];
+  }
+  return out;
+}
+
+TEST(RandomizedModels, ScaledDotProductMatchesNaiveAttention) {
+  Rng rng(9);
+  const json info = json::object();
+  const Tensor q = draw_tensor(info, {3, 4}, rng), k = draw_tensor(info, {5, 4}, rng), v = draw_tensor(info, {5, 2}, rng);
+  for (bool causal : {true, false}) {
+    const Tensor out = run1(logical::Model::primitive("ScaledDotProduct", {{"is_causal", causal}}),
+                            {{"query", q}, {"key", k}, {"value", v}});
+    ASSERT_EQ(out.shape(), (Shape{3, 2}));
+    const auto want = naive_attention(q.to_doubles(), k.to_doubles(), v.to_doubles(), 3, 5, 4, 2, causal, 0.5);
+    const auto got = out.to_doubles();
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-14) << i;
+  }
+}
+
+}  // namespace
+}  // namespace mithril::conformance
