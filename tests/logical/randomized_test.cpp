@@ -88,6 +88,17 @@ TEST(Randomized, PropertyCheckPassesAndCatchesWrongModels) {
   const json ok = json::parse(R"({"model": {"name": "Layer", "randomized_args": {"dimension": [1, 4],
       "activation": ["tanh", "sigmoid"]}}, "input_info": {"input": {"shapes": [[1, 3], [2, 4]]}}, "iterations": 3})");
   EXPECT_NO_THROW(run_randomized_case(ok, 11));
+  // StopGradient's VJP is zero by definition, so inside a composite (where the runner does not
+  // special-case it) the finite differences of its identity forward must flag it.
+  const json stop = json::parse(R"({"model": {"name": "Model", "submodels": {"m": {"name": "StopGradient"}},
+      "connections": {"m": {"input": "input", "output": "output"}}, "exposed_keys": ["output"]},
+      "input_info": {"input": {"shapes": [[2, 3]]}}, "iterations": 1})");
+  try {
+    run_randomized_case(stop, 11);
+    FAIL() << "expected the gradient check to fail";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("central differences"), std::string::npos) << e.what();
+  }
   const json unknown = json::parse(R"({"model": {"name": "NoSuchModel"}, "iterations": 1})");
   try {
     run_randomized_case(unknown, 11);
