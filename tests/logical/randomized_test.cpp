@@ -1,10 +1,12 @@
 // The randomized-model runner (README §8): the drawing rules for constructor arguments and
 // inputs, the property check on a small case, and forward values of the models added for the
-// randomized file (ToList, Eye, EyeComplement, Ones, ScaledDotProduct) against naive references.
+// randomized file (ToList, Eye, EyeComplement, Ones, ScaledDotProduct, RNNCell, LSTMCell) against
+// naive references.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "mithril/core/error.h"
@@ -174,6 +176,111 @@ TEST(RandomizedModels, ScaledDotProductMatchesNaiveAttention) {
     const auto got = out.to_doubles();
     for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-14) << i;
   }
+}
+
+// y[n][o] = sum_k x[n][k] w[o][k] + b[o] for x [N, K], w [O, K].
+std::vector<double> naive_affine(const std::vector<double>& x, const std::vector<double>& w,
+                                 const std::vector<double>& b, int64_t n, int64_t k, int64_t o) {
+  std::vector<double> y(static_cast<size_t>(n * o));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < o; ++j) {
+      double s = b[static_cast<size_t>(j)];
+      for (int64_t c = 0; c < k; ++c) s += x[static_cast<size_t>(i * k + c)] * w[static_cast<size_t>(j * k + c)];
+      y[static_cast<size_t>(i * o + j)] = s;
+    }
+  return y;
+}
+
+void expect_near_all(const Tensor& got, const std::vector<double>& want, const Shape& shape) {
+  ASSERT_EQ(got.shape(), shape);
+  const auto g = got.to_doubles();
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-14) << i;
+}
+
+std::map<std::string, Tensor> draw_all(const std::map<std::string, Shape>& shapes, Rng& rng) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [k, s] : shapes) out[k] = draw_tensor(json::object(), s, rng);
+  return out;
+}
+
+DataMap as_data(const std::map<std::string, Tensor>& t) {
+  DataMap d;
+  for (const auto& [k, v] : t) d[k] = Data(v);
+  return d;
+}
+
+TEST(RandomizedModels, RNNCellMatchesNaiveReference) {
+  Rng rng(13);
+  const int64_t n = 2, m = 3, din = 4, dh = 3, dout = 2;
+  const auto v = draw_all({{"input", {n, 1, din}}, {"prev_hidden", {m, 1, dh}}, {"w_ih", {dh, din}}, {"w_hh", {dh, dh}},
+                           {"w_ho", {dout, dh}}, {"bias_h", {dh}}, {"bias_o", {dout}}},
+                          rng);
+  CompileOptions opt;
+  opt.inference = true;
+  const DataMap out = compile(logical::Model::primitive("RNNCell"), opt).evaluate(as_data(v));
+  const auto ph = v.at("prev_hidden").to_doubles();
+  const std::vector<double> h0(ph.begin(), ph.begin() + n * dh);
+  const std::vector<double> zero(static_cast<size_t>(dh), 0.0);
+  auto a = naive_affine(h0, v.at("w_hh").to_doubles(), zero, n, dh, dh);
+  const auto b = naive_affine(v.at("input").to_doubles(), v.at("w_ih").to_doubles(), v.at("bias_h").to_doubles(), n, din, dh);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = std::tanh(a[i] + b[i]);
+  expect_near_all(out.at("hidden").tensor, a, {n, 1, dh});
+  expect_near_all(out.at("output").tensor,
+                  naive_affine(a, v.at("w_ho").to_doubles(), v.at("bias_o").to_doubles(), n, dh, dout), {n, 1, dout});
+  expect_near_all(out.at("hidden_compl").tensor, std::vector<double>(ph.begin() + n * dh, ph.end()), {m - n, 1, dh});
+}
+
+TEST(RandomizedModels, LSTMCellMatchesNaiveReference) {
+  Rng rng(17);
+  const int64_t n = 2, m = 3, din = 2, dh = 3, dout = 2, dz = din + dh;
+  std::map<std::string, Shape> shapes = {{"input", {n, 1, din}}, {"prev_hidden", {m, 1, dh}}, {"prev_cell", {m, 1, dh}},
+                                         {"w_out", {dout, dh}}, {"bias_out", {dout}}};
+  for (const char* g : {"f", "i", "c", "o"}) {
+    shapes[std::string("w_") + g] = {dh, dz};
+    shapes[std::string("bias_") + g] = {dh};
+  }
+  const auto v = draw_all(shapes, rng);
+  CompileOptions opt;
+  opt.inference = true;
+  const DataMap out = compile(logical::Model::primitive("LSTMCell"), opt).evaluate(as_data(v));
+  const auto x = v.at("input").to_doubles(), ph = v.at("prev_hidden").to_doubles(), pc = v.at("prev_cell").to_doubles();
+  std::vector<double> z;
+  for (int64_t i = 0; i < n; ++i) {
+    z.insert(z.end(), x.begin() + i * din, x.begin() + (i + 1) * din);
+    z.insert(z.end(), ph.begin() + i * dh, ph.begin() + (i + 1) * dh);
+  }
+  auto gate = [&](const char* g) {
+    return naive_affine(z, v.at(std::string("w_") + g).to_doubles(), v.at(std::string("bias_") + g).to_doubles(), n, dz, dh);
+  };
+  const auto f = gate("f"), ig = gate("i"), g = gate("c"), o = gate("o");
+  auto sig = [](double t) { return 1 / (1 + std::exp(-t)); };
+  std::vector<double> cell(static_cast<size_t>(n * dh)), hidden(cell.size());
+  for (size_t k = 0; k < cell.size(); ++k) {
+    cell[k] = sig(f[k]) * pc[k] + sig(ig[k]) * std::tanh(g[k]);
+    hidden[k] = std::tanh(cell[k]) * sig(o[k]);
+  }
+  expect_near_all(out.at("cell").tensor, cell, {n, 1, dh});
+  expect_near_all(out.at("hidden").tensor, hidden, {n, 1, dh});
+  expect_near_all(out.at("output").tensor,
+                  naive_affine(hidden, v.at("w_out").to_doubles(), v.at("bias_out").to_doubles(), n, dh, dout),
+                  {n, 1, dout});
+  expect_near_all(out.at("hidden_compl").tensor, std::vector<double>(ph.begin() + n * dh, ph.end()), {m - n, 1, dh});
+}
+
+TEST(RandomizedModels, RecurrentCellGradientsPassThePropertyCheck) {
+  const json rnn = json::parse(R"({"model": {"name": "RNNCell"}, "input_info": {"input": {"shapes": [[2, 2], [1, 1], [3, 3]]},
+      "prev_hidden": {"shapes": [[3, 3], [1, 1], [4, 4]]}, "w_ih": {"shapes": [[4, 4], [3, 3]]},
+      "w_hh": {"shapes": [[4, 4], [4, 4]]}, "w_ho": {"shapes": [[2, 2], [4, 4]]}, "bias_h": {"shapes": [[4, 4]]},
+      "bias_o": {"shapes": [[2, 2]]}}, "iterations": 3})");
+  EXPECT_NO_THROW(run_randomized_case(rnn, 5));
+  json lstm = json::parse(R"({"model": {"name": "LSTMCell"}, "input_info": {"input": {"shapes": [[2, 2], [1, 1], [2, 2]]},
+      "prev_hidden": {"shapes": [[3, 3], [1, 1], [3, 3]]}, "prev_cell": {"shapes": [[3, 3], [1, 1], [3, 3]]},
+      "w_out": {"shapes": [[2, 2], [3, 3]]}, "bias_out": {"shapes": [[2, 2]]}}, "iterations": 3})");
+  for (const char* g : {"f", "i", "c", "o"}) {
+    lstm["input_info"][std::string("w_") + g] = json::parse(R"({"shapes": [[3, 3], [5, 5]]})");
+    lstm["input_info"][std::string("bias_") + g] = json::parse(R"({"shapes": [[3, 3]]})");
+  }
+  EXPECT_NO_THROW(run_randomized_case(lstm, 5));
 }
 
 }  // namespace

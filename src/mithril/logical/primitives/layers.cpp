@@ -1,9 +1,10 @@
-// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling, embedding and
-// scaled dot-product attention.
+// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling, embedding,
+// scaled dot-product attention and the recurrent cells (RNNCell, LSTMCell).
 // Stride, padding and dilation are scalar ports holding Mithril's argument forms: an int, a
 // pair, a pair of pairs (2-D padding) or the PaddingType names "SAME" / "VALID".
 #include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "mithril/core/error.h"
@@ -13,6 +14,7 @@
 #include "mithril/ops/linalg.h"
 #include "mithril/ops/reduce.h"
 #include "mithril/ops/shape.h"
+#include "mithril/ops/unary.h"
 
 namespace mithril::logical {
 namespace {
@@ -246,9 +248,79 @@ void add_scaled_dot_product(PrimitiveRegistry& r) {
   });
 }
 
+// The recurrent cells of README §4.4. A cell steps a batch of N sequences whose hidden state
+// holds M >= N rows (sequences sorted by length: the longer ones come first); rows N.. of the
+// state pass through unchanged as `hidden_compl`.
+PrimitiveDef recurrent_cell(const std::string& name, std::vector<std::string> state_ports,
+                            std::vector<std::string> parameters, std::vector<std::string> outputs,
+                            std::function<std::map<std::string, Var>(const PortReader&, const std::vector<Var>&)> step) {
+  PrimitiveDef def;
+  def.name = name;
+  def.ports.push_back(tensor_port("input"));
+  for (const std::string& p : state_ports) def.ports.push_back(tensor_port(p));
+  for (const std::string& p : parameters) def.ports.push_back(parameter_port(p));
+  for (const std::string& p : outputs) def.ports.push_back(output_port(p));
+  def.build = [name, state_ports, step](Graph&, const PortValues& values) {
+    const PortReader in(name, values);
+    const Var x = in.tensor("input");
+    std::vector<Var> states;  // the first N rows of each state
+    Var complement = x;
+    for (const std::string& p : state_ports) {
+      const Var s = in.tensor(p);
+      MI_CHECK(x.ndim() == 3 && s.ndim() == 3 && s.dim(0) >= x.dim(0), ShapeError,
+               "[{}] input {} must be [N, 1, d] and {} {} must be [M, 1, d] with M >= N", name, shape_str(x.shape()), p,
+               shape_str(s.shape()));
+      states.push_back(ops::slice(s, 0, 0, x.dim(0)));
+      if (p == "prev_hidden") complement = ops::slice(s, 0, x.dim(0), s.dim(0));
+    }
+    std::map<std::string, Var> out = step(in, states);
+    out.emplace("hidden_compl", complement);
+    return out;
+  };
+  return def;
+}
+
+Var affine(const Var& x, const Var& w, const Var& b) { return ops::matmul(x, ops::swap_axes(w, -2, -1)) + b; }
+
+// h = tanh(prev_hidden[:N] w_hh^T + input w_ih^T + bias_h); output = h w_ho^T + bias_o.
+void add_rnn_cell(PrimitiveRegistry& r) {
+  r.add("RNNCell", {}, [](const json&) {
+    return recurrent_cell("RNNCell", {"prev_hidden"}, {"w_ih", "w_hh", "w_ho", "bias_h", "bias_o"},
+                          {"hidden", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
+                            const Var x = in.tensor("input");
+                            const Var h = ops::tanh(ops::matmul(st[0], ops::swap_axes(in.tensor("w_hh"), -2, -1)) +
+                                                    affine(x, in.tensor("w_ih"), in.tensor("bias_h")));
+                            return std::map<std::string, Var>{
+                                {"hidden", h}, {"output", affine(h, in.tensor("w_ho"), in.tensor("bias_o"))}};
+                          });
+  });
+}
+
+// z = [input, prev_hidden[:N]]; f, i, o = sigmoid(z w^T + b), g = tanh(z w_c^T + b_c);
+// cell = f prev_cell[:N] + i g; hidden = tanh(cell) o; output = hidden w_out^T + bias_out.
+void add_lstm_cell(PrimitiveRegistry& r) {
+  r.add("LSTMCell", {}, [](const json&) {
+    return recurrent_cell(
+        "LSTMCell", {"prev_hidden", "prev_cell"},
+        {"w_f", "w_i", "w_c", "w_o", "w_out", "bias_f", "bias_i", "bias_c", "bias_o", "bias_out"},
+        {"hidden", "cell", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
+          const Var z = ops::concat({in.tensor("input"), st[0]}, -1);
+          auto gate = [&](const char* w, const char* b) { return affine(z, in.tensor(w), in.tensor(b)); };
+          const Var f = ops::sigmoid(gate("w_f", "bias_f")), i = ops::sigmoid(gate("w_i", "bias_i"));
+          const Var g = ops::tanh(gate("w_c", "bias_c")), o = ops::sigmoid(gate("w_o", "bias_o"));
+          const Var cell = f * st[1] + i * g;
+          const Var hidden = ops::tanh(cell) * o;
+          return std::map<std::string, Var>{
+              {"hidden", hidden}, {"cell", cell}, {"output", affine(hidden, in.tensor("w_out"), in.tensor("bias_out"))}};
+        });
+  });
+}
+
 }  // namespace
 
 void register_layer_primitives(PrimitiveRegistry& r) {
+  add_rnn_cell(r);
+  add_lstm_cell(r);
   add_scaled_dot_product(r);
   add_convolution_1d(r);
   add_convolution_2d(r);
