@@ -76,7 +76,8 @@ TEST(Randomized, DrawTensorOptions) {
   for (int b = 0; b < 2; ++b)
     for (int i = 0; i < 4; ++i) {
       EXPECT_EQ(v[static_cast<size_t>(b * 16 + i * 4 + i)], 0.0);
-      for (int j = 0; j < 4; ++j) EXPECT_EQ(v[static_cast<size_t>(b * 16 + i * 4 + j)], v[static_cast<size_t>(b * 16 + j * 4 + i)]);
+      for (int j = 0; j < 4; ++j)
+        EXPECT_EQ(v[static_cast<size_t>(b * 16 + i * 4 + j)], v[static_cast<size_t>(b * 16 + j * 4 + i)]);
     }
   const Tensor ints = draw_tensor(json::parse(R"({"mode": "int", "interval": [[-1, -1], [1, 1]]})"), {200}, rng);
   std::set<double> seen;
@@ -167,7 +168,8 @@ std::vector<double> naive_attention(const std::vector<double>& q, const std::vec
 TEST(RandomizedModels, ScaledDotProductMatchesNaiveAttention) {
   Rng rng(9);
   const json info = json::object();
-  const Tensor q = draw_tensor(info, {3, 4}, rng), k = draw_tensor(info, {5, 4}, rng), v = draw_tensor(info, {5, 2}, rng);
+  const Tensor q = draw_tensor(info, {3, 4}, rng), k = draw_tensor(info, {5, 4}, rng);
+  const Tensor v = draw_tensor(info, {5, 2}, rng);
   for (bool causal : {true, false}) {
     const Tensor out = run1(logical::Model::primitive("ScaledDotProduct", {{"is_causal", causal}}),
                             {{"query", q}, {"key", k}, {"value", v}});
@@ -222,7 +224,8 @@ TEST(RandomizedModels, RNNCellMatchesNaiveReference) {
   const std::vector<double> h0(ph.begin(), ph.begin() + n * dh);
   const std::vector<double> zero(static_cast<size_t>(dh), 0.0);
   auto a = naive_affine(h0, v.at("w_hh").to_doubles(), zero, n, dh, dh);
-  const auto b = naive_affine(v.at("input").to_doubles(), v.at("w_ih").to_doubles(), v.at("bias_h").to_doubles(), n, din, dh);
+  const auto b =
+      naive_affine(v.at("input").to_doubles(), v.at("w_ih").to_doubles(), v.at("bias_h").to_doubles(), n, din, dh);
   for (size_t i = 0; i < a.size(); ++i) a[i] = std::tanh(a[i] + b[i]);
   expect_near_all(out.at("hidden").tensor, a, {n, 1, dh});
   expect_near_all(out.at("output").tensor,
@@ -250,7 +253,8 @@ TEST(RandomizedModels, LSTMCellMatchesNaiveReference) {
     z.insert(z.end(), ph.begin() + i * dh, ph.begin() + (i + 1) * dh);
   }
   auto gate = [&](const char* g) {
-    return naive_affine(z, v.at(std::string("w_") + g).to_doubles(), v.at(std::string("bias_") + g).to_doubles(), n, dz, dh);
+    const std::string s(g);
+    return naive_affine(z, v.at("w_" + s).to_doubles(), v.at("bias_" + s).to_doubles(), n, dz, dh);
   };
   const auto f = gate("f"), ig = gate("i"), g = gate("c"), o = gate("o");
   auto sig = [](double t) { return 1 / (1 + std::exp(-t)); };
@@ -268,12 +272,14 @@ TEST(RandomizedModels, LSTMCellMatchesNaiveReference) {
 }
 
 TEST(RandomizedModels, RecurrentCellGradientsPassThePropertyCheck) {
-  const json rnn = json::parse(R"({"model": {"name": "RNNCell"}, "input_info": {"input": {"shapes": [[2, 2], [1, 1], [3, 3]]},
+  const json rnn = json::parse(R"({"model": {"name": "RNNCell"}, "input_info": {
+      "input": {"shapes": [[2, 2], [1, 1], [3, 3]]},
       "prev_hidden": {"shapes": [[3, 3], [1, 1], [4, 4]]}, "w_ih": {"shapes": [[4, 4], [3, 3]]},
       "w_hh": {"shapes": [[4, 4], [4, 4]]}, "w_ho": {"shapes": [[2, 2], [4, 4]]}, "bias_h": {"shapes": [[4, 4]]},
       "bias_o": {"shapes": [[2, 2]]}}, "iterations": 3})");
   EXPECT_NO_THROW(run_randomized_case(rnn, 5));
-  json lstm = json::parse(R"({"model": {"name": "LSTMCell"}, "input_info": {"input": {"shapes": [[2, 2], [1, 1], [2, 2]]},
+  json lstm = json::parse(R"({"model": {"name": "LSTMCell"}, "input_info": {
+      "input": {"shapes": [[2, 2], [1, 1], [2, 2]]},
       "prev_hidden": {"shapes": [[3, 3], [1, 1], [3, 3]]}, "prev_cell": {"shapes": [[3, 3], [1, 1], [3, 3]]},
       "w_out": {"shapes": [[2, 2], [3, 3]]}, "bias_out": {"shapes": [[2, 2]]}}, "iterations": 3})");
   for (const char* g : {"f", "i", "c", "o"}) {

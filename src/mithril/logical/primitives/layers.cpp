@@ -239,7 +239,8 @@ void add_scaled_dot_product(PrimitiveRegistry& r) {
       if (causal) {
         std::vector<double> bias(static_cast<size_t>(l * s), 0.0);
         for (int64_t i = 0; i < l; ++i)
-          for (int64_t j = i + 1; j < s; ++j) bias[static_cast<size_t>(i * s + j)] = -std::numeric_limits<double>::infinity();
+          for (int64_t j = i + 1; j < s; ++j)
+            bias[static_cast<size_t>(i * s + j)] = -std::numeric_limits<double>::infinity();
         w = w + ops::cast(g.constant(Tensor::from_doubles(bias, {l, s}, DType::f64)), w.dtype());
       }
       if (use_mask) w = w + in.tensor("attn_mask");
@@ -251,9 +252,10 @@ void add_scaled_dot_product(PrimitiveRegistry& r) {
 // The recurrent cells of README §4.4. A cell steps a batch of N sequences whose hidden state
 // holds M >= N rows (sequences sorted by length: the longer ones come first); rows N.. of the
 // state pass through unchanged as `hidden_compl`.
+using CellStep = std::function<std::map<std::string, Var>(const PortReader&, const std::vector<Var>& states)>;
+
 PrimitiveDef recurrent_cell(const std::string& name, std::vector<std::string> state_ports,
-                            std::vector<std::string> parameters, std::vector<std::string> outputs,
-                            std::function<std::map<std::string, Var>(const PortReader&, const std::vector<Var>&)> step) {
+                            std::vector<std::string> parameters, std::vector<std::string> outputs, CellStep step) {
   PrimitiveDef def;
   def.name = name;
   def.ports.push_back(tensor_port("input"));
@@ -310,8 +312,8 @@ void add_lstm_cell(PrimitiveRegistry& r) {
           const Var g = ops::tanh(gate("w_c", "bias_c")), o = ops::sigmoid(gate("w_o", "bias_o"));
           const Var cell = f * st[1] + i * g;
           const Var hidden = ops::tanh(cell) * o;
-          return std::map<std::string, Var>{
-              {"hidden", hidden}, {"cell", cell}, {"output", affine(hidden, in.tensor("w_out"), in.tensor("bias_out"))}};
+          const Var output = affine(hidden, in.tensor("w_out"), in.tensor("bias_out"));
+          return std::map<std::string, Var>{{"hidden", hidden}, {"cell", cell}, {"output", output}};
         });
   });
 }
