@@ -89,9 +89,10 @@ TEST(PrimitiveRegistry, ListsEveryPrimitiveAndNoComposite) {
         "Max", "Min", "Prod", "Variance", "SquaredError", "AbsoluteError", "HingeLoss", "QuadHingeLoss",
         "QuantileLoss", "KLDivergence", "CrossEntropy", "BinaryCrossEntropy", "Embedding", "Convolution1D",
         "Convolution2D", "MaxPool1D", "MaxPool2D", "AvgPool2D", "DistanceMatrix", "NormModifier",
-        "PolynomialFeatures", "EncoderDistanceMatrix", "MDSCore", "TSNECore", "RBFKernel", "PolynomialKernel"})
+        "PolynomialFeatures", "EncoderDistanceMatrix", "MDSCore", "TSNECore", "RBFKernel", "PolynomialKernel",
+        "ToList", "Eye", "EyeComplement", "Ones", "ScaledDotProduct", "RNNCell", "LSTMCell"})
     EXPECT_TRUE(have.count(n)) << n;
-  EXPECT_EQ(names.size(), 64u);
+  EXPECT_EQ(names.size(), 71u);
   for (const char* n : {"Linear", "Layer", "MLP", "LayerNorm", "LogisticRegression", "MDS", "TSNE", "L1", "L2"})
     EXPECT_FALSE(have.count(n)) << n;
 }

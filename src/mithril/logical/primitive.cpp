@@ -132,6 +132,13 @@ PrimitiveDef make_primitive(const std::string& name, const json& args) {
     if (p != nullptr) p->default_value = value;
   }
 
+  if (def.build_lists) {
+    auto rule = std::move(def.build_lists);
+    def.build_lists = [rule = std::move(rule), shell = def](Graph& graph, const PortValues& in) {
+      return rule(graph, complete_ports(shell, graph, in));
+    };
+    return def;
+  }
   auto rule = std::move(def.build);
   def.build = [rule = std::move(rule), shell = def](Graph& graph, const PortValues& in) {
     return rule(graph, complete_ports(shell, graph, in));

@@ -37,6 +37,7 @@ struct PortDef {
   // Element type a tensor input requires; the builder converts float64 data to it
   // (class indices -> int64 by rounding, conditions -> bool by != 0).
   enum class Elem { any, integer, boolean } elem = Elem::any;
+  bool list = false;  // an output holding a list of tensors (ToList), built by build_lists
 };
 
 // What reaches one port when the primitive is built.
@@ -56,6 +57,9 @@ struct PrimitiveDef {
   // boolean ports are converted (Elem). A port with no default that is not connected, or a name
   // that is not an input port, is a KeyError naming the model and port.
   std::function<std::map<std::string, Var>(Graph& graph, const PortValues& in)> build;
+  // Builds the list-valued outputs (PortDef::list) instead of `build`, for primitives whose
+  // outputs are lists of tensors that feed list inputs (ToList -> Concat).
+  std::function<std::map<std::string, std::vector<Var>>(Graph& graph, const PortValues& in)> build_lists;
 
   const PortDef* port(const std::string& port_name) const;
   std::vector<std::string> input_names() const;

@@ -180,6 +180,10 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
       }
       pv[p.name] = std::move(v);
     }
+    if (call.def.build_lists) {
+      for (auto& [port, list] : call.def.build_lists(g, pv)) list_vars[call.ports.at(port)] = std::move(list);
+      continue;
+    }
     const std::map<std::string, Var> outs = call.def.build(g, pv);
     for (const auto& p : call.def.ports)
       if (p.kind == PortKind::output) {

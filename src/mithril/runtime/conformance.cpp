@@ -14,6 +14,7 @@
 #include "mithril/logical/train_model.h"
 #include "mithril/ops/reduce.h"
 #include "mithril/runtime/compile.h"
+#include "mithril/runtime/randomized.h"
 
 namespace mithril::conformance {
 namespace {
@@ -189,6 +190,9 @@ void run_numpy_utils_case(const json& c) {
   compare_tensor(cpu::run_graph(g, {y}, {grad})[0], c.at("result"), "result");
 }
 
+// randomized_model_tests_all_backends (README §8): property checks with the fixed seed.
+void run_randomized(const json& c) { run_randomized_case(c, kRandomizedSeed); }
+
 using CaseRunner = void (*)(const json&);
 
 CaseRunner runner_for(const std::string& stem) {
@@ -198,6 +202,7 @@ CaseRunner runner_for(const std::string& stem) {
   if (stem == "error_test") return run_error_case;
   if (stem == "discard_keys_directed_test") return run_discard_case;
   if (stem == "numpy_utils") return run_numpy_utils_case;
+  if (stem == "randomized_model_tests_all_backends") return run_randomized;
   return nullptr;
 }
 

@@ -1,13 +1,20 @@
-// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling and embedding.
+// Layer primitives: 1-D/2-D convolution with optional bias, max/average pooling, embedding,
+// scaled dot-product attention and the recurrent cells (RNNCell, LSTMCell).
 // Stride, padding and dilation are scalar ports holding Mithril's argument forms: an int, a
 // pair, a pair of pairs (2-D padding) or the PaddingType names "SAME" / "VALID".
 #include <array>
+#include <cmath>
+#include <functional>
+#include <limits>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/primitives/common.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/conv.h"
+#include "mithril/ops/linalg.h"
+#include "mithril/ops/reduce.h"
 #include "mithril/ops/shape.h"
+#include "mithril/ops/unary.h"
 
 namespace mithril::logical {
 namespace {
@@ -206,9 +213,117 @@ void add_embedding(PrimitiveRegistry& r) {
   });
 }
 
+// ScaledDotProduct (args is_causal = True, scale = None -> 1/sqrt(d), dropout_p = 0.0,
+// use_attn_mask = False; ports query [..., L, d], key [..., S, d], value [..., S, d_v] and, with
+// use_attn_mask, attn_mask [L, S] added to the scores): the reference formula of PyTorch's
+// scaled_dot_product_attention that Mithril follows,
+//   softmax(query @ key^T * scale + causal bias + attn_mask, -1) @ value,
+// where the causal bias is -inf above the diagonal. Dropout is not supported (p must be 0).
+void add_scaled_dot_product(PrimitiveRegistry& r) {
+  r.add("ScaledDotProduct", {"is_causal", "scale", "dropout_p", "use_attn_mask"}, [](const json& args) {
+    const Args a("ScaledDotProduct", args);
+    const bool causal = a.get_bool("is_causal", true);
+    const bool use_mask = a.get_bool("use_attn_mask", false);
+    const std::optional<double> scale = a.has("scale") ? std::optional<double>(a.get_double("scale", 0)) : std::nullopt;
+    MI_CHECK(a.get_double("dropout_p", 0.0) == 0.0, AttributeError,
+             "[ScaledDotProduct] dropout_p = {} is not supported: only 0.0", a.get_double("dropout_p", 0.0));
+    std::vector<PortDef> ports = {tensor_port("query"), tensor_port("key"), tensor_port("value")};
+    if (use_mask) ports.push_back(tensor_port("attn_mask"));
+    return single_output("ScaledDotProduct", ports, [=](Graph& g, const PortReader& in) {
+      const Var q = in.tensor("query"), k = in.tensor("key"), v = in.tensor("value");
+      MI_CHECK(q.ndim() >= 2 && k.ndim() >= 2, ShapeError, "[ScaledDotProduct] query {} and key {} need 2 or more dims",
+               shape_str(q.shape()), shape_str(k.shape()));
+      const int64_t l = q.dim(q.ndim() - 2), s = k.dim(k.ndim() - 2);
+      const double factor = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(q.dim(q.ndim() - 1)));
+      Var w = ops::matmul(q, ops::swap_axes(k, -2, -1)) * factor;
+      if (causal) {
+        std::vector<double> bias(static_cast<size_t>(l * s), 0.0);
+        for (int64_t i = 0; i < l; ++i)
+          for (int64_t j = i + 1; j < s; ++j)
+            bias[static_cast<size_t>(i * s + j)] = -std::numeric_limits<double>::infinity();
+        w = w + ops::cast(g.constant(Tensor::from_doubles(bias, {l, s}, DType::f64)), w.dtype());
+      }
+      if (use_mask) w = w + in.tensor("attn_mask");
+      return ops::matmul(ops::softmax(w, -1), v);
+    });
+  });
+}
+
+// The recurrent cells of README §4.4. A cell steps a batch of N sequences whose hidden state
+// holds M >= N rows (sequences sorted by length: the longer ones come first); rows N.. of the
+// state pass through unchanged as `hidden_compl`.
+using CellStep = std::function<std::map<std::string, Var>(const PortReader&, const std::vector<Var>& states)>;
+
+PrimitiveDef recurrent_cell(const std::string& name, std::vector<std::string> state_ports,
+                            std::vector<std::string> parameters, std::vector<std::string> outputs, CellStep step) {
+  PrimitiveDef def;
+  def.name = name;
+  def.ports.push_back(tensor_port("input"));
+  for (const std::string& p : state_ports) def.ports.push_back(tensor_port(p));
+  for (const std::string& p : parameters) def.ports.push_back(parameter_port(p));
+  for (const std::string& p : outputs) def.ports.push_back(output_port(p));
+  def.build = [name, state_ports, step](Graph&, const PortValues& values) {
+    const PortReader in(name, values);
+    const Var x = in.tensor("input");
+    std::vector<Var> states;  // the first N rows of each state
+    Var complement = x;
+    for (const std::string& p : state_ports) {
+      const Var s = in.tensor(p);
+      MI_CHECK(x.ndim() == 3 && s.ndim() == 3 && s.dim(0) >= x.dim(0), ShapeError,
+               "[{}] input {} must be [N, 1, d] and {} {} must be [M, 1, d] with M >= N", name, shape_str(x.shape()), p,
+               shape_str(s.shape()));
+      states.push_back(ops::slice(s, 0, 0, x.dim(0)));
+      if (p == "prev_hidden") complement = ops::slice(s, 0, x.dim(0), s.dim(0));
+    }
+    std::map<std::string, Var> out = step(in, states);
+    out.emplace("hidden_compl", complement);
+    return out;
+  };
+  return def;
+}
+
+Var affine(const Var& x, const Var& w, const Var& b) { return ops::matmul(x, ops::swap_axes(w, -2, -1)) + b; }
+
+// h = tanh(prev_hidden[:N] w_hh^T + input w_ih^T + bias_h); output = h w_ho^T + bias_o.
+void add_rnn_cell(PrimitiveRegistry& r) {
+  r.add("RNNCell", {}, [](const json&) {
+    return recurrent_cell("RNNCell", {"prev_hidden"}, {"w_ih", "w_hh", "w_ho", "bias_h", "bias_o"},
+                          {"hidden", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
+                            const Var x = in.tensor("input");
+                            const Var h = ops::tanh(ops::matmul(st[0], ops::swap_axes(in.tensor("w_hh"), -2, -1)) +
+                                                    affine(x, in.tensor("w_ih"), in.tensor("bias_h")));
+                            return std::map<std::string, Var>{
+                                {"hidden", h}, {"output", affine(h, in.tensor("w_ho"), in.tensor("bias_o"))}};
+                          });
+  });
+}
+
+// z = [input, prev_hidden[:N]]; f, i, o = sigmoid(z w^T + b), g = tanh(z w_c^T + b_c);
+// cell = f prev_cell[:N] + i g; hidden = tanh(cell) o; output = hidden w_out^T + bias_out.
+void add_lstm_cell(PrimitiveRegistry& r) {
+  r.add("LSTMCell", {}, [](const json&) {
+    return recurrent_cell(
+        "LSTMCell", {"prev_hidden", "prev_cell"},
+        {"w_f", "w_i", "w_c", "w_o", "w_out", "bias_f", "bias_i", "bias_c", "bias_o", "bias_out"},
+        {"hidden", "cell", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
+          const Var z = ops::concat({in.tensor("input"), st[0]}, -1);
+          auto gate = [&](const char* w, const char* b) { return affine(z, in.tensor(w), in.tensor(b)); };
+          const Var f = ops::sigmoid(gate("w_f", "bias_f")), i = ops::sigmoid(gate("w_i", "bias_i"));
+          const Var g = ops::tanh(gate("w_c", "bias_c")), o = ops::sigmoid(gate("w_o", "bias_o"));
+          const Var cell = f * st[1] + i * g;
+          const Var hidden = ops::tanh(cell) * o;
+          const Var output = affine(hidden, in.tensor("w_out"), in.tensor("bias_out"));
+          return std::map<std::string, Var>{{"hidden", hidden}, {"cell", cell}, {"output", output}};
+        });
+  });
+}
+
 }  // namespace
 
 void register_layer_primitives(PrimitiveRegistry& r) {
+  add_rnn_cell(r);
+  add_lstm_cell(r);
+  add_scaled_dot_product(r);
   add_convolution_1d(r);
   add_convolution_2d(r);
   add_max_pool_1d(r);

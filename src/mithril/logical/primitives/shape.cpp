@@ -1,5 +1,8 @@
-// Layout primitives: transposes, gathers along axis 0, squeezing, diagonals, concatenation and
-// flattening.
+// Layout primitives: transposes, gathers along axis 0, squeezing, diagonals, concatenation,
+// flattening, packing tensors into a list (ToList), and constant-pattern tensors (Eye,
+// EyeComplement, Ones) whose shape is given by scalar ports.
+#include <algorithm>
+
 #include "mithril/core/error.h"
 #include "mithril/logical/primitives/common.h"
 #include "mithril/ops/binary.h"
@@ -97,9 +100,65 @@ void add_flatten(PrimitiveRegistry& r) {
   });
 }
 
+// ToList (arg n = 1): packs input1..inputN into the list-valued output, e.g. for Concat.
+void add_to_list(PrimitiveRegistry& r) {
+  r.add("ToList", {"n"}, [](const json& args) {
+    const int64_t n = Args("ToList", args).get_int("n", 1);
+    MI_CHECK(n >= 1, AttributeError, "[ToList] argument n must be at least 1, got {}", n);
+    PrimitiveDef def;
+    def.name = "ToList";
+    for (int64_t i = 1; i <= n; ++i) def.ports.push_back(tensor_port("input" + std::to_string(i)));
+    def.ports.push_back(output_port());
+    def.ports.back().list = true;
+    def.build_lists = [n](Graph&, const PortValues& in) {
+      const PortReader reader("ToList", in);
+      std::vector<Var> xs;
+      for (int64_t i = 1; i <= n; ++i) xs.push_back(reader.tensor("input" + std::to_string(i)));
+      return std::map<std::string, std::vector<Var>>{{"output", xs}};
+    };
+    return def;
+  });
+}
+
+// A float64 [N, M] constant (M = null -> N) with `diagonal` on the main diagonal, `off` elsewhere.
+Var diagonal_pattern(Graph& graph, const PortReader& in, double diagonal, double off) {
+  MI_CHECK(!in.scalar("N").is_null(), ValueError, "[{}] port 'N' must be given", in.model());
+  const int64_t n = in.scalar_int("N");
+  const int64_t m = in.scalar("M").is_null() ? n : in.scalar_int("M");
+  MI_CHECK(n >= 0 && m >= 0, ValueError, "[{}] N = {} and M = {} must not be negative", in.model(), n, m);
+  std::vector<double> v(static_cast<size_t>(n * m), off);
+  for (int64_t i = 0; i < std::min(n, m); ++i) v[static_cast<size_t>(i * m + i)] = diagonal;
+  return graph.constant(Tensor::from_doubles(v, {n, m}, DType::f64));
+}
+
+void add_eye(PrimitiveRegistry& r) {
+  r.add("Eye", {}, [](const json&) {
+    return single_output("Eye", {scalar_port("N", nullptr), scalar_port("M", nullptr)},
+                         [](Graph& g, const PortReader& in) { return diagonal_pattern(g, in, 1.0, 0.0); });
+  });
+  r.add("EyeComplement", {}, [](const json&) {
+    return single_output("EyeComplement", {scalar_port("N", nullptr), scalar_port("M", nullptr)},
+                         [](Graph& g, const PortReader& in) { return diagonal_pattern(g, in, 0.0, 1.0); });
+  });
+}
+
+void add_ones(PrimitiveRegistry& r) {
+  r.add("Ones", {}, [](const json&) {
+    return single_output("Ones", {scalar_port("shape", nullptr)}, [](Graph& g, const PortReader& in) {
+      MI_CHECK(!in.scalar("shape").is_null(), ValueError, "[Ones] port 'shape' must be given");
+      const json& s = in.scalar("shape");
+      const Shape shape = s.is_array() ? in.scalar_ints("shape") : Shape{in.scalar_int("shape")};
+      return g.constant(Tensor::full(shape, 1.0, DType::f64));
+    });
+  });
+}
+
 }  // namespace
 
 void register_shape_primitives(PrimitiveRegistry& r) {
+  add_to_list(r);
+  add_eye(r);
+  add_ones(r);
   add_transpose(r);
   add_permute_tensor(r);
   add_swap_axes(r);

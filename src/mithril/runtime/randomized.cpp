@@ -1,0 +1,414 @@
+#include "mithril/runtime/randomized.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cfloat>
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/library.h"
+#include "mithril/logical/model_dict.h"
+#include "mithril/runtime/compile.h"
+
+namespace mithril::conformance {
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+int64_t draw_int(int64_t lo, int64_t hi, Rng& rng) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
+
+bool is_range(const json& v) { return v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number(); }
+
+json draw_value(const json& spec, bool is_float, Rng& rng) {
+  if (!spec.is_array() || spec.empty()) return spec;
+  if (spec[0].is_array()) {
+    json out = json::array();
+    for (const json& e : spec) out.push_back(draw_value(e, is_float, rng));
+    return out;
+  }
+  if (is_range(spec)) {
+    if (is_float) return std::uniform_real_distribution<double>(spec[0].get<double>(), spec[1].get<double>())(rng);
+    return draw_int(spec[0].get<int64_t>(), spec[1].get<int64_t>(), rng);
+  }
+  return spec[static_cast<size_t>(draw_int(0, static_cast<int64_t>(spec.size()) - 1, rng))];
+}
+
+// A bound of "interval": a number, or a [lo, hi] range drawn once.
+int64_t draw_bound(const json& b, Rng& rng) {
+  return b.is_array() ? draw_int(b[0].get<int64_t>(), b[1].get<int64_t>(), rng) : b.get<int64_t>();
+}
+
+Tensor normal_tensor(const Shape& shape, Rng& rng, double mean = 0.0, double std_dev = 1.0) {
+  std::normal_distribution<double> dist(mean, std_dev);
+  std::vector<double> v(static_cast<size_t>(numel(shape)));
+  for (double& x : v) x = dist(rng);
+  return Tensor::from_doubles(v, shape, DType::f64);
+}
+
+// Shapes of inputs the case leaves out (weights, biases, loss targets): upstream Mithril infers
+// them from the model's shape rules; these are the rules of README §4.4 for the models used.
+std::optional<Shape> missing_shape(const std::string& model, const json& args, const std::string& key,
+                                   const std::map<std::string, Shape>& known) {
+  const std::string m = lower(model);
+  auto has = [&](const char* k) { return known.count(k) > 0; };
+  auto last = [&](const char* k) { return known.at(k).back(); };
+  static const std::set<std::string> losses = {"squarederror", "absoluteerror", "hingeloss", "quadhingeloss",
+                                               "quantileloss", "binarycrossentropy", "kldivergence", "crossentropy"};
+  if (losses.count(m)) {
+    if (key == "input" && has("target")) return known.at("target");
+    if (key == "target" && has("input")) return known.at("input");
+  }
+  if (m == "tsnecore" && key == "pred_distances" && has("distances")) return known.at("distances");
+  if (!has("input")) return std::nullopt;
+  const Shape& in = known.at("input");
+  if (m == "logisticregression") {
+    if (key == "weight") return Shape{1, in.back()};
+    if (key == "bias") return Shape{1};
+  }
+  if (m == "layer") {
+    const int64_t d = args.at("dimension").get<int64_t>();
+    if (key == "weight") return Shape{d, in.back()};
+    if (key == "bias") return Shape{d};
+  }
+  if (m == "mlp") {
+    const auto dims = args.at("dimensions").get<std::vector<int64_t>>();
+    for (size_t i = 0; i < dims.size(); ++i) {
+      const int64_t prev = i == 0 ? in.back() : dims[i - 1];
+      if (key == "weight" + std::to_string(i)) return Shape{dims[i], prev};
+      if (key == "bias" + std::to_string(i)) return Shape{dims[i]};
+    }
+  }
+  if (m == "polynomialregression") {
+    // Monomials of total degree 1..degree in d variables: C(d + degree, degree) - 1.
+    const int64_t d = in.back(), deg = args.at("degree").get<int64_t>();
+    int64_t c = 1;
+    for (int64_t i = 1; i <= deg; ++i) c = c * (d + i) / i;
+    const int64_t dim = args.at("dimension").get<int64_t>();
+    if (key == "weight") return Shape{dim, c - 1};
+    if (key == "bias") return Shape{dim};
+  }
+  if (m == "layernorm" && (key == "weight" || key == "bias")) return Shape{last("input")};
+  if ((m == "convolution1d" || m == "convolution2d") && key == "bias") {
+    Shape s(in.size(), 1);
+    s[1] = args.at("out_channels").get<int64_t>();
+    return s;
+  }
+  return std::nullopt;
+}
+
+// Independent references for the inference-only models whose values are cheap to state.
+std::optional<Tensor> inference_reference(const std::string& model, const json& args,
+                                          const std::map<std::string, Tensor>& inputs) {
+  const std::string m = lower(model);
+  if (m == "eye" || m == "eyecomplement") {
+    const int64_t n = args.at("N").get<int64_t>();
+    const int64_t cols = args.contains("M") && !args.at("M").is_null() ? args.at("M").get<int64_t>() : n;
+    std::vector<double> v(static_cast<size_t>(n * cols));
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < cols; ++j) v[static_cast<size_t>(i * cols + j)] = (i == j) == (m == "eye") ? 1.0 : 0.0;
+    return Tensor::from_doubles(v, {n, cols}, DType::f64);
+  }
+  if (m == "ones") {
+    const Shape s = args.at("shape").get<Shape>();
+    return Tensor::full(s, 1.0, DType::f64);
+  }
+  if (m == "transposeddiagonal") {
+    const Tensor& x = inputs.at("input");
+    const int64_t n = x.shape()[0];
+    const std::vector<double> xv = x.to_doubles();
+    std::vector<double> d(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) d[static_cast<size_t>(i)] = xv[static_cast<size_t>(i * n + i)];
+    return Tensor::from_doubles(d, {n, 1}, DType::f64);
+  }
+  if (m == "squeeze") {
+    const Tensor& x = inputs.at("input");
+    Shape s;
+    for (int64_t d : x.shape())
+      if (d != 1) s.push_back(d);
+    return Tensor::from_doubles(x.to_doubles(), s, DType::f64);
+  }
+  return std::nullopt;
+}
+
+bool same(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  const auto x = a.to_doubles(), y = b.to_doubles();
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!(x[i] == y[i]) && !(std::isnan(x[i]) && std::isnan(y[i]))) return false;
+  return true;
+}
+
+void check_finite(const Tensor& t, const std::string& what) {
+  for (double v : t.to_doubles())
+    if (!std::isfinite(v)) throw std::runtime_error(fmt::format("{} has a non-finite value {}", what, v));
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_doubles(), y = b.to_doubles();
+  double s = 0;
+  for (size_t i = 0; i < x.size(); ++i) s += x[i] * y[i];
+  return s;
+}
+
+// <cotangent, outputs> summed over the outputs, and the sum of |cotangent * output| (the
+// magnitude that bounds the rounding error of a difference of two such sums). Positions with a
+// zero cotangent are left out, so masked non-finite outputs do not turn the sum into NaN.
+std::pair<double, double> objective(const PhysicalModel& pm, const DataMap& inputs, const DataMap& cts) {
+  const DataMap out = pm.evaluate(inputs);
+  double s = 0, mag = 0;
+  for (const auto& [k, ct] : cts) {
+    const auto x = out.at(k).tensor.to_doubles(), c = ct.tensor.to_doubles();
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (c[i] == 0) continue;
+      s += x[i] * c[i];
+      mag += std::fabs(x[i] * c[i]);
+    }
+  }
+  return {s, mag};
+}
+
+DataMap shifted(const DataMap& inputs, const std::map<std::string, Tensor>& dir, double h) {
+  DataMap out = inputs;
+  for (const auto& [k, v] : dir) {
+    auto x = inputs.at(k).tensor.to_doubles();
+    const auto d = v.to_doubles();
+    for (size_t i = 0; i < x.size(); ++i) x[i] += h * d[i];
+    out[k] = Data(Tensor::from_doubles(x, v.shape(), DType::f64));
+  }
+  return out;
+}
+
+// Checks <gradient, v> against the central difference of the objective along v. Tolerance:
+// the FD reference itself is only accurate to ~h^2 (truncation) plus the rounding error of the
+// quotient, so we accept |a - n| <= 1e-6 * max(1, sum|g v|, |n|) + 64 * eps * sum|ct * out| / h.
+// The case's 1e-13/1e-12 tolerances are for comparing two implementations and would reject a
+// correct VJP here. At a kink (relu at 0, ...) the step may straddle it: retry with smaller
+// steps before failing; the kinks have measure zero for the drawn inputs.
+void check_direction(const PhysicalModel& pm, const DataMap& inputs, const DataMap& cts, const DataMap& grads,
+                     const std::map<std::string, Tensor>& dir, const std::string& what) {
+  double analytic = 0, scale = 1;
+  for (const auto& [k, v] : dir) {
+    const auto g = grads.at(k).tensor.to_doubles(), d = v.to_doubles();
+    for (size_t i = 0; i < g.size(); ++i) {
+      if (d[i] == 0) continue;  // entries left out of the direction (non-finite gradients)
+      analytic += g[i] * d[i];
+      scale += std::fabs(g[i] * d[i]);
+    }
+  }
+  std::string last;
+  for (double h : {1e-5, 1e-6, 1e-7}) {
+    const auto [fp, mp] = objective(pm, shifted(inputs, dir, h), cts);
+    const auto [fm, mm] = objective(pm, shifted(inputs, dir, -h), cts);
+    const double numeric = (fp - fm) / (2 * h);
+    const double tol = 1e-6 * std::max(scale, std::fabs(numeric)) + 64 * DBL_EPSILON * std::max(mp, mm) / h;
+    if (std::fabs(analytic - numeric) <= tol) return;
+    last = fmt::format("gradient check along a random direction of {}: VJP gives {} but central differences give {} "
+                       "(h = {}, tolerance {})",
+                       what, analytic, numeric, h, tol);
+  }
+  throw std::runtime_error(last);
+}
+
+// `checked` collects the trainable keys that took part in a gradient check (not every entry of
+// their gradient was left out as non-finite).
+void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_seen, std::set<std::string>& checked) {
+  const json& md = c.at("model");
+  const std::string name = md.at("name").get<std::string>();
+  json args = md.value("regular_args", json::object());
+  const json drawn = draw_args(md.value("randomized_args", json::object()), md.value("floats", json::array()), rng);
+  for (const auto& [k, v] : drawn.items()) args[k] = v;
+  const logical::ModelResolver resolve = [](const json& d) { return logical::model_from_dict(d); };
+  logical::Model model = name == "Model" ? logical::model_from_dict(md) : logical::make_model(name, args, resolve);
+  const json differentiabilities = md.value("assigned_differentiabilities", json::array());
+  for (const json& d : differentiabilities)
+    model.set_differentiability(d[0].get<std::string>(), d[1].get<bool>());
+
+  std::map<std::string, Shape> named;
+  const json random_shapes = c.value("random_shapes", json::object());
+  for (const auto& [k, spec] : random_shapes.items()) named[k] = draw_shape(spec, {}, rng);
+  auto draw = [&](const json& info) {
+    if (info.is_array()) {  // a list of [lo, hi] ranges: one integer per element
+      std::vector<double> v;
+      for (const json& r : info) v.push_back(static_cast<double>(draw_bound(r, rng)));
+      return Tensor::from_doubles(v, {static_cast<int64_t>(v.size())}, DType::f64);
+    }
+    return draw_tensor(info, draw_shape(info.value("shapes", json::array()), named, rng), rng);
+  };
+  std::map<std::string, Tensor> values;
+  CompileOptions opt;
+  opt.inference = true;
+  const json static_info = c.value("static_input_info", json::object());
+  const json input_info = c.value("input_info", json::object());
+  for (const auto& [k, info] : static_info.items()) {
+    values[k] = draw(info);
+    opt.constant_tensors[k] = Data(values[k]);
+  }
+  DataMap inputs;
+  for (const auto& [k, info] : input_info.items()) {
+    values[k] = draw(info);
+    inputs[k] = Data(values[k]);
+  }
+  const PhysicalModel probe = compile(model, opt);
+  std::map<std::string, Shape> known;
+  for (const auto& [k, v] : values) known[k] = v.shape();
+  std::vector<std::string> trainable;
+  for (const std::string& k : probe.input_keys()) {
+    if (!inputs.count(k)) {
+      const auto s = missing_shape(name, args, k, known);
+      if (!s) throw std::runtime_error(fmt::format("no shape rule for input '{}' of {}", k, name));
+      values[k] = normal_tensor(*s, rng);
+      inputs[k] = Data(values[k]);
+    }
+    if (k != "threshold" && k != "quantile") trainable.push_back(k);
+  }
+
+  if (c.value("inference", false)) {
+    const DataMap first = probe.evaluate(inputs), second = probe.evaluate(inputs);
+    for (const auto& [k, v] : first) {
+      if (!same(v.tensor, second.at(k).tensor)) throw std::runtime_error("output '" + k + "' differs between two runs");
+      check_finite(v.tensor, "output '" + k + "'");
+    }
+    if (const auto ref = inference_reference(name, args, values); ref && first.count("output")) {
+      // The case's float64 tolerances (README §8: allclose, atol and rtol, defaults 1e-13).
+      const double atol = c.value("64bit_tolerance", 1e-13), rtol = c.value("64bit_relative_tolerance", 1e-13);
+      const Tensor& got = first.at("output").tensor;
+      bool close = got.shape() == ref->shape();
+      const auto a = got.to_doubles(), b = ref->to_doubles();
+      for (size_t i = 0; close && i < a.size(); ++i) close = std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i]);
+      if (!close)
+        throw std::runtime_error(fmt::format("output {} differs from the reference {} (args {})",
+                                             first.at("output").tensor.to_string(), ref->to_string(), args.dump()));
+    }
+    return;
+  }
+
+  opt.inference = false;
+  opt.trainable_keys = trainable;
+  const PhysicalModel pm = compile(model, opt);
+  // Outside a function's domain (log of a negative number, a negative base to a fractional
+  // power, ...) every backend returns NaN; finite differences cannot check such outputs, so
+  // they get a zero cotangent and the check covers the finite ones.
+  const DataMap out = pm.evaluate(inputs);
+  DataMap cts;
+  bool outputs_finite = true;
+  for (const auto& [k, v] : out) {
+    std::vector<double> ct = normal_tensor(v.tensor.shape(), rng).to_doubles();
+    const std::vector<double> x = v.tensor.to_doubles();
+    for (size_t i = 0; i < x.size(); ++i)
+      if (!std::isfinite(x[i])) {
+        ct[i] = 0;
+        outputs_finite = false;
+      }
+    cts[k] = Data(Tensor::from_doubles(ct, v.tensor.shape(), DType::f64));
+  }
+  const PhysicalModel::Result r = pm.evaluate(inputs, cts);
+  for (const auto& [k, v] : out)
+    if (!same(v.tensor, r.outputs.at(k).tensor)) throw std::runtime_error("output '" + k + "' differs between runs");
+  std::map<std::string, Tensor> all;
+  for (const std::string& k : pm.trainable_keys()) {
+    const Tensor& g = r.gradients.at(k).tensor;
+    if (g.shape() != values.at(k).shape())
+      throw std::runtime_error(fmt::format("gradient of '{}' has shape {} but the input has {}", k,
+                                           shape_str(g.shape()), shape_str(values.at(k).shape())));
+    if (outputs_finite) check_finite(g, "gradient of '" + k + "'");
+    // The direction scales each element by its magnitude, so the steps stay relative to the
+    // point: near a pole (1/x, log x at small x) an absolute step would make the FD truncation
+    // error dominate. Non-finite gradient entries (0 * NaN where an output is masked) are left out.
+    std::vector<double> d = normal_tensor(g.shape(), rng).to_doubles();
+    const std::vector<double> x = values.at(k).to_doubles(), gv = g.to_doubles();
+    for (size_t i = 0; i < d.size(); ++i)
+      d[i] = std::isfinite(gv[i]) ? d[i] * (x[i] != 0 ? std::fabs(x[i]) : 1.0) : 0.0;
+    all[k] = Tensor::from_doubles(d, g.shape(), DType::f64);
+    trainable_seen.insert(k);
+    if (std::any_of(d.begin(), d.end(), [](double e) { return e != 0; })) checked.insert(k);
+  }
+  if (lower(name) == "stopgradient") {  // Mithril's rule: identity forward, zero gradient
+    for (const auto& [k, g] : r.gradients)
+      if (dot(g.tensor, g.tensor) != 0) throw std::runtime_error("StopGradient gave a non-zero gradient");
+    return;
+  }
+  if (all.empty()) return;
+  check_direction(pm, inputs, cts, r.gradients, all, "all trainable inputs");
+  if (all.size() > 1)
+    for (const auto& [k, v] : all) check_direction(pm, inputs, cts, r.gradients, {{k, v}}, "'" + k + "'");
+}
+
+}  // namespace
+
+json draw_args(const json& randomized_args, const json& floats, Rng& rng) {
+  json out = json::object();
+  for (const auto& [k, spec] : randomized_args.items()) {
+    const bool is_float = floats.is_array() && std::find(floats.begin(), floats.end(), json(k)) != floats.end();
+    out[k] = draw_value(spec, is_float, rng);
+  }
+  return out;
+}
+
+Shape draw_shape(const json& shapes, const std::map<std::string, Shape>& named, Rng& rng) {
+  if (shapes.is_string()) {
+    const auto it = named.find(shapes.get<std::string>());
+    MI_CHECK(it != named.end(), KeyError, "[randomized] unknown random shape '{}'", shapes.get<std::string>());
+    return it->second;
+  }
+  Shape s;
+  for (const json& d : shapes) s.push_back(draw_bound(d, rng));
+  return s;
+}
+
+Tensor draw_tensor(const json& info, const Shape& shape, Rng& rng) {
+  const size_t n = static_cast<size_t>(numel(shape));
+  std::vector<double> v(n);
+  if (info.value("mode", "") == "int") {
+    const json& iv = info.at("interval");
+    const int64_t lo = draw_bound(iv[0], rng), hi = draw_bound(iv[1], rng);
+    for (double& x : v) x = static_cast<double>(draw_int(lo, hi, rng));
+    return Tensor::from_doubles(v, shape, DType::f64);
+  }
+  std::normal_distribution<double> dist(info.value("mean", 0.0), info.value("std_dev", 1.0));
+  for (double& x : v) x = dist(rng);
+  if (info.value("is_positive", false))
+    for (double& x : v) x = std::fabs(x);
+  if (shape.size() >= 2 && (info.value("is_symmetric", false) || info.value("zero_diag", false))) {
+    const int64_t r = shape[shape.size() - 2], cols = shape.back();
+    for (size_t base = 0; base < n; base += static_cast<size_t>(r * cols))
+      for (int64_t i = 0; i < r; ++i)
+        for (int64_t j = 0; j < cols; ++j) {
+          double& a = v[base + static_cast<size_t>(i * cols + j)];
+          if (info.value("is_symmetric", false) && j > i && j < r && i < cols)
+            v[base + static_cast<size_t>(j * cols + i)] = a;
+          if (i == j && info.value("zero_diag", false)) a = 0;
+        }
+  }
+  if (info.value("normalize", false)) {
+    double total = 0;
+    for (double x : v) total += x;
+    for (double& x : v) x /= total;
+  }
+  if (info.value("bool", false))
+    for (double& x : v) x = x > 0 ? 1.0 : 0.0;
+  return Tensor::from_doubles(v, shape, DType::f64);
+}
+
+void run_randomized_case(const json& c, uint64_t seed) {
+  Rng rng(seed);
+  const int iterations = c.value("iterations", 10);
+  std::set<std::string> trainable, checked;
+  for (int i = 0; i < iterations; ++i) {
+    try {
+      run_iteration(c, rng, trainable, checked);
+    } catch (const std::exception& e) {
+      throw std::runtime_error(fmt::format("seed {}, iteration {}: {}", seed, i, e.what()));
+    }
+  }
+  for (const std::string& k : trainable)
+    if (!checked.count(k))
+      throw std::runtime_error(fmt::format(
+          "seed {}: the gradient of '{}' was never checked: it was non-finite in every iteration", seed, k));
+}
+
+}  // namespace mithril::conformance
