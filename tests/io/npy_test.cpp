@@ -21,7 +21,7 @@ class Npy : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / fmt::format("mithril_npy_test_{}_{}", getpid(),
-                                                  ::testing::UnitTest::GetInstance()->current_test_info()->name());
+                                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -72,7 +72,8 @@ std::string zip(const std::vector<ZipMember>& members) {
       uLongf n = compressBound(static_cast<uLong>(m.data.size()));
       std::string buf(n, '\0');
       EXPECT_EQ(compress2(reinterpret_cast<Bytef*>(buf.data()), &n, reinterpret_cast<const Bytef*>(m.data.data()),
-                          static_cast<uLong>(m.data.size()), 9), Z_OK);
+                          static_cast<uLong>(m.data.size()), 9),
+                Z_OK);
       stored = buf.substr(2, n - 6);
     }
     const auto crc = crc32(0, reinterpret_cast<const Bytef*>(m.data.data()), static_cast<uInt>(m.data.size()));
@@ -155,10 +156,12 @@ TEST_F(Npy, ReadsHandWrittenVersion1Files) {
   expect_values(read_npy(write("b.npy", npy("{\"shape\": (3L,), \"fortran_order\": False, \"descr\": \"<i4\"}",
                                             raw<int32_t>({-1, 0, 7})))),
                 {3}, DType::i32, {-1, 0, 7});
-  expect_values(read_npy(write("c.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", raw<float>({1.5f})))),
-                {}, DType::f32, {1.5});
-  expect_values(read_npy(write("d.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}", "\x01\x00\x02"))),
-                {3}, DType::b8, {1, 0, 1});
+  expect_values(
+      read_npy(write("c.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", raw<float>({1.5f})))), {},
+      DType::f32, {1.5});
+  const std::string bools("\x01\x00\x02", 3);  // NumPy writes 0/1; any non-zero byte reads as true
+  expect_values(read_npy(write("d.npy", npy("{'descr': '|b1', 'fortran_order': False, 'shape': (3,)}", bools))), {3},
+                DType::b8, {1, 0, 1});
   expect_values(read_npy(write("e.npy", npy("{'descr': '|u1', 'fortran_order': False, 'shape': (2,)}", "\xff\x01"))),
                 {2}, DType::i32, {255, 1});
   expect_values(read_npy(write("f.npy", npy("{'descr': '|i1', 'fortran_order': False, 'shape': (2,)}", "\xff\x01"))),
@@ -166,9 +169,9 @@ TEST_F(Npy, ReadsHandWrittenVersion1Files) {
   expect_values(read_npy(write("g.npy", npy("{'descr': '<f2', 'fortran_order': False, 'shape': (2,)}",
                                             raw<uint16_t>({0x3c00, 0xc000})))),
                 {2}, DType::f16, {1, -2});
-  expect_values(read_npy(write("h.npy", npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1)}",
-                                            raw<int64_t>({-5})))),
-                {1, 1}, DType::i64, {-5});
+  expect_values(
+      read_npy(write("h.npy", npy("{'descr': '<i8', 'fortran_order': False, 'shape': (1, 1)}", raw<int64_t>({-5})))),
+      {1, 1}, DType::i64, {-5});
 }
 
 TEST_F(Npy, ReadsVersion2And3Headers) {
@@ -186,7 +189,8 @@ TEST_F(Npy, MalformedFilesNameTheFileAndReason) {
   EXPECT_EQ(err("PK\x03\x04 not numpy"), fmt::format("[npy] {}: bad magic (not a .npy file)", p));
   EXPECT_EQ(err(""), fmt::format("[npy] {}: bad magic (not a .npy file)", p));
   EXPECT_EQ(err(good.substr(0, 9)), fmt::format("[npy] {}: truncated header", p));
-  EXPECT_EQ(err(good.substr(0, 40)), fmt::format("[npy] {}: truncated header (header length 118 but only 30 bytes follow)", p));
+  EXPECT_EQ(err(good.substr(0, 40)),
+            fmt::format("[npy] {}: truncated header (header length 118 but only 30 bytes follow)", p));
   EXPECT_EQ(err(good.substr(0, good.size() - 8)),
             fmt::format("[npy] {}: truncated data (shape (2,3) of <f8 needs 48 bytes, the file has 40)", p));
   EXPECT_EQ(err(good + "extra!!!"),
@@ -199,7 +203,8 @@ TEST_F(Npy, MalformedFilesNameTheFileAndReason) {
   EXPECT_EQ(err(npy("{'descr': '<c16', 'fortran_order': False, 'shape': (3,), }", kF8x23Data)),
             fmt::format("[npy] {}: unsupported dtype '<c16' (supported: <f8 <f4 <f2 <i8 <i4 |i1 |b1 |u1)", p));
   EXPECT_EQ(err(npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }", kF8x23Data)),
-            fmt::format("[npy] {}: fortran_order=True is not supported (save a C-order array, e.g. np.ascontiguousarray)", p));
+            fmt::format(
+                "[npy] {}: fortran_order=True is not supported (save a C-order array, e.g. np.ascontiguousarray)", p));
   EXPECT_EQ(err(npy("{'descr': '<f8', 'shape': (2, 3), }", kF8x23Data)),
             fmt::format("[npy] {}: bad header: header has no 'fortran_order'", p));
   EXPECT_EQ(err(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (2, -3), }", kF8x23Data)),
@@ -242,15 +247,16 @@ TEST_F(Npy, ReadsStoredAndDeflatedArchives) {
   std::vector<double> big(50000);
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<double>(i % 17);
   const std::string big_data(reinterpret_cast<const char*>(big.data()), big.size() * sizeof(double));
-  const std::string p = write("big.npz", zip({{"big.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (50000,)}", big_data), true}}));
+  const std::string p =
+      write("big.npz",
+            zip({{"big.npy", npy("{'descr': '<f8', 'fortran_order': False, 'shape': (50000,)}", big_data), true}}));
   EXPECT_EQ(read_npz_member(p, "big").to_doubles(), big);
 }
 
 TEST_F(Npy, WritesStoredArchivesThatRoundTrip) {
-  const std::map<std::string, Tensor> arrays = {
-      {"input", Tensor::from_doubles({1, 2, 3, 4}, {2, 2}, DType::f32)},
-      {"w", Tensor::from_doubles({-1, 5}, {2}, DType::i64)},
-      {"flag", Tensor::scalar(1, DType::b8)}};
+  const std::map<std::string, Tensor> arrays = {{"input", Tensor::from_doubles({1, 2, 3, 4}, {2, 2}, DType::f32)},
+                                                {"w", Tensor::from_doubles({-1, 5}, {2}, DType::i64)},
+                                                {"flag", Tensor::scalar(1, DType::b8)}};
   write_npz(path("o.npz"), arrays);
   EXPECT_FALSE(fs::exists(path("o.npz.tmp")));
   const auto back = read_npz(path("o.npz"));
@@ -267,8 +273,10 @@ TEST_F(Npy, MalformedArchivesNameTheFileAndReason) {
     return error_of([&] { key.empty() ? (void)read_npz(p) : (void)read_npz_member(p, key); });
   };
   const std::string p = path("bad.npz");
-  EXPECT_EQ(err("short"), fmt::format("[npz] {}: not a zip archive (too short for an end of central directory record)", p));
-  EXPECT_EQ(err(std::string(100, 'x')), fmt::format("[npz] {}: not a zip archive (no end of central directory record)", p));
+  EXPECT_EQ(err("short"),
+            fmt::format("[npz] {}: not a zip archive (too short for an end of central directory record)", p));
+  EXPECT_EQ(err(std::string(100, 'x')),
+            fmt::format("[npz] {}: not a zip archive (no end of central directory record)", p));
   EXPECT_EQ(err(zip({{"x.npy", member}}), "y"), fmt::format("[npz] {}: missing member 'y' (members: x)", p));
   EXPECT_EQ(err(zip({}), "y"), fmt::format("[npz] {}: missing member 'y' (members: none)", p));
   EXPECT_EQ(err(zip({{"notes.txt", "hello"}})), fmt::format("[npz] {}: member 'notes.txt' is not a .npy file", p));
@@ -281,13 +289,15 @@ TEST_F(Npy, MalformedArchivesNameTheFileAndReason) {
   EXPECT_EQ(err(deflated), fmt::format("[npz] {}: member 'x.npy': corrupt deflate data (stream error)", p));
   std::string method = zip({{"x.npy", member}});
   method[method.size() - 22 - 5 - 46 + 10] = 12;  // central directory: bzip2
-  EXPECT_EQ(err(method), fmt::format("[npz] {}: member 'x.npy': unsupported compression method 12 (only stored and deflate)", p));
+  EXPECT_EQ(err(method),
+            fmt::format("[npz] {}: member 'x.npy': unsupported compression method 12 (only stored and deflate)", p));
   const std::string whole = zip({{"x.npy", member}});
   EXPECT_EQ(err(whole.substr(0, 50) + whole.substr(whole.size() - 22 - 5 - 46)),
             fmt::format("[npz] {}: corrupt zip: central directory runs past the end of the file", p));
   std::string truncated_member = zip({{"x.npy", member.substr(0, member.size() - 8)}});
-  EXPECT_EQ(err(truncated_member),
-            fmt::format("[npy] {} member 'x.npy': truncated data (shape (2,3) of <f8 needs 48 bytes, the file has 40)", p));
+  EXPECT_EQ(
+      err(truncated_member),
+      fmt::format("[npy] {} member 'x.npy': truncated data (shape (2,3) of <f8 needs 48 bytes, the file has 40)", p));
   EXPECT_EQ(error_of([&] { read_npz(path("none.npz")); }), fmt::format("[npz] {}: cannot open file", path("none.npz")));
 }
 

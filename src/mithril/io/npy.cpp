@@ -204,7 +204,8 @@ class ZipReader {
     const size_t end = find_end_record();
     const uint64_t count = load_le(b_, end + 10, 2);
     const uint64_t cd_offset = load_le(b_, end + 16, 4);
-    if (count == 0xffff || cd_offset == kZip32Max) fail("ZIP64 archives (over 4 GiB or 65535 members) are not supported");
+    if (count == 0xffff || cd_offset == kZip32Max)
+      fail("ZIP64 archives (over 4 GiB or 65535 members) are not supported");
     std::vector<Member> out;
     size_t at = cd_offset;
     for (uint64_t i = 0; i < count; ++i) {
@@ -234,7 +235,8 @@ class ZipReader {
     if (m.flags & 1) fail(who + " is encrypted");
     need(m.local_offset, 30, who + " local header");
     if (load_le(b_, m.local_offset, 4) != kLocalSig) fail(who + ": bad local header signature");
-    const size_t data_at = m.local_offset + 30 + load_le(b_, m.local_offset + 26, 2) + load_le(b_, m.local_offset + 28, 2);
+    const size_t data_at =
+        m.local_offset + 30 + load_le(b_, m.local_offset + 26, 2) + load_le(b_, m.local_offset + 28, 2);
     need(data_at, m.compressed, who + " data");
     const std::string_view raw = b_.substr(data_at, m.compressed);
     std::string data;
@@ -246,8 +248,8 @@ class ZipReader {
     } else {
       fail(fmt::format("{}: unsupported compression method {} (only stored and deflate)", who, m.method));
     }
-    const uint32_t crc = static_cast<uint32_t>(
-        crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+    const uint32_t crc =
+        static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
     if (crc != m.crc) fail(who + ": CRC-32 mismatch (corrupt data)");
     return data;
   }
@@ -418,13 +420,14 @@ void write_npz(const std::string& path, const std::map<std::string, Tensor>& arr
     const std::string data = npy_bytes(tensor);
     MI_CHECK(data.size() < kZip32Max && out.size() + data.size() < kZip32Max, ValueError,
              "[npz] {}: archives over 4 GiB are not supported", path);
-    const auto crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
+    const auto crc =
+        static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(data.data()), static_cast<uInt>(data.size())));
     // Fields shared by the local header (from "version needed") and the central directory entry.
     std::string common;
-    store_le(common, 20, 2);  // version needed: 2.0
-    store_le(common, 0, 2);   // flags
-    store_le(common, 0, 2);   // method: stored
-    store_le(common, 0, 2);   // time 00:00:00
+    store_le(common, 20, 2);    // version needed: 2.0
+    store_le(common, 0, 2);     // flags
+    store_le(common, 0, 2);     // method: stored
+    store_le(common, 0, 2);     // time 00:00:00
     store_le(common, 0x21, 2);  // date 1980-01-01: files are reproducible
     store_le(common, crc, 4);
     store_le(common, data.size(), 4);
