@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 
 #include "mithril/core/error.h"
 
@@ -299,6 +300,40 @@ TEST_F(Npy, MalformedArchivesNameTheFileAndReason) {
       err(truncated_member),
       fmt::format("[npy] {} member 'x.npy': truncated data (shape (2,3) of <f8 needs 48 bytes, the file has 40)", p));
   EXPECT_EQ(error_of([&] { read_npz(path("none.npz")); }), fmt::format("[npz] {}: cannot open file", path("none.npz")));
+}
+
+// Every prefix of a valid file and single-byte corruptions anywhere either read or throw
+// ValueError: never a crash, an allocation of a made-up size, or another exception type.
+TEST_F(Npy, TruncatedAndCorruptedFilesNeverCrash) {
+  const std::string member = npy(kF8x23, kF8x23Data);
+  const std::vector<std::string> files = {member, zip({{"x.npy", member}}), zip({{"x.npy", member, true}})};
+  std::mt19937 rng(1);
+  for (size_t f = 0; f < files.size(); ++f) {
+    const bool is_npz = f > 0;
+    auto read = [&](const std::string& bytes) {  // in memory: the same code as reading a file
+      try {
+        is_npz ? (void)parse_npz(bytes, "f.npz") : (void)parse_npy(bytes, "f.npy");
+      } catch (const ValueError&) {
+      }
+    };
+    for (size_t n = 0; n < files[f].size(); ++n) read(files[f].substr(0, n));
+    for (int i = 0; i < 300; ++i) {
+      std::string bad = files[f];
+      bad[rng() % bad.size()] = static_cast<char>(rng() % 256);
+      read(bad);
+    }
+  }
+}
+
+TEST_F(Npy, ImpossibleDeflateSizeIsRejected) {
+  std::string z = zip({{"x.npy", npy(kF8x23, kF8x23Data), true}});
+  const size_t central = z.size() - 22 - 5 - 46;
+  for (int i = 0; i < 4; ++i) z[central + 24 + static_cast<size_t>(i)] = static_cast<char>(0xf0);  // uncompressed size
+  const std::string p = write("big.npz", z);
+  EXPECT_EQ(error_of([&] { read_npz(p); }).find(fmt::format("[npz] {}: member 'x.npy': corrupt zip: 4042322160 "
+                                                            "uncompressed bytes cannot come from",
+                                                            p)),
+            0u);
 }
 
 }  // namespace

@@ -289,6 +289,10 @@ class ZipReader {
   std::string inflate_raw(std::string_view in, uint64_t size, const std::string& who) const {
     if (in.size() > std::numeric_limits<uInt>::max() || size > std::numeric_limits<uInt>::max())
       fail(who + " is too large to inflate");
+    // Deflate expands at most ~1032:1: a larger claimed size is corruption, not a reason to allocate.
+    if (size > 1032 * static_cast<uint64_t>(in.size()) + 1024)
+      fail(fmt::format("{}: corrupt zip: {} uncompressed bytes cannot come from {} compressed bytes", who, size,
+                       in.size()));
     std::string out(size, '\0');
     z_stream z{};
     if (inflateInit2(&z, -MAX_WBITS) != Z_OK) fail(who + ": cannot initialise zlib");
@@ -386,8 +390,9 @@ Tensor read_npy(const std::string& path) { return parse_npy(read_file(path, "npy
 
 void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, npy_bytes(t), "npy"); }
 
-std::map<std::string, Tensor> read_npz(const std::string& path) {
-  const std::string bytes = read_file(path, "npz");
+std::map<std::string, Tensor> read_npz(const std::string& path) { return parse_npz(read_file(path, "npz"), path); }
+
+std::map<std::string, Tensor> parse_npz(std::string_view bytes, const std::string& path) {
   const ZipReader zip(bytes, path);
   std::map<std::string, Tensor> out;
   for (const Member& m : zip.members()) {

@@ -23,7 +23,9 @@ std::string npy_bytes(const Tensor& t);
 Tensor read_npy(const std::string& path);
 void write_npy(const std::string& path, const Tensor& t);  // atomic: temp file + rename
 
-// Every member of an .npz archive by name, without the ".npy" suffix.
+// Every member of an .npz archive by name, without the ".npy" suffix; parse_npz reads the bytes
+// of an archive that `what` names in errors.
+std::map<std::string, Tensor> parse_npz(std::string_view bytes, const std::string& what);
 std::map<std::string, Tensor> read_npz(const std::string& path);
 // One member ("x" or "x.npy"); a missing member is a ValueError listing the members present.
 Tensor read_npz_member(const std::string& path, const std::string& name);
