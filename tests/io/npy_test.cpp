@@ -91,7 +91,8 @@ std::string zip(const std::vector<ZipMember>& members) {
     le(central, 0x02014b50, 4);
     le(central, 20, 2);
     central += common;
-    le(central, 0, 10);  // comment length, disk, internal and external attributes
+    le(central, 0, 6);  // comment length, disk, internal attributes
+    le(central, 0, 4);  // external attributes
     le(central, out.size(), 4);
     central += m.name;
     le(out, 0x04034b50, 4);
