@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <functional>
 
 #include "mithril/core/error.h"
+#include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile.h"
 #include "mithril/runtime/run_io.h"
@@ -132,6 +134,23 @@ TEST(RunInputs, RandomInputsAreSeededAndMissingOnesNamed) {
               make_run_inputs(pm, "", {{"z", {4, 3}}}, 0);
             }),
             "[run] 'z' is not an input of the model (inputs: b, w, x)");
+}
+
+TEST(RunInputs, InputsFromAnNpzByKeyName) {
+  const PhysicalModel pm = compile(example_model());
+  const std::string path = ::testing::TempDir() + "mithril_run_inputs.npz";
+  io::write_npz(path, {{"x", Tensor::from_doubles({1, 2, 3}, {1, 3}, DType::f32)},
+                       {"w", Tensor::from_doubles({1, 0, 0, 0, 1, -1}, {2, 3}, DType::f64)}});
+  const DataMap in = make_run_inputs(pm, path, {{"b", {2}}}, 0);  // b random, the others from the file
+  EXPECT_EQ(in.at("x").tensor.dtype(), DType::f64);               // float members take the compile dtype
+  EXPECT_EQ(in.at("x").tensor.to_doubles(), (std::vector<double>{1, 2, 3}));
+  EXPECT_EQ(in.at("b").tensor.shape(), (Shape{2}));
+  EXPECT_EQ(error_of<ValueError>([&] { make_run_inputs(pm, path, {{"x", {3, 1}}, {"b", {2}}}, 0); }),
+            fmt::format("[run] input 'x' has shape (1,3) in {} but --shapes says (3,1)", path));
+  io::write_npz(path, {{"q", Tensor::scalar(1, DType::f64)}});
+  EXPECT_EQ(error_of<KeyError>([&] { make_run_inputs(pm, path, {}, 0); }),
+            fmt::format("[run] {}: member 'q' is not an input of the model (inputs: b, w, x)", path));
+  std::remove(path.c_str());
 }
 
 TEST(RunInputs, DescribeOutput) {
