@@ -10,6 +10,7 @@ PACKAGES=(
   libfmt-dev                       # message formatting
   libcli11-dev                     # the mithril command line
   nlohmann-json3-dev               # Mithril model dicts and conformance files (JSON)
+  zlib1g-dev                       # .npz archives: inflate numpy.savez_compressed members, ZIP CRC-32
   libgtest-dev                     # unit tests
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
 )

@@ -12,7 +12,11 @@
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
+#include "mithril/io/npy.h"
+#include "mithril/logical/model_dict.h"
 #include "mithril/runtime/conformance.h"
+#include "mithril/runtime/run_io.h"
+#include "mithril/runtime/summary.h"
 
 namespace {
 
@@ -73,6 +77,41 @@ int run_conformance(const std::vector<std::string>& files, const std::string& fi
   return failed == 0 ? 0 : 1;
 }
 
+int print_summary(const std::string& model_file, const std::vector<std::string>& shape_specs) {
+  using namespace mithril;
+  const auto shapes = parse_shape_specs(shape_specs);
+  fmt::print("{}", format_summary(summarize(logical::load_model_dict(model_file), shapes)));
+  return 0;
+}
+
+// Compiles the model (float64), evaluates it on the given or random inputs and prints each output.
+int run_model(const std::string& model_file, const std::vector<std::string>& shape_specs,
+              const std::string& inputs_file, uint64_t seed, const std::string& output_file) {
+  using namespace mithril;
+  const PhysicalModel pm = compile(logical::load_model_dict(model_file));
+  const DataMap inputs = make_run_inputs(pm, inputs_file, parse_shape_specs(shape_specs), seed);
+  const DataMap outputs = pm.evaluate(inputs);
+  std::map<std::string, Tensor> to_save;
+  for (const std::string& key : pm.output_keys()) {
+    const Data& d = outputs.at(key);
+    if (d.is_list) {
+      for (size_t i = 0; i < d.list.size(); ++i) {
+        const std::string name = fmt::format("{}[{}]", key, i);
+        fmt::print("{}\n", describe_output(name, d.list[i]));
+        to_save[name] = d.list[i];
+      }
+    } else {
+      fmt::print("{}\n", describe_output(key, d.tensor));
+      to_save[key] = d.tensor;
+    }
+  }
+  if (!output_file.empty()) {
+    io::write_npz(output_file, to_save);
+    fmt::print("wrote {} output(s) to {}\n", to_save.size(), output_file);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -93,12 +132,34 @@ int main(int argc, char** argv) {
   conf->add_option("--filter", filter, "Only cases whose name contains this text");
   conf->add_flag("--verbose", verbose, "Print every case, not only failures");
 
+  std::string model_file, inputs_file, output_file;
+  std::vector<std::string> shape_specs;
+  uint64_t seed = 0;
+  auto* summary =
+      app.add_subcommand("summary", "Show a model dict's primitive calls and keys (with --shapes, their shapes)");
+  summary->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  summary
+      ->add_option("--shapes", shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable; KEY= for a scalar)")
+      ->allow_extra_args(false);
+  auto* run = app.add_subcommand("run", "Compile a model dict (float64) and evaluate it on given or random inputs");
+  run->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  run->add_option("--shapes", shape_specs, "Shape of a random standard-normal input, e.g. --shapes input=32x128")
+      ->allow_extra_args(false);
+  run->add_option("--inputs", inputs_file, "Inputs by key name (.npz)")->check(CLI::ExistingFile);
+  run->add_option("--seed", seed, "Seed of the random inputs")->capture_default_str();
+  run->add_option("--output", output_file, "Write the outputs to this .npz");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*ops) return print_ops(family);
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
+    if (*summary) return print_summary(model_file, shape_specs);
+    if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file);
   } catch (const mithril::Error& e) {
+    std::cerr << "mithril: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // e.g. malformed JSON reaching nlohmann, file system errors
     std::cerr << "mithril: " << e.what() << "\n";
     return 1;
   }

@@ -30,6 +30,14 @@ struct PhysicalModel::Impl {
   bool is_constant(EdgeId e) const { return constant_values.count(e) || constants.count(e); }
   const std::string& name(EdgeId e) const { return flat.name(e); }
 
+  // Graph values bound to edges while a graph is built.
+  struct Bound {
+    std::map<EdgeId, Var> vars;
+    std::map<EdgeId, std::vector<Var>> list_vars;
+  };
+  // Adds the constants and every needed call to `g`, after the inputs were bound in `b`. With
+  // `partial`, calls reading an unbound tensor edge are skipped (shape inference with missing shapes).
+  void build_calls(Graph& g, Bound& b, bool partial) const;
   Result run(const DataMap& inputs, const DataMap* output_gradients) const;
 };
 
@@ -122,6 +130,56 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   return PhysicalModel(impl);
 }
 
+void PhysicalModel::Impl::build_calls(Graph& g, Bound& b, bool partial) const {
+  for (const auto& [e, d] : constants) {
+    if (d.is_list) {
+      std::vector<Var> vs;
+      for (const Tensor& t : d.list) vs.push_back(g.constant(t));
+      b.list_vars[e] = vs;
+    } else {
+      b.vars.emplace(e, g.constant(d.tensor));
+    }
+  }
+  for (size_t c = 0; c < flat.calls.size(); ++c) {
+    if (!needed_call[c]) continue;
+    const logical::PrimCall& call = flat.calls[c];
+    logical::PortValues pv;
+    bool bound = true;
+    for (const auto& p : call.def.ports) {
+      if (p.kind == PortKind::output) continue;
+      const EdgeId e = call.ports.at(p.name);
+      logical::PortValue v;
+      if (const auto cv = constant_values.find(e); cv != constant_values.end()) v.scalar = cv->second;
+      if (p.kind == PortKind::tensor_list_input) {
+        const auto lv = b.list_vars.find(e);
+        if (partial && lv == b.list_vars.end()) bound = false;
+        else {
+          MI_CHECK(lv != b.list_vars.end(), ValueError, "[{}] key '{}' must be a list of tensors", call.def.name,
+                   name(e));
+          v.tensors = lv->second;
+        }
+      } else if (p.kind == PortKind::tensor_input) {
+        const auto tv = b.vars.find(e);
+        if (tv != b.vars.end()) v.tensor = tv->second;
+        else if (partial) bound = false;
+      }
+      pv[p.name] = std::move(v);
+    }
+    if (!bound) continue;
+    if (call.def.build_lists) {  // outputs that are lists of tensors (ToList)
+      for (auto& [port, list] : call.def.build_lists(g, pv)) b.list_vars[call.ports.at(port)] = std::move(list);
+      continue;
+    }
+    const std::map<std::string, Var> outs = call.def.build(g, pv);
+    for (const auto& p : call.def.ports)
+      if (p.kind == PortKind::output) {
+        const auto it = outs.find(p.name);
+        MI_ASSERT(it != outs.end());
+        b.vars.emplace(call.ports.at(p.name), it->second);
+      }
+  }
+}
+
 PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const DataMap* output_gradients) const {
   for (const auto& [key, data] : inputs) {
     const auto e = flat.find(key);
@@ -135,14 +193,13 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
     }
   }
   Graph g;
-  std::map<EdgeId, Var> vars;
-  std::map<EdgeId, std::vector<Var>> list_vars;
+  Bound b;
+  auto& vars = b.vars;
+  auto& list_vars = b.list_vars;
   std::vector<Tensor> feed;
-  std::map<std::string, Var> input_vars;
 
-  auto bind_data = [&](EdgeId e, const Data& d, bool as_input) {
+  auto bind_data = [&](EdgeId e, const Data& d) {
     auto make = [&](const Tensor& t, const std::string& nm) {
-      if (!as_input) return g.constant(t);
       feed.push_back(t);
       return g.input(nm, t.shape(), t.dtype());
     };
@@ -157,41 +214,9 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
   for (const std::string& key : input_keys) {
     const auto it = inputs.find(key);
     MI_CHECK(it != inputs.end(), KeyError, "[evaluate] missing input '{}'", key);
-    bind_data(*flat.find(key), it->second, true);
+    bind_data(*flat.find(key), it->second);
   }
-  for (const auto& [e, d] : constants) bind_data(e, d, false);
-
-  for (size_t c = 0; c < flat.calls.size(); ++c) {
-    if (!needed_call[c]) continue;
-    const logical::PrimCall& call = flat.calls[c];
-    logical::PortValues pv;
-    for (const auto& p : call.def.ports) {
-      if (p.kind == PortKind::output) continue;
-      const EdgeId e = call.ports.at(p.name);
-      logical::PortValue v;
-      if (const auto cv = constant_values.find(e); cv != constant_values.end()) v.scalar = cv->second;
-      if (p.kind == PortKind::tensor_list_input) {
-        const auto lv = list_vars.find(e);
-        MI_CHECK(lv != list_vars.end(), ValueError, "[{}] key '{}' must be a list of tensors", call.def.name, name(e));
-        v.tensors = lv->second;
-      } else if (p.kind == PortKind::tensor_input) {
-        const auto tv = vars.find(e);
-        if (tv != vars.end()) v.tensor = tv->second;
-      }
-      pv[p.name] = std::move(v);
-    }
-    if (call.def.build_lists) {
-      for (auto& [port, list] : call.def.build_lists(g, pv)) list_vars[call.ports.at(port)] = std::move(list);
-      continue;
-    }
-    const std::map<std::string, Var> outs = call.def.build(g, pv);
-    for (const auto& p : call.def.ports)
-      if (p.kind == PortKind::output) {
-        const auto it = outs.find(p.name);
-        MI_ASSERT(it != outs.end());
-        vars.emplace(call.ports.at(p.name), it->second);
-      }
-  }
+  build_calls(g, b, false);
 
   std::vector<Var> fetch;
   for (EdgeId e : outputs) fetch.push_back(vars.at(e));
@@ -258,6 +283,26 @@ const std::vector<std::string>& PhysicalModel::trainable_keys() const { return i
 const std::vector<std::string>& PhysicalModel::output_keys() const { return impl_->output_keys; }
 const std::vector<std::string>& PhysicalModel::discarded_keys() const { return impl_->discarded_keys; }
 const logical::FlatModel& PhysicalModel::flat_model() const { return impl_->flat; }
+
+std::map<std::string, PhysicalModel::KeyInfo> PhysicalModel::infer_shapes(
+    const std::map<std::string, Shape>& input_shapes) const {
+  const Impl& m = *impl_;
+  Graph g;
+  Impl::Bound b;
+  for (const auto& [key, shape] : input_shapes) {
+    const bool input = std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end();
+    MI_CHECK(input, KeyError, "[shapes] '{}' is not an input of the model (inputs: {})", key,
+             fmt::join(m.input_keys, ", "));
+    const EdgeId e = *m.flat.find(key);
+    MI_CHECK(m.flat.edges[static_cast<size_t>(e)].kind == PortKind::tensor_input, ValueError,
+             "[shapes] '{}' is a list of tensors: its shapes cannot be given as one shape", key);
+    b.vars.emplace(e, g.input(key, shape, m.options.dtype));
+  }
+  m.build_calls(g, b, true);
+  std::map<std::string, KeyInfo> out;
+  for (const auto& [e, v] : b.vars) out[m.name(e)] = KeyInfo{v.shape(), v.dtype()};
+  return out;
+}
 
 DataMap PhysicalModel::evaluate(const DataMap& inputs) const { return impl_->run(inputs, nullptr).outputs; }
 

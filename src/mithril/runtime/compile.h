@@ -49,6 +49,17 @@ class PhysicalModel {
   const std::vector<std::string>& discarded_keys() const;  // discarded outputs and what only fed them
   const logical::FlatModel& flat_model() const;
 
+  // Shape and dtype of a key's value in the graph built for some input shapes.
+  struct KeyInfo {
+    Shape shape;
+    DType dtype;
+  };
+  // Builds the forward graph for the given input shapes without running kernels (inputs take
+  // the compile dtype) and returns the shape and dtype of every tensor key it computes. Inputs
+  // without a shape leave the calls that depend on them, and their keys, out of the result.
+  // A key that is not an input of the model is a KeyError naming it.
+  std::map<std::string, KeyInfo> infer_shapes(const std::map<std::string, Shape>& input_shapes) const;
+
   // Forward outputs.
   DataMap evaluate(const DataMap& inputs) const;
   // Outputs and the vector-Jacobian product with the given output cotangents (outputs not

@@ -1,0 +1,65 @@
+#include "mithril/runtime/run_io.h"
+
+#include <algorithm>
+#include <random>
+
+#include "mithril/core/error.h"
+#include "mithril/io/npy.h"
+
+namespace mithril {
+
+DataMap make_run_inputs(const PhysicalModel& pm, const std::string& npz_path,
+                        const std::map<std::string, Shape>& shapes, uint64_t seed, DType dtype) {
+  const std::vector<std::string>& keys = pm.input_keys();
+  auto is_input = [&](const std::string& k) { return std::find(keys.begin(), keys.end(), k) != keys.end(); };
+  for (const auto& [key, shape] : shapes)
+    MI_CHECK(is_input(key), KeyError, "[run] '{}' is not an input of the model (inputs: {})", key,
+             fmt::join(keys, ", "));
+  std::map<std::string, Tensor> file;
+  if (!npz_path.empty()) file = io::read_npz(npz_path);
+  for (const auto& [key, t] : file)
+    MI_CHECK(is_input(key), KeyError, "[run] {}: member '{}' is not an input of the model (inputs: {})", npz_path, key,
+             fmt::join(keys, ", "));
+
+  DataMap out;
+  std::vector<std::string> missing;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  for (const std::string& key : keys) {
+    const auto given = shapes.find(key);
+    if (const auto f = file.find(key); f != file.end()) {
+      MI_CHECK(given == shapes.end() || given->second == f->second.shape(), ValueError,
+               "[run] input '{}' has shape {} in {} but --shapes says {}", key, shape_str(f->second.shape()), npz_path,
+               shape_str(given->second));
+      out[key] = is_float(f->second.dtype()) ? f->second.astype(dtype) : f->second;
+    } else if (given != shapes.end()) {
+      std::vector<double> values(static_cast<size_t>(numel(given->second)));
+      for (double& v : values) v = normal(rng);
+      out[key] = Tensor::from_doubles(values, given->second, dtype);
+    } else {
+      missing.push_back(key);
+    }
+  }
+  MI_CHECK(missing.empty(), KeyError,
+           "[run] missing inputs: {} (give them in --inputs FILE.npz or their shapes with --shapes)",
+           fmt::join(missing, ", "));
+  return out;
+}
+
+std::string describe_output(const std::string& name, const Tensor& t, size_t first) {
+  const std::vector<double> v = t.to_doubles();
+  std::string stats = "empty";
+  if (!v.empty()) {
+    double sum = 0;
+    for (double x : v) sum += x;
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    stats = fmt::format("min {:.6g}  mean {:.6g}  max {:.6g}", *lo, sum / static_cast<double>(v.size()), *hi);
+  }
+  std::string head;
+  for (size_t i = 0; i < std::min(first, v.size()); ++i) head += fmt::format("{}{:.6g}", i ? ", " : "", v[i]);
+  if (v.size() > first) head += ", ...";
+  return fmt::format("{}  shape {}  {}  {}  first [{}]", name, shape_str(t.shape()), dtype_name(t.dtype()), stats,
+                     head);
+}
+
+}  // namespace mithril

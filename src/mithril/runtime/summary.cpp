@@ -1,0 +1,133 @@
+#include "mithril/runtime/summary.h"
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/flatten.h"
+#include "mithril/runtime/compile.h"
+
+namespace mithril {
+
+namespace {
+
+std::string short_json(const logical::json& v) {
+  std::string s = v.dump();
+  constexpr size_t kMax = 24;
+  return s.size() <= kMax ? s : s.substr(0, kMax - 3) + "...";
+}
+
+// Left-aligned columns, two spaces apart, under a header row.
+std::string table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) {
+      if (width.size() <= c) width.push_back(0);
+      width[c] = std::max(width[c], r[c].size());
+    }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line = " ";
+    for (size_t c = 0; c < r.size(); ++c) line += fmt::format(" {:<{}}", r[c], c + 1 < r.size() ? width[c] + 1 : 0);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& specs) {
+  std::map<std::string, Shape> out;
+  for (const std::string& spec : specs) {
+    const size_t eq = spec.find('=');
+    MI_CHECK(eq != std::string::npos && eq > 0, ValueError,
+             "[shapes] '{}': expected KEY=DIMS such as input=32x128 (KEY= for a scalar)", spec);
+    const std::string key = spec.substr(0, eq);
+    std::string dims = spec.substr(eq + 1);
+    if (dims == "()") dims.clear();
+    Shape shape;
+    for (size_t at = 0; !dims.empty() && at <= dims.size();) {
+      const size_t x = std::min(dims.find_first_of("x,", at), dims.size());
+      int64_t d = -1;
+      const auto [end, ec] = std::from_chars(dims.data() + at, dims.data() + x, d);
+      MI_CHECK(ec == std::errc() && end == dims.data() + x && d >= 0, ValueError,
+               "[shapes] '{}': dimension '{}' is not a non-negative integer", spec, dims.substr(at, x - at));
+      shape.push_back(d);
+      at = x + 1;
+    }
+    MI_CHECK(out.emplace(key, shape).second, ValueError, "[shapes] '{}' is given twice", key);
+  }
+  return out;
+}
+
+ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes) {
+  const PhysicalModel pm = compile(model);
+  const logical::FlatModel& flat = pm.flat_model();
+  std::map<std::string, PhysicalModel::KeyInfo> infos;
+  if (!input_shapes.empty()) infos = pm.infer_shapes(input_shapes);
+  const std::set<std::string> trainable(pm.trainable_keys().begin(), pm.trainable_keys().end());
+  const std::set<logical::EdgeId> outputs(flat.outputs.begin(), flat.outputs.end());
+
+  ModelSummary s;
+  s.with_shapes = !input_shapes.empty();
+  std::vector<logical::EdgeId> order;
+  std::set<logical::EdgeId> seen;
+  auto use = [&](logical::EdgeId e) {
+    if (seen.insert(e).second) order.push_back(e);
+  };
+  for (const logical::PrimCall& call : flat.calls) {
+    ModelSummary::Call c{call.path, call.def.name, {}};
+    for (const logical::PortDef& p : call.def.ports) {
+      const logical::EdgeId e = call.ports.at(p.name);
+      c.ports.emplace_back(p.name, flat.name(e));
+      use(e);
+    }
+    s.calls.push_back(std::move(c));
+  }
+  for (const auto& [name, e] : flat.keys) use(e);
+
+  for (logical::EdgeId e : order) {
+    const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
+    ModelSummary::Key k;
+    k.name = edge.name;
+    if (outputs.count(e)) k.role = "output";
+    else if (edge.producer >= 0) k.role = "internal";
+    else if (edge.value) k.role = "constant";
+    else k.role = "input";
+    k.trainable = trainable.count(edge.name) > 0;
+    if (edge.value) k.value = short_json(*edge.value);
+    k.is_tensor = edge.kind != logical::PortKind::scalar_input;
+    if (const auto it = infos.find(edge.name); it != infos.end()) {
+      k.shape = it->second.shape;
+      k.dtype = it->second.dtype;
+    }
+    s.keys.push_back(std::move(k));
+  }
+  return s;
+}
+
+std::string format_summary(const ModelSummary& s) {
+  std::vector<std::vector<std::string>> calls = {{"#", "path", "model", "ports (port -> key)"}};
+  for (size_t i = 0; i < s.calls.size(); ++i) {
+    std::string ports;
+    for (const auto& [port, key] : s.calls[i].ports)
+      ports += fmt::format("{}{} -> {}", ports.empty() ? "" : ", ", port, key);
+    calls.push_back({std::to_string(i), s.calls[i].path.empty() ? "-" : s.calls[i].path, s.calls[i].model, ports});
+  }
+  std::vector<std::vector<std::string>> keys = {{"key", "role", "trainable", "value"}};
+  if (s.with_shapes) keys[0].insert(keys[0].end(), {"shape", "dtype"});
+  for (const ModelSummary::Key& k : s.keys) {
+    std::vector<std::string> row = {k.name, k.role, k.trainable ? "yes" : "no", k.value.value_or("-")};
+    if (s.with_shapes) {
+      row.push_back(!k.is_tensor ? "-" : k.shape ? shape_str(*k.shape) : "?");
+      row.push_back(!k.is_tensor ? "-" : k.dtype ? std::string(dtype_name(*k.dtype)) : "?");
+    }
+    keys.push_back(std::move(row));
+  }
+  return fmt::format("primitive calls ({}):\n{}\nkeys ({}):\n{}", s.calls.size(), table(calls), s.keys.size(),
+                     table(keys));
+}
+
+}  // namespace mithril

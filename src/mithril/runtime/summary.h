@@ -1,0 +1,48 @@
+// Model summaries: the flat primitive calls of a model and a table of its keys (role,
+// trainability, fixed value and, given input shapes, the shape and dtype the graph infers).
+// `mithril summary` prints format_summary(summarize(...)).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mithril/core/dtype.h"
+#include "mithril/core/shape.h"
+#include "mithril/logical/model.h"
+
+namespace mithril {
+
+// Parses shape specs such as "input=32x128", "b=2" and "s=" or "s=()" (a scalar); a key given
+// twice or a malformed dim is a ValueError quoting the spec.
+std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& specs);
+
+struct ModelSummary {
+  struct Call {
+    std::string path;                                        // position in the model tree ("lin.m1")
+    std::string model;                                       // primitive name
+    std::vector<std::pair<std::string, std::string>> ports;  // port -> key, in port order
+  };
+  struct Key {
+    std::string name;
+    std::string role;  // "input", "output", "internal" or "constant"
+    bool trainable = false;
+    std::optional<std::string> value;  // fixed value as short JSON
+    std::optional<Shape> shape;        // known when input shapes were given and reach the key
+    std::optional<DType> dtype;
+    bool is_tensor = true;  // non-tensor keys (axis, ...) have no shape
+  };
+  std::vector<Call> calls;
+  std::vector<Key> keys;  // in order of first use by the calls
+  bool with_shapes = false;
+};
+
+// Compiles `model` (float64) to learn its inputs and trainable keys; with `input_shapes`,
+// infers every key's shape without running kernels. Unknown keys in `input_shapes` are a
+// KeyError naming the key.
+ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes = {});
+std::string format_summary(const ModelSummary& summary);
+
+}  // namespace mithril
