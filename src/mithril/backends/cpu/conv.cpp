@@ -111,6 +111,21 @@ void col2im(const ConvGeom& g, const T* col, T* x) {
   });
 }
 
+// Scratch for one sample's patch matrix; empty when the input itself is the patch matrix.
+template <typename T>
+std::vector<T> patch_buffer(const ConvGeom& g) {
+  return std::vector<T>(g.patches_are_input() ? 0 : static_cast<size_t>(g.c * g.kh * g.kw * g.l()));
+}
+
+// Sample s's patch matrix (C*KH*KW x L): the input itself, or its im2col in `col`.
+template <typename T>
+const T* sample_patches(const ConvGeom& g, const T* x, int64_t s, std::vector<T>& col) {
+  const T* xs = x + s * g.c * g.h * g.w;
+  if (g.patches_are_input()) return xs;
+  im2col(g, xs, col.data());
+  return col.data();
+}
+
 template <typename T>
 void conv2d_forward(const Conv2dParams& p, const Tensor& input, const Tensor& weight, Tensor& output) {
   const ConvGeom g = conv_geom(p, input.shape(), weight.shape(), output.shape());
@@ -123,14 +138,9 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& input, const Tensor& we
   }
   const int64_t l = g.l(), kg = g.kg();
   run_batch(g.n, g.macs_per_group(), g.groups * g.macs_per_group(), [&](int64_t s0, int64_t s1) {
-    std::vector<T> col(g.patches_are_input() ? 0 : static_cast<size_t>(g.c * g.kh * g.kw * l));
+    std::vector<T> col = patch_buffer<T>(g);
     for (int64_t s = s0; s < s1; ++s) {
-      const T* xs = x + s * g.c * g.h * g.w;
-      const T* patches = xs;
-      if (!g.patches_are_input()) {
-        im2col(g, xs, col.data());
-        patches = col.data();
-      }
+      const T* patches = sample_patches(g, x, s, col);
       for (int64_t grp = 0; grp < g.groups; ++grp)
         gemm(false, false, g.cog, l, kg, T(1), w + grp * g.cog * kg, kg, patches + grp * kg * l, l, T(0),
              y + (s * g.co + grp * g.cog) * l, l);
@@ -151,7 +161,7 @@ void conv2d_backward_input(const Conv2dParams& p, const Tensor& grad_out, const 
   }
   const int64_t l = g.l(), kg = g.kg();
   run_batch(g.n, g.macs_per_group(), g.groups * g.macs_per_group(), [&](int64_t s0, int64_t s1) {
-    std::vector<T> col(g.patches_are_input() ? 0 : static_cast<size_t>(g.c * g.kh * g.kw * l));
+    std::vector<T> col = patch_buffer<T>(g);
     for (int64_t s = s0; s < s1; ++s) {
       T* gxs = gx + s * g.c * g.h * g.w;
       T* patches = g.patches_are_input() ? gxs : col.data();
@@ -181,14 +191,9 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& grad_out, const
     const bool whole = s0 == 0 && s1 == g.n;
     std::vector<T> local(whole ? 0 : static_cast<size_t>(size), T(0));
     T* acc = whole ? gw : local.data();
-    std::vector<T> col(g.patches_are_input() ? 0 : static_cast<size_t>(g.c * g.kh * g.kw * l));
+    std::vector<T> col = patch_buffer<T>(g);
     for (int64_t s = s0; s < s1; ++s) {
-      const T* xs = x + s * g.c * g.h * g.w;
-      const T* patches = xs;
-      if (!g.patches_are_input()) {
-        im2col(g, xs, col.data());
-        patches = col.data();
-      }
+      const T* patches = sample_patches(g, x, s, col);
       for (int64_t grp = 0; grp < g.groups; ++grp)
         gemm(false, true, g.cog, kg, l, T(1), go + (s * g.co + grp * g.cog) * l, l, patches + grp * kg * l, l, T(1),
              acc + grp * g.cog * kg, kg);
