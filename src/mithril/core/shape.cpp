@@ -49,6 +49,28 @@ bool can_broadcast_to(const Shape& from, const Shape& to) {
   return true;
 }
 
+Shape resolve_reshape(const Shape& from, Shape target) {
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      MI_CHECK(infer < 0, ShapeError, "[reshape] more than one -1 in target shape {}", shape_str(target));
+      infer = static_cast<int64_t>(i);
+    } else {
+      MI_CHECK(target[i] >= 0, ShapeError, "[reshape] negative dimension in target shape {}", shape_str(target));
+      known *= target[i];
+    }
+  }
+  const int64_t n = numel(from);
+  if (infer >= 0) {
+    MI_CHECK(known != 0 && n % known == 0, ShapeError, "[reshape] cannot reshape {} into {}", shape_str(from),
+             shape_str(target));
+    target[static_cast<size_t>(infer)] = n / known;
+  }
+  MI_CHECK(numel(target) == n, ShapeError, "[reshape] cannot reshape {} ({} elements) into {} ({} elements)",
+           shape_str(from), n, shape_str(target), numel(target));
+  return target;
+}
+
 int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
   MI_CHECK(axis >= -ndim && axis < ndim, AttributeError,
            "[{}] axis {} is out of range for a tensor of rank {}", op, axis, ndim);

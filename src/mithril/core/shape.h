@@ -20,6 +20,10 @@ std::string shape_str(const Shape& shape);  // "(2,3)"; "()" for a scalar
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 bool can_broadcast_to(const Shape& from, const Shape& to);
 
+// The target of reshaping `from` into `target`, where one dim of `target` may be -1 (inferred).
+// Throws ShapeError ("[reshape] ...") when the element counts cannot match.
+Shape resolve_reshape(const Shape& from, Shape target);
+
 // Maps a possibly negative axis into [0, ndim); throws AttributeError naming `op` when out of range.
 int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op);
 // Normalises, sorts and checks for duplicates. Empty `axes` with `all_if_empty` means every axis.

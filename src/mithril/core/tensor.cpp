@@ -86,24 +86,7 @@ void* Tensor::raw_data() {
 const void* Tensor::raw_data() const { return const_cast<Tensor*>(this)->raw_data(); }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
-  Shape shape = new_shape;
-  int64_t known = 1, infer = -1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      MI_CHECK(infer < 0, ShapeError, "[reshape] more than one -1 in target shape {}", shape_str(new_shape));
-      infer = static_cast<int64_t>(i);
-    } else {
-      MI_CHECK(shape[i] >= 0, ShapeError, "[reshape] negative dimension in target shape {}", shape_str(new_shape));
-      known *= shape[i];
-    }
-  }
-  if (infer >= 0) {
-    MI_CHECK(known != 0 && numel() % known == 0, ShapeError, "[reshape] cannot reshape {} into {}", shape_str(shape_),
-             shape_str(new_shape));
-    shape[static_cast<size_t>(infer)] = numel() / known;
-  }
-  MI_CHECK(mithril::numel(shape) == numel(), ShapeError, "[reshape] cannot reshape {} ({} elements) into {} ({} elements)",
-           shape_str(shape_), numel(), shape_str(shape), mithril::numel(shape));
+  const Shape shape = resolve_reshape(shape_, new_shape);
   if (!is_contiguous()) return contiguous().reshape(shape);
   return Tensor(storage_, offset_, shape, contiguous_strides(shape), dtype_);
 }

@@ -379,22 +379,7 @@ Var cast(const Var& x, DType to) {
 }
 
 Var reshape(const Var& x, Shape shape) {
-  int64_t known = 1, infer = -1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      MI_CHECK(infer < 0, ShapeError, "[reshape] more than one -1 in target shape {}", shape_str(shape));
-      infer = static_cast<int64_t>(i);
-    } else {
-      MI_CHECK(shape[i] >= 0, ShapeError, "[reshape] negative dimension in target shape {}", shape_str(shape));
-      known *= shape[i];
-    }
-  }
-  if (infer >= 0) {
-    const int64_t n = numel(x.shape());
-    MI_CHECK(known != 0 && n % known == 0, ShapeError, "[reshape] cannot reshape {} into {}", shape_str(x.shape()),
-             shape_str(shape));
-    shape[static_cast<size_t>(infer)] = n / known;
-  }
+  shape = resolve_reshape(x.shape(), std::move(shape));
   if (shape == x.shape()) return x;
   return x.graph().apply1(std::make_shared<ReshapeOp>(std::move(shape)), {x});
 }
