@@ -21,11 +21,6 @@ namespace {
 
 using testing::expect_close;
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 std::vector<std::string> port_names(const PrimitiveDef& def) {
   std::vector<std::string> names;
   for (const PortDef& p : def.ports) names.push_back(p.name);

@@ -20,11 +20,6 @@ Connection ref(const std::string& sub, const std::string& port) {
 
 Connection anonymous() { return Connection(IOKey{}); }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 void trainable(Model& m, std::initializer_list<const char*> keys) {
   for (const char* k : keys) m.set_differentiability(std::string(k), true);
 }
@@ -225,12 +220,12 @@ bool is_library_model(const std::string& name) {
   static const char* kNames[] = {"linear",         "layer", "mlp", "layernorm", "elementwiseaffine", "logisticregression",
                                  "linearsvm",      "kernelizedsvm", "polynomialregression", "l1", "l2",
                                  "quadraticformregularizer", "mds"};
-  const std::string l = lower(name);
+  const std::string l = lowercase(name);
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return l == n; });
 }
 
 Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model) {
-  const std::string l = lower(name);
+  const std::string l = lowercase(name);
   std::set<std::string> used;
   auto arg = [&](const char* key) -> const json* {
     used.insert(key);

@@ -9,12 +9,13 @@
 #include "mithril/logical/primitives/common.h"
 
 namespace mithril::logical {
-namespace {
 
-std::string lower(std::string s) {
+std::string lowercase(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
+
+namespace {
 
 const PrimitiveRegistry& registry() {
   static const PrimitiveRegistry instance = [] {
@@ -98,13 +99,13 @@ std::vector<std::string> PrimitiveDef::output_names() const {
 }
 
 void PrimitiveRegistry::add(std::string name, std::vector<std::string> args, PrimitiveFactory factory) {
-  std::string key = lower(name);
+  std::string key = lowercase(name);
   MI_ASSERT(entries_.count(key) == 0);
   entries_.emplace(std::move(key), PrimitiveEntry{std::move(name), std::move(args), std::move(factory)});
 }
 
 const PrimitiveEntry* PrimitiveRegistry::find(const std::string& name) const {
-  const auto it = entries_.find(lower(name));
+  const auto it = entries_.find(lowercase(name));
   return it == entries_.end() ? nullptr : &it->second;
 }
 

@@ -76,6 +76,8 @@ using PrimitiveFactory = std::function<PrimitiveDef(const json& args)>;
 // AttributeError "[Softmax] unknown argument 'foo'".
 PrimitiveDef make_primitive(const std::string& name, const json& args = json::object());
 bool is_primitive(const std::string& name);
+// Model names match case-insensitively; this is the folding every lookup uses.
+std::string lowercase(std::string s);
 std::vector<std::string> primitive_names();
 
 }  // namespace mithril::logical

@@ -43,11 +43,6 @@ PortDef port(std::string name, PortKind kind) {
   return p;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 bool has_port(const Model& m, const std::string& port) {
   const PrimitiveDef* def = m.primitive_def();
   return def != nullptr && def->port(port) != nullptr;
@@ -55,7 +50,7 @@ bool has_port(const Model& m, const std::string& port) {
 
 // Reduce steps that divide by (or select among) the reduced elements count towards D.
 bool counts_size(const Model& step) {
-  const std::string n = lower(step.name());
+  const std::string n = lowercase(step.name());
   return n == "mean" || n == "min" || n == "max";
 }
 

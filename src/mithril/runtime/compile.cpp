@@ -45,16 +45,14 @@ namespace {
 
 bool is_tensor_kind(PortKind k) { return k != PortKind::scalar_input; }
 
-Data data_from_json(const json& v, PortKind kind, DType dtype) {
-  if (kind == PortKind::tensor_list_input) {
-    std::vector<Tensor> list;
-    for (const json& x : v) list.push_back(io::tensor_from_json(x, dtype));
-    return Data(std::move(list));
-  }
-  return Data(io::tensor_from_json(v, dtype));
-}
-
 }  // namespace
+
+Data data_from_json(const json& value, bool is_list, DType dtype) {
+  if (!is_list) return Data(io::tensor_from_json(value, dtype));
+  std::vector<Tensor> list;
+  for (const json& x : value) list.push_back(io::tensor_from_json(x, dtype));
+  return Data(std::move(list));
+}
 
 PhysicalModel compile(const logical::Model& model, const CompileOptions& options) {
   auto impl = std::make_shared<PhysicalModel::Impl>();
@@ -75,7 +73,8 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
     MI_CHECK(edge.producer < 0, ValueError, "[compile] constant key '{}' is an output of the model", key);
     impl->constant_values[e] = value;
-    if (is_tensor_kind(edge.kind)) impl->constants[e] = data_from_json(value, edge.kind, options.dtype);
+    if (is_tensor_kind(edge.kind))
+      impl->constants[e] = data_from_json(value, edge.kind == PortKind::tensor_list_input, options.dtype);
   }
   for (const auto& [key, data] : options.constant_tensors) {
     const EdgeId e = edge_of(key, "constant key");
@@ -87,7 +86,8 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     const logical::Edge& edge = flat.edges[i];
     if (edge.producer >= 0 || !edge.value || impl->is_constant(e)) continue;
     impl->constant_values[e] = *edge.value;
-    if (is_tensor_kind(edge.kind)) impl->constants[e] = data_from_json(*edge.value, edge.kind, options.dtype);
+    if (is_tensor_kind(edge.kind))
+      impl->constants[e] = data_from_json(*edge.value, edge.kind == PortKind::tensor_list_input, options.dtype);
   }
 
   // Outputs minus discards; then the calls they need and the inputs those read.

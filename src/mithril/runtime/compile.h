@@ -25,6 +25,9 @@ struct Data {
 };
 using DataMap = std::map<std::string, Data>;
 
+// A tensor (or, with `is_list`, a list of tensors) from JSON nested lists.
+Data data_from_json(const logical::json& value, bool is_list, DType dtype);
+
 struct CompileOptions {
   // Keys fixed at compile time (Mithril's constant/static keys). JSON values are converted by
   // the kind of key they bind: tensor keys become tensors of `dtype`, other keys stay values.

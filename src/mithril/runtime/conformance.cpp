@@ -60,18 +60,10 @@ void compare_maps(const DataMap& actual, const json& expected, const char* what,
   for (const auto& [k, v] : expected.items()) compare_data(actual.at(k), v, std::string(what) + " '" + k + "'", is_list);
 }
 
-DataMap data_from_json(const json& values, bool is_list) {
+DataMap data_map_from_json(const json& values, bool is_list) {
   DataMap out;
-  for (const auto& [k, v] : values.items()) {
-    if (k == "is_list") continue;
-    if (is_list) {
-      std::vector<Tensor> list;
-      for (const json& x : v) list.push_back(io::tensor_from_json(x, DType::f64));
-      out.emplace(k, Data(std::move(list)));
-    } else {
-      out.emplace(k, Data(io::tensor_from_json(v, DType::f64)));
-    }
-  }
+  for (const auto& [k, v] : values.items())
+    if (k != "is_list") out.emplace(k, data_from_json(v, is_list, DType::f64));
   return out;
 }
 
@@ -120,10 +112,10 @@ void run_golden_case_with(const json& c, bool all_inputs_trainable) {
   const PhysicalModel pm = compile(model, opt);
 
   const bool is_list = inputs_json.value("is_list", false);
-  const DataMap inputs = data_from_json(inputs_json, is_list);
+  const DataMap inputs = data_map_from_json(inputs_json, is_list);
   DataMap cotangents;
   if (training) cotangents.emplace("final_cost", Data(Tensor::scalar(1.0, DType::f64)));
-  else cotangents = data_from_json(c.value("output_grads", json::object()), false);
+  else cotangents = data_map_from_json(c.value("output_grads", json::object()), false);
   const PhysicalModel::Result r = pm.evaluate(inputs, cotangents);
   const json& results = c.at("results");
   compare_maps(r.outputs, results.value("eval", json::object()), "output", false);
@@ -264,8 +256,7 @@ json from_legacy_primitive_case(const json& legacy) {
   json inputs = legacy.value("inputs", json::object());
   const json& results = legacy.at("results");
   json grads = results.value("grad", json());
-  std::string lname = name;
-  for (char& ch : lname) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string lname = logical::lowercase(name);
 
   if (lname == "leakyrelu" && !args.contains("slope")) args["slope"] = 0.2;
   if (lname == "concat") {

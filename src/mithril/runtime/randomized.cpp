@@ -15,11 +15,6 @@
 namespace mithril::conformance {
 namespace {
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 int64_t draw_int(int64_t lo, int64_t hi, Rng& rng) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
 
 bool is_range(const json& v) { return v.is_array() && v.size() == 2 && v[0].is_number() && v[1].is_number(); }
@@ -54,7 +49,7 @@ Tensor normal_tensor(const Shape& shape, Rng& rng, double mean = 0.0, double std
 // them from the model's shape rules; these are the rules of README §4.4 for the models used.
 std::optional<Shape> missing_shape(const std::string& model, const json& args, const std::string& key,
                                    const std::map<std::string, Shape>& known) {
-  const std::string m = lower(model);
+  const std::string m = logical::lowercase(model);
   auto has = [&](const char* k) { return known.count(k) > 0; };
   auto last = [&](const char* k) { return known.at(k).back(); };
   static const std::set<std::string> losses = {"squarederror", "absoluteerror", "hingeloss", "quadhingeloss",
@@ -104,7 +99,7 @@ std::optional<Shape> missing_shape(const std::string& model, const json& args, c
 // Independent references for the inference-only models whose values are cheap to state.
 std::optional<Tensor> inference_reference(const std::string& model, const json& args,
                                           const std::map<std::string, Tensor>& inputs) {
-  const std::string m = lower(model);
+  const std::string m = logical::lowercase(model);
   if (m == "eye" || m == "eyecomplement") {
     const int64_t n = args.at("N").get<int64_t>();
     const int64_t cols = args.contains("M") && !args.at("M").is_null() ? args.at("M").get<int64_t>() : n;
@@ -327,7 +322,7 @@ void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_see
     trainable_seen.insert(k);
     if (std::any_of(d.begin(), d.end(), [](double e) { return e != 0; })) checked.insert(k);
   }
-  if (lower(name) == "stopgradient") {  // Mithril's rule: identity forward, zero gradient
+  if (logical::lowercase(name) == "stopgradient") {  // Mithril's rule: identity forward, zero gradient
     for (const auto& [k, g] : r.gradients)
       if (dot(g.tensor, g.tensor) != 0) throw std::runtime_error("StopGradient gave a non-zero gradient");
     return;
