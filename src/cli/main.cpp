@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/commands.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/env.h"
@@ -149,13 +150,20 @@ int main(int argc, char** argv) {
   run->add_option("--seed", seed, "Seed of the random inputs")->capture_default_str();
   run->add_option("--output", output_file, "Write the outputs to this .npz");
 
-  CLI11_PARSE(app, argc, argv);
+  // Commands in their own files (src/cli/*_command.cpp, declared in commands.h) run from their
+  // CLI11 callbacks during parse() and leave their exit status here.
+  int status = 0;
+
   try {
+    app.parse(argc, argv);
     if (*ops) return print_ops(family);
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
     if (*summary) return print_summary(model_file, shape_specs);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file);
+    return status;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   } catch (const mithril::Error& e) {
     std::cerr << "mithril: " << e.what() << "\n";
     return 1;

@@ -38,6 +38,26 @@ struct PhysicalModel::Impl {
   // Adds the constants and every needed call to `g`, after the inputs were bound in `b`. With
   // `partial`, calls reading an unbound tensor edge are skipped (shape inference with missing shapes).
   void build_calls(Graph& g, Bound& b, bool partial) const;
+
+  // A graph built and planned for one input signature, reused by every evaluate() call with
+  // that signature. Inputs are fed in input_keys order (list keys element by element), then
+  // the cotangents in output order.
+  struct Program {
+    struct Cotangent {
+      std::string key;
+      Shape shape;
+      DType dtype;
+    };
+    Graph graph;
+    std::unique_ptr<cpu::Executor> executor;  // fetches outputs, then gradients of trainable_keys
+    std::vector<Cotangent> cotangents;
+    std::vector<size_t> gradient_counts;  // per trainable key: 0 for a tensor, n for a list of n
+  };
+  static constexpr size_t kMaxPrograms = 64;
+  mutable std::mutex cache_mutex;
+  mutable std::map<std::string, std::shared_ptr<const Program>> programs;
+
+  std::shared_ptr<const Program> program_for(const DataMap& inputs, const DataMap* output_gradients) const;
   Result run(const DataMap& inputs, const DataMap* output_gradients) const;
 };
 
@@ -180,6 +200,102 @@ void PhysicalModel::Impl::build_calls(Graph& g, Bound& b, bool partial) const {
   }
 }
 
+namespace {
+
+// The cache key of a program: mode, the shape and dtype of every input (list inputs: of every
+// element) and which outputs get a cotangent.
+std::string signature(const std::vector<std::string>& input_keys, const DataMap& inputs, const DataMap* output_gradients) {
+  std::string sig = output_gradients ? "g" : "f";
+  auto add = [&](const Tensor& t) {
+    sig += dtype_name(t.dtype());
+    sig += shape_str(t.shape());
+  };
+  for (const std::string& key : input_keys) {
+    const auto it = inputs.find(key);
+    MI_CHECK(it != inputs.end(), KeyError, "[evaluate] missing input '{}'", key);
+    const Data& d = it->second;
+    sig += '|';
+    if (!d.is_list) {
+      MI_CHECK(d.tensor.defined(), ValueError, "[evaluate] input '{}' is undefined", key);
+      add(d.tensor);
+      continue;
+    }
+    sig += "list" + std::to_string(d.list.size());
+    for (const Tensor& t : d.list) add(t);
+  }
+  if (output_gradients)
+    for (const auto& [key, gv] : *output_gradients) sig += "|ct:" + key;
+  return sig;
+}
+
+}  // namespace
+
+std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program_for(
+    const DataMap& inputs, const DataMap* output_gradients) const {
+  const std::string sig = signature(input_keys, inputs, output_gradients);
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (const auto it = programs.find(sig); it != programs.end()) return it->second;
+  }
+  auto p = std::make_shared<Program>();
+  Graph& g = p->graph;
+  Bound b;
+  auto input = [&](const Tensor& t, const std::string& nm) { return g.input(nm, t.shape(), t.dtype()); };
+  for (const std::string& key : input_keys) {
+    const EdgeId e = *flat.find(key);
+    const Data& d = inputs.at(key);
+    if (d.is_list) {
+      std::vector<Var> vs;
+      for (size_t i = 0; i < d.list.size(); ++i) vs.push_back(input(d.list[i], key + "[" + std::to_string(i) + "]"));
+      b.list_vars[e] = vs;
+    } else {
+      b.vars.emplace(e, input(d.tensor, key));
+    }
+  }
+  build_calls(g, b, false);
+
+  std::vector<Var> fetch;
+  for (EdgeId e : outputs) fetch.push_back(b.vars.at(e));
+  if (output_gradients) {
+    MI_CHECK(!options.inference, ValueError, "[evaluate] the model was compiled with inference=true: no gradients");
+    for (const auto& [key, gv] : *output_gradients)
+      MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
+               "[evaluate] output gradient given for '{}', which is not an output", key);
+    std::vector<std::optional<Var>> cts;
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const std::string& key = name(outputs[i]);
+      if (!output_gradients->count(key)) {
+        cts.emplace_back();
+        continue;
+      }
+      p->cotangents.push_back({key, fetch[i].shape(), fetch[i].dtype()});
+      cts.push_back(g.input("$cotangent_" + key, fetch[i].shape(), fetch[i].dtype()));
+    }
+    // One gradient per trainable key; a list key gets one per element.
+    std::vector<Var> wrt;
+    for (const std::string& key : trainable_keys) {
+      const EdgeId e = *flat.find(key);
+      if (const auto lv = b.list_vars.find(e); lv != b.list_vars.end()) {
+        wrt.insert(wrt.end(), lv->second.begin(), lv->second.end());
+        p->gradient_counts.push_back(lv->second.size());
+      } else {
+        wrt.push_back(b.vars.at(e));
+        p->gradient_counts.push_back(0);
+      }
+    }
+    const auto grads = vjp(g, fetch, cts, wrt);
+    for (size_t i = 0; i < grads.size(); ++i)  // no path to the outputs: the gradient is zero
+      fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
+  }
+  std::vector<ValueId> ids;
+  for (const Var& v : fetch) ids.push_back(v.id());
+  p->executor = std::make_unique<cpu::Executor>(g, std::move(ids));
+
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  if (programs.size() >= kMaxPrograms) programs.clear();  // many shapes: start over rather than grow
+  return programs.emplace(sig, std::move(p)).first->second;
+}
+
 PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const DataMap* output_gradients) const {
   for (const auto& [key, data] : inputs) {
     const auto e = flat.find(key);
@@ -192,89 +308,36 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
                "Possible values mismatch!");
     }
   }
-  Graph g;
-  Bound b;
-  auto& vars = b.vars;
-  auto& list_vars = b.list_vars;
+  const auto program = program_for(inputs, output_gradients);
+
   std::vector<Tensor> feed;
-
-  auto bind_data = [&](EdgeId e, const Data& d) {
-    auto make = [&](const Tensor& t, const std::string& nm) {
-      feed.push_back(t);
-      return g.input(nm, t.shape(), t.dtype());
-    };
-    if (d.is_list) {
-      std::vector<Var> vs;
-      for (size_t i = 0; i < d.list.size(); ++i) vs.push_back(make(d.list[i], name(e) + "[" + std::to_string(i) + "]"));
-      list_vars[e] = vs;
-    } else {
-      vars.emplace(e, make(d.tensor, name(e)));
-    }
-  };
   for (const std::string& key : input_keys) {
-    const auto it = inputs.find(key);
-    MI_CHECK(it != inputs.end(), KeyError, "[evaluate] missing input '{}'", key);
-    bind_data(*flat.find(key), it->second);
+    const Data& d = inputs.at(key);
+    if (d.is_list) feed.insert(feed.end(), d.list.begin(), d.list.end());
+    else feed.push_back(d.tensor);
   }
-  build_calls(g, b, false);
+  for (const Program::Cotangent& ct : program->cotangents) {
+    const Tensor t = output_gradients->at(ct.key).tensor.astype(ct.dtype);
+    MI_CHECK(t.shape() == ct.shape, ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
+             ct.key, shape_str(t.shape()), shape_str(ct.shape));
+    feed.push_back(t);
+  }
+  const std::vector<Tensor> results = program->executor->run(feed);
 
-  std::vector<Var> fetch;
-  for (EdgeId e : outputs) fetch.push_back(vars.at(e));
-  std::vector<std::string> grad_keys;
-  if (output_gradients) {
-    MI_CHECK(!options.inference, ValueError, "[evaluate] the model was compiled with inference=true: no gradients");
-    std::vector<std::optional<Var>> cts;
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const auto it = output_gradients->find(name(outputs[i]));
-      if (it == output_gradients->end()) {
-        cts.emplace_back();
-        continue;
-      }
-      const Tensor ct = it->second.tensor.astype(fetch[i].dtype());
-      MI_CHECK(ct.shape() == fetch[i].shape(), ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
-               name(outputs[i]), shape_str(ct.shape()), shape_str(fetch[i].shape()));
-      feed.push_back(ct);
-      cts.push_back(g.input("$cotangent_" + name(outputs[i]), ct.shape(), ct.dtype()));
-    }
-    for (const auto& [key, gv] : *output_gradients)
-      MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
-               "[evaluate] output gradient given for '{}', which is not an output", key);
-    // One gradient per trainable key; a list key gets one per element.
-    std::vector<Var> wrt;
-    std::vector<size_t> count;  // number of wrt entries per gradient key
-    for (const std::string& key : trainable_keys) {
-      const EdgeId e = *flat.find(key);
-      if (const auto lv = list_vars.find(e); lv != list_vars.end()) {
-        wrt.insert(wrt.end(), lv->second.begin(), lv->second.end());
-        count.push_back(lv->second.size());
-      } else {
-        wrt.push_back(vars.at(e));
-        count.push_back(0);
-      }
-      grad_keys.push_back(key);
-    }
-    const auto grads = vjp(g, fetch, cts, wrt);
-    for (size_t i = 0; i < grads.size(); ++i)  // no path to the outputs: the gradient is zero
-      fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
-    const std::vector<Tensor> results = cpu::run_graph(g, fetch, feed);
-    Result r;
-    for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
-    size_t next = outputs.size();
-    for (size_t k = 0; k < grad_keys.size(); ++k) {
-      if (count[k] == 0) {
-        r.gradients[grad_keys[k]] = results[next++];
-        continue;
-      }
-      std::vector<Tensor> list(results.begin() + static_cast<int64_t>(next),
-                               results.begin() + static_cast<int64_t>(next + count[k]));
-      next += count[k];
-      r.gradients[grad_keys[k]] = Data(std::move(list));
-    }
-    return r;
-  }
-  const std::vector<Tensor> results = cpu::run_graph(g, fetch, feed);
   Result r;
   for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
+  if (!output_gradients) return r;
+  size_t next = outputs.size();
+  for (size_t k = 0; k < trainable_keys.size(); ++k) {
+    const size_t count = program->gradient_counts[k];
+    if (count == 0) {
+      r.gradients[trainable_keys[k]] = results[next++];
+      continue;
+    }
+    std::vector<Tensor> list(results.begin() + static_cast<int64_t>(next), results.begin() + static_cast<int64_t>(next + count));
+    next += count;
+    r.gradients[trainable_keys[k]] = Data(std::move(list));
+  }
   return r;
 }
 

@@ -1,0 +1,8 @@
+// Subcommands that live in their own files. Each add_*_command() adds its subcommand and
+// options to the app; the subcommand's callback runs it during parse() and stores the process
+// exit status in `status`. Errors propagate as exceptions to main(), which prints them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mithril::cli {}  // namespace mithril::cli
