@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package the build needs (idempotent), then builds Release into build/.
-# Usage: ./scripts/setup.sh [--no-build]
+# Usage: ./scripts/setup.sh [--no-build] [--bench]
+#   --no-build  install packages only
+#   --bench     also install the PyTorch peer the side-by-side benchmarks in bench/ compare against
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +15,17 @@ PACKAGES=(
   zlib1g-dev                       # .npz archives: inflate numpy.savez_compressed members, ZIP CRC-32
   libgtest-dev                     # unit tests
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
+  python3-sklearn                  # ships the handwritten digits data (digits.csv.gz) the examples train on
+  gnuplot-nox                      # PNG plots of training curves and batch-size sweeps
 )
+BUILD=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) BUILD=0 ;;
+    --bench) PACKAGES+=(python3-torch) ;;  # Debian's PyTorch 1.13 (CPU), run with /usr/bin/python3
+    *) echo "setup: unknown option '$arg' (expected --no-build or --bench)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -27,7 +39,7 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
-if [ "${1:-}" != "--no-build" ]; then
+if ((BUILD)); then
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
   cmake --build build -j2
 fi
