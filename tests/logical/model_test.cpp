@@ -134,6 +134,23 @@ TEST(Compile, DiscardKeysPruneWhatOnlyFedThem) {
   EXPECT_EQ(pm.discarded_keys(), (std::vector<std::string>{"c", "d", "s"}));
 }
 
+TEST(Compile, DiscardedOutputReadByAnotherCallStaysInternal) {
+  // `p` is an output that also feeds `q`: discarding both drops them from the outputs, but `p`
+  // only becomes internal (Mithril's non-leaf rule), so it and its inputs are not discarded.
+  Model m;
+  m |= Model::primitive("Multiply").connect({{"left", "a"}, {"right", "b"}, {"output", IOKey{.name = "p", .expose = true}}});
+  m |= Model::primitive("Add").connect({{"left", "p"}, {"right", "c"}, {"output", IOKey{.name = "q", .expose = true}}});
+  CompileOptions opt;
+  opt.discard_keys = {"p", "q"};
+  const PhysicalModel pm = compile(m, opt);
+  EXPECT_TRUE(pm.output_keys().empty());
+  EXPECT_EQ(pm.discarded_keys(), (std::vector<std::string>{"c", "q"}));
+  opt.discard_keys = {"p"};
+  const PhysicalModel kept = compile(m, opt);
+  EXPECT_EQ(kept.output_keys(), (std::vector<std::string>{"q"}));
+  EXPECT_TRUE(kept.discarded_keys().empty());
+}
+
 TEST(Compile, GradientsMatchFiniteDifferencesThroughALibraryModel) {
   CompileOptions opt;
   const PhysicalModel pm = compile(logical::MLP({Model::primitive("Tanh"), Model::primitive("Sigmoid")}, {3, 2}), opt);

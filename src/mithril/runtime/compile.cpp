@@ -110,13 +110,22 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
       impl->constants[e] = data_from_json(*edge.value, edge.kind == PortKind::tensor_list_input, options.dtype);
   }
 
-  // Outputs minus discards; then the calls they need and the inputs those read.
-  std::set<EdgeId> discarded;
+  // Outputs minus discards; then the calls they need and the inputs those read. As in
+  // Mithril, a discarded output that another call reads (LogisticRegression's logits feeding
+  // probs_output, a training model's output feeding its loss) is only dropped from the returned
+  // outputs: it stays in the graph as an internal key, so neither it nor what computes it counts
+  // as discarded.
+  std::set<EdgeId> discarded, read_by_calls;
   for (const std::string& key : options.discard_keys) discarded.insert(edge_of(key, "discard key"));
-  for (EdgeId e : flat.outputs)
+  for (const auto& call : flat.calls)
+    for (const auto& p : call.def.ports)
+      if (p.kind != PortKind::output) read_by_calls.insert(call.ports.at(p.name));
+  std::set<EdgeId> needed_edges;
+  for (EdgeId e : flat.outputs) {
     if (!discarded.count(e)) impl->outputs.push_back(e);
+    if (!discarded.count(e) || read_by_calls.count(e)) needed_edges.insert(e);
+  }
   impl->needed_call.assign(flat.calls.size(), false);
-  std::set<EdgeId> needed_edges(impl->outputs.begin(), impl->outputs.end());
   for (size_t c = flat.calls.size(); c-- > 0;) {
     const auto& call = flat.calls[c];
     bool needed = false;
