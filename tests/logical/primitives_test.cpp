@@ -85,9 +85,9 @@ TEST(PrimitiveRegistry, ListsEveryPrimitiveAndNoComposite) {
         "QuantileLoss", "KLDivergence", "CrossEntropy", "BinaryCrossEntropy", "Embedding", "Convolution1D",
         "Convolution2D", "MaxPool1D", "MaxPool2D", "AvgPool2D", "DistanceMatrix", "NormModifier",
         "PolynomialFeatures", "EncoderDistanceMatrix", "MDSCore", "TSNECore", "RBFKernel", "PolynomialKernel",
-        "ToList", "Eye", "EyeComplement", "Ones", "ScaledDotProduct", "RNNCell", "LSTMCell"})
+        "ToList", "Eye", "EyeComplement", "Ones", "ScaledDotProduct", "RNNCell", "LSTMCell", "LeadingSlice"})
     EXPECT_TRUE(have.count(n)) << n;
-  EXPECT_EQ(names.size(), 71u);
+  EXPECT_EQ(names.size(), 72u);
   for (const char* n : {"Linear", "Layer", "MLP", "LayerNorm", "LogisticRegression", "MDS", "TSNE", "L1", "L2"})
     EXPECT_FALSE(have.count(n)) << n;
 }

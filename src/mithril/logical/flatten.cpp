@@ -88,6 +88,7 @@ class Flattener {
       MI_CHECK(same_value(*ea.value, *eb.value), ValueError, "Possible values mismatch!");
     }
     if (eb.differentiable) ea.differentiable = eb.differentiable;
+    ea.shapes.insert(ea.shapes.end(), eb.shapes.begin(), eb.shapes.end());
     ea.default_differentiable = ea.default_differentiable || eb.default_differentiable;
     parent_[static_cast<size_t>(b)] = a;
     return a;
@@ -166,6 +167,7 @@ class Flattener {
                  def->name, key ? *key : std::get<SubPort>(ref).port);
         edges_[static_cast<size_t>(find_root(s.keys.at(*key)))].differentiable = flag;
       }
+      add_shape_sets(*model.impl(), s, path, def->name);
       return s;
     }
     const ModelImpl& m = *model.impl();
@@ -202,6 +204,9 @@ class Flattener {
           e.value_is_default = false;
         }
         if (key.differentiable) e.differentiable = key.differentiable;
+        if (key.shape)
+          e.shapes.push_back({*key.shape, sub_path + "/" + port,
+                              fmt::format("the IOKey of port '{}' of '{}' ({})", port, sub_path, sub.model.name())});
         if (key.expose) {
           MI_CHECK(!key.name.empty(), ValueError, "[{}] an exposed key needs a name (port '{}' of '{}')", where, port,
                    sub.local_name);
@@ -242,7 +247,19 @@ class Flattener {
       const EdgeId e = resolve_ref(ref, scope, subs, where);
       edges_[static_cast<size_t>(find_root(e))].differentiable = flag;
     }
+    add_shape_sets(m, scope, path, m.name);
     return scope;
+  }
+
+  void add_shape_sets(const ModelImpl& m, const Scope& scope, const std::string& path, const std::string& name) {
+    const std::string who = path.empty() ? name : fmt::format("'{}' ({})", path, name);
+    for (size_t i = 0; i < m.shape_sets.size(); ++i)
+      for (const auto& [key, shape] : m.shape_sets[i]) {
+        const auto it = scope.keys.find(key);
+        MI_CHECK(it != scope.keys.end(), KeyError, "[{}] set_shapes: no key named '{}'", path.empty() ? name : path, key);
+        edges_[static_cast<size_t>(find_root(it->second))].shapes.push_back(
+            {shape, fmt::format("{}#{}", path, i), "set_shapes of " + who});
+      }
   }
 
   void finalize(const Scope& top, const Model& model, FlatModel& flat) {

@@ -18,6 +18,14 @@ namespace mithril::logical {
 
 using EdgeId = int32_t;
 
+// A shape template assigned to a key by set_shapes or an IOKey's shape. Symbols are shared
+// within one `scope` (one set_shapes call of one model instance), never across scopes.
+struct AssignedShape {
+  json shape;
+  std::string scope;   // e.g. "m1.linear#0"
+  std::string origin;  // who assigned it, for messages: "set_shapes of 'm1' (Linear)"
+};
+
 struct Edge {
   std::string name;    // final key name (user name, or derived from the origin)
   std::string origin;  // the port name where the edge was created
@@ -29,6 +37,7 @@ struct Edge {
   std::optional<bool> differentiable;      // explicitly set by the user
   bool default_differentiable = false;     // a port declares it a trainable parameter
   int producer = -1;                       // index of the call whose output it is
+  std::vector<AssignedShape> shapes;       // user-assigned shape templates
 };
 
 struct PrimCall {

@@ -27,7 +27,6 @@ void trainable(Model& m, std::initializer_list<const char*> keys) {
 }  // namespace
 
 Model Linear(std::optional<int64_t> dimension, bool use_bias) {
-  (void)dimension;  // the weight's first dim; shapes come from the data
   Model m;
   m.set_name("Linear");
   m.add(prim("Transpose"), {{"input", "weight"}, {"output", anonymous()}}, "transpose");
@@ -43,6 +42,11 @@ Model Linear(std::optional<int64_t> dimension, bool use_bias) {
   }
   m.set_canonical_input({"matmul", "left"});
   m.set_canonical_output({use_bias ? "add" : "matmul", "output"});
+  const json d_out = dimension ? json(*dimension) : json("d_out");
+  std::map<std::string, json> shapes = {
+      {"input", {"N,...", "d_in"}}, {"weight", {d_out, "d_in"}}, {"output", {"N,...", d_out}}};
+  if (use_bias) shapes["bias"] = {d_out};
+  m.set_shapes(shapes);
   return m;
 }
 
@@ -101,6 +105,10 @@ Model LayerNorm(bool use_scale, bool use_bias, double eps) {
     trainable(m, {"bias"});
   }
   m.set_canonical_input({"mean", "input"});
+  std::map<std::string, json> shapes = {{"input", {"N,...", "d"}}, {"output", {"N,...", "d"}}};
+  if (use_scale) shapes["weight"] = {"d"};
+  if (use_bias) shapes["bias"] = {"d"};
+  m.set_shapes(shapes);
   return m;
 }
 
@@ -216,10 +224,134 @@ Model MDS(int64_t prediction_dim, const std::string& input_type) {
   return m;
 }
 
+namespace {
+
+// A recurrent cell's ports by role: `state` outputs X are read back through inputs prev_X
+// (hidden, and cell for LSTMCell); `shared` are the other inputs (weights), one key for all steps.
+struct CellPorts {
+  std::vector<std::string> states, shared;
+};
+
+CellPorts cell_ports(const Model& cell) {
+  const PrimitiveDef* def = cell.primitive_def();
+  MI_CHECK(def && def->port("input") && def->port("output") && def->port("hidden_compl"), AttributeError,
+           "[RNN] cell_type must be a recurrent cell (RNNCell, LSTMCell), got {}", cell.name());
+  CellPorts c;
+  for (const std::string& p : def->input_names()) {
+    if (p.rfind("prev_", 0) == 0) c.states.push_back(p.substr(5));
+    else if (p != "input") c.shared.push_back(p);
+  }
+  return c;
+}
+
+std::string cell_name(size_t i) { return "cell" + std::to_string(i); }
+
+}  // namespace
+
+Model ManyToOne(const Model& cell, int64_t max_sequence_length) {
+  MI_CHECK(max_sequence_length >= 1, AttributeError, "[ManyToOne] max_sequence_length must be at least 1, got {}",
+           max_sequence_length);
+  const CellPorts ports = cell_ports(cell);
+  const auto steps = static_cast<size_t>(max_sequence_length);
+  Model m;
+  m.set_name("ManyToOne");
+  std::vector<std::string> outputs;
+  for (size_t i = 0; i < steps; ++i) {
+    std::map<std::string, Connection> conns = {{"input", "input" + std::to_string(i)},
+                                               {"output", "output" + std::to_string(i)}};
+    for (const std::string& k : ports.shared) conns.emplace(k, k);
+    for (const std::string& s : ports.states)
+      conns.emplace("prev_" + s, i == 0 ? Connection("initial_" + s) : ref(cell_name(i - 1), s));
+    m.add(cell, conns, cell_name(i));
+    outputs.push_back("output" + std::to_string(i));
+  }
+  // The final hidden state of every sequence, longest first: the last step's hidden rows, then
+  // the rows each earlier step's shorter batch left behind (hidden_compl of the next step).
+  std::map<std::string, Connection> parts = {{"input1", ref(cell_name(steps - 1), "hidden")}};
+  for (size_t i = steps - 1, n = 2; i >= 1; --i, ++n) parts.emplace("input" + std::to_string(n), ref(cell_name(i), "hidden_compl"));
+  m.add(prim("ToList", {{"n", static_cast<int64_t>(parts.size())}}), parts, "hidden_list");
+  m.add(prim("Concat", {{"axis", 0}}), {{"input", ref("hidden_list", "output")}, {"output", "hidden_concat"}},
+        "hidden_concat");
+  outputs.push_back("hidden_concat");
+  m.expose(outputs);
+  m.set_canonical_input({cell_name(0), "input"});
+  m.set_canonical_output({"hidden_concat", "output"});
+  return m;
+}
+
+Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_forcing) {
+  MI_CHECK(max_sequence_length >= 1, AttributeError, "[OneToMany] max_sequence_length must be at least 1, got {}",
+           max_sequence_length);
+  const CellPorts ports = cell_ports(cell);
+  const auto steps = static_cast<size_t>(max_sequence_length);
+  Model m;
+  m.set_name("OneToMany");
+  std::vector<std::string> outputs;
+  for (size_t i = 0; i < steps; ++i) {
+    const std::string idx = std::to_string(i);
+    std::map<std::string, Connection> conns = {{"output", "output" + idx}};
+    if (i == 0) {
+      conns.emplace("input", "input");
+    } else {
+      // Step i reads the first N_i rows (N_i = batch of target i) of the previous output, or
+      // of the previous target with teacher forcing.
+      const Connection source = teacher_forcing ? Connection("target" + std::to_string(i - 1))
+                                                : ref(cell_name(i - 1), "output");
+      m.add(prim("LeadingSlice"), {{"input", source}, {"like", "target" + idx}, {"output", anonymous()}},
+            "step_input" + idx);
+      conns.emplace("input", ref("step_input" + idx, "output"));
+    }
+    for (const std::string& k : ports.shared) conns.emplace(k, k);
+    for (const std::string& s : ports.states)
+      conns.emplace("prev_" + s, i == 0 ? Connection("initial_" + s) : ref(cell_name(i - 1), s));
+    m.add(cell, conns, cell_name(i));
+    outputs.push_back("output" + idx);
+  }
+  m.expose(outputs);
+  m.set_canonical_input({cell_name(0), "input"});
+  m.set_canonical_output({cell_name(steps - 1), "output"});
+  return m;
+}
+
+Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64_t max_target_sequence_length,
+                     bool teacher_forcing) {
+  const CellPorts ports = cell_ports(cell);
+  Model m;
+  m.set_name("EncoderDecoder");
+  // The encoder keeps its key names; its outputs stay internal, only its final hidden state is used.
+  std::map<std::string, Connection> enc;
+  for (int64_t i = 0; i < max_input_sequence_length; ++i) enc.emplace("input" + std::to_string(i), "input" + std::to_string(i));
+  for (const std::string& k : ports.shared) enc.emplace(k, k);
+  for (const std::string& s : ports.states) enc.emplace("initial_" + s, "initial_" + s);
+  m.add(ManyToOne(cell, max_input_sequence_length), enc, "encoder");
+  // `indices` reorders the encoder's sequences (longest first) into the decoder's order.
+  m.add(prim("PermuteTensor"), {{"input", ref("encoder", "hidden_concat")}, {"indices", "indices"},
+                                {"output", anonymous()}},
+        "permutation");
+  // The decoder's keys get a "decoder_" prefix, except the targets; its outputs are the model's.
+  std::map<std::string, Connection> dec = {{"initial_hidden", ref("permutation", "output")},
+                                           {"input", "decoder_input"}};
+  for (const std::string& k : ports.shared) dec.emplace(k, "decoder_" + k);
+  for (const std::string& s : ports.states)
+    if (s != "hidden") dec.emplace("initial_" + s, "decoder_initial_" + s);
+  std::vector<std::string> outputs;
+  for (int64_t i = 0; i < max_target_sequence_length; ++i) {
+    const std::string idx = std::to_string(i);
+    if (i > 0 || teacher_forcing) dec.emplace("target" + idx, "target" + idx);  // target0 feeds step 1 (forcing)
+    dec.emplace("output" + idx, "output" + idx);
+    outputs.push_back("output" + idx);
+  }
+  m.add(OneToMany(cell, max_target_sequence_length, teacher_forcing), dec, "decoder");
+  m.expose(outputs);
+  m.set_canonical_input({"encoder", kCanonicalInput});
+  m.set_canonical_output({"decoder", kCanonicalOutput});
+  return m;
+}
+
 bool is_library_model(const std::string& name) {
   static const char* kNames[] = {"linear",         "layer", "mlp", "layernorm", "elementwiseaffine", "logisticregression",
                                  "linearsvm",      "kernelizedsvm", "polynomialregression", "l1", "l2",
-                                 "quadraticformregularizer", "mds"};
+                                 "quadraticformregularizer", "mds", "manytoone", "onetomany", "encoderdecoder"};
   const std::string l = lowercase(name);
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return l == n; });
 }
@@ -283,6 +415,22 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
   if (l == "l1") return check_args(L1());
   if (l == "l2") return check_args(L2());
   if (l == "quadraticformregularizer") return check_args(QuadraticFormRegularizer());
+  if (l == "manytoone" || l == "onetomany" || l == "encoderdecoder") {
+    const json* c = arg("cell_type");
+    MI_CHECK(c != nullptr, AttributeError, "[{}] missing argument 'cell_type'", name);
+    const Model cell = resolve_model(*c);
+    auto required_int = [&](const char* key) {
+      const auto v = opt_int(key);
+      MI_CHECK(v.has_value(), AttributeError, "[{}] missing argument '{}'", name, key);
+      return *v;
+    };
+    const json* tf = arg("teacher_forcing");
+    const bool teacher_forcing = tf ? tf->get<bool>() : false;
+    if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
+    if (l == "onetomany") return check_args(OneToMany(cell, required_int("max_sequence_length"), teacher_forcing));
+    return check_args(EncoderDecoder(cell, required_int("max_input_sequence_length"),
+                                     required_int("max_target_sequence_length"), teacher_forcing));
+  }
   MI_ASSERT(l == "mds");
   const json* t = arg("input_type");
   const auto pd = opt_int("prediction_dim");

@@ -25,6 +25,20 @@ Model L1();
 Model L2();
 Model QuadraticFormRegularizer();
 Model MDS(int64_t prediction_dim, const std::string& input_type = "distances");
+// Recurrent sequence models over a cell (RNNCell or LSTMCell), unrolled over a maximum length,
+// with Mithril's key names. Sequences are sorted longest first and step t sees a batch of N_t
+// rows (README 4.4). The cell's weights are one set of keys shared by all steps.
+// ManyToOne: inputs input0.., initial_<state>; outputs output0.. and hidden_concat (the final
+// hidden state of every sequence: [M, 1, d_hid]).
+Model ManyToOne(const Model& cell, int64_t max_sequence_length);
+// OneToMany: input, initial_<state>, target1.. (their first dim is the batch of each step);
+// step t reads the previous step's output, or target t-1 with teacher forcing; outputs output0...
+Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_forcing = false);
+// EncoderDecoder: a ManyToOne encoder whose hidden_concat, reordered by `indices`
+// (PermuteTensor), is the initial hidden state of a OneToMany decoder; decoder keys are prefixed
+// "decoder_" (decoder_input, decoder_w_ih, ...) except the targets; outputs are the decoder's.
+Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64_t max_target_sequence_length,
+                     bool teacher_forcing = false);
 
 // Any model by Mithril class name (case-insensitive): library composites first, then
 // primitives. `args` are the constructor arguments of a model dict; model-valued arguments

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "mithril/core/error.h"
+#include "mithril/logical/shape_inference.h"
 
 namespace mithril::logical {
 
@@ -55,6 +56,7 @@ Model& Model::add(const Model& sub, std::map<std::string, Connection> connection
   for (const Submodel& s : impl_->submodels)
     MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
   impl_->submodels.push_back({local_name, sub, std::move(connections)});
+  check_model_shapes(*this);  // shape conflicts are reported where they are made
   return *this;
 }
 
@@ -100,6 +102,12 @@ void Model::set_differentiability(const std::string& key, bool differentiable) {
 void Model::set_differentiability(const SubPort& port, bool differentiable) {
   detach();
   impl_->differentiabilities.emplace_back(port, differentiable);
+}
+
+void Model::set_shapes(const std::map<std::string, json>& shapes) {
+  detach();
+  impl_->shape_sets.push_back(shapes);
+  check_model_shapes(*this);
 }
 
 void Model::set_canonical_input(const SubPort& port) {

@@ -79,6 +79,11 @@ class Model {
   void expose(const std::vector<std::string>& keys);  // make named keys outputs
   void set_differentiability(const std::string& key, bool differentiable);
   void set_differentiability(const SubPort& port, bool differentiable);
+  // Assigns shape templates to keys of this model (Mithril's set_shapes): per key a list of
+  // dims, each an integer, a symbol ("N", "d_in"; one symbol names one dim across the keys of
+  // this call) or a variadic "V,..." / "...". Checked with the model's other shape rules right
+  // away: a conflict is a ShapeError naming the key, the blocks and both shapes.
+  void set_shapes(const std::map<std::string, json>& shapes);
   void set_canonical_input(const SubPort& port);
   void set_canonical_output(const SubPort& port);
   void set_name(std::string name);  // class name shown in summaries and errors ("Linear")
@@ -121,6 +126,7 @@ class ModelImpl {
   std::vector<std::string> exposed;
   std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
   std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
+  std::vector<std::map<std::string, json>> shape_sets;       // one entry per set_shapes call
 };
 
 }  // namespace mithril::logical

@@ -61,6 +61,15 @@ struct PrimitiveDef {
   // outputs are lists of tensors that feed list inputs (ToList -> Concat).
   std::function<std::map<std::string, std::vector<Var>>(Graph& graph, const PortValues& in)> build_lists;
 
+  // Symbolic shapes of ports (Mithril's shape templates, see shape_inference.h): per port a list
+  // of dims, each an integer, a symbol ("N", "d_in") shared by the ports of one call, or a
+  // variadic "V,..." / "..." for any number of dims. Ports not listed are unconstrained.
+  std::map<std::string, json> shapes;
+  // A relation templates cannot state, applied once enough is known: `broadcast` (the first two
+  // tensor inputs broadcast to `output`, NumPy rules), `transpose` (`output` permutes `input` by
+  // the `axes` port), `matmul` (batch dims of `left` and `right` broadcast to `output`'s).
+  enum class ShapeRule { none, broadcast, transpose, matmul } shape_rule = ShapeRule::none;
+
   const PortDef* port(const std::string& port_name) const;
   std::vector<std::string> input_names() const;
   std::vector<std::string> output_names() const;

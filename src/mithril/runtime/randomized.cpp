@@ -10,6 +10,7 @@
 #include "mithril/core/error.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/model_dict.h"
+#include "mithril/logical/shape_inference.h"
 #include "mithril/runtime/compile.h"
 
 namespace mithril::conformance {
@@ -43,57 +44,6 @@ Tensor normal_tensor(const Shape& shape, Rng& rng, double mean = 0.0, double std
   std::vector<double> v(static_cast<size_t>(numel(shape)));
   for (double& x : v) x = dist(rng);
   return Tensor::from_doubles(v, shape, DType::f64);
-}
-
-// Shapes of inputs the case leaves out (weights, biases, loss targets): upstream Mithril infers
-// them from the model's shape rules; these are the rules of README §4.4 for the models used.
-std::optional<Shape> missing_shape(const std::string& model, const json& args, const std::string& key,
-                                   const std::map<std::string, Shape>& known) {
-  const std::string m = logical::lowercase(model);
-  auto has = [&](const char* k) { return known.count(k) > 0; };
-  auto last = [&](const char* k) { return known.at(k).back(); };
-  static const std::set<std::string> losses = {"squarederror", "absoluteerror", "hingeloss", "quadhingeloss",
-                                               "quantileloss", "binarycrossentropy", "kldivergence", "crossentropy"};
-  if (losses.count(m)) {
-    if (key == "input" && has("target")) return known.at("target");
-    if (key == "target" && has("input")) return known.at("input");
-  }
-  if (m == "tsnecore" && key == "pred_distances" && has("distances")) return known.at("distances");
-  if (!has("input")) return std::nullopt;
-  const Shape& in = known.at("input");
-  if (m == "logisticregression") {
-    if (key == "weight") return Shape{1, in.back()};
-    if (key == "bias") return Shape{1};
-  }
-  if (m == "layer") {
-    const int64_t d = args.at("dimension").get<int64_t>();
-    if (key == "weight") return Shape{d, in.back()};
-    if (key == "bias") return Shape{d};
-  }
-  if (m == "mlp") {
-    const auto dims = args.at("dimensions").get<std::vector<int64_t>>();
-    for (size_t i = 0; i < dims.size(); ++i) {
-      const int64_t prev = i == 0 ? in.back() : dims[i - 1];
-      if (key == "weight" + std::to_string(i)) return Shape{dims[i], prev};
-      if (key == "bias" + std::to_string(i)) return Shape{dims[i]};
-    }
-  }
-  if (m == "polynomialregression") {
-    // Monomials of total degree 1..degree in d variables: C(d + degree, degree) - 1.
-    const int64_t d = in.back(), deg = args.at("degree").get<int64_t>();
-    int64_t c = 1;
-    for (int64_t i = 1; i <= deg; ++i) c = c * (d + i) / i;
-    const int64_t dim = args.at("dimension").get<int64_t>();
-    if (key == "weight") return Shape{dim, c - 1};
-    if (key == "bias") return Shape{dim};
-  }
-  if (m == "layernorm" && (key == "weight" || key == "bias")) return Shape{last("input")};
-  if ((m == "convolution1d" || m == "convolution2d") && key == "bias") {
-    Shape s(in.size(), 1);
-    s[1] = args.at("out_channels").get<int64_t>();
-    return s;
-  }
-  return std::nullopt;
 }
 
 // Independent references for the inference-only models whose values are cheap to state.
@@ -249,14 +199,20 @@ void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_see
     inputs[k] = Data(values[k]);
   }
   const PhysicalModel probe = compile(model, opt);
+  // Inputs the case gives no shape for (weights, loss targets) get the shapes symbolic shape
+  // inference derives from the drawn ones, as upstream Mithril's randomized test does.
   std::map<std::string, Shape> known;
   for (const auto& [k, v] : values) known[k] = v.shape();
+  // A dim nothing determines (the output size of an encoder whose outputs are unused) is drawn.
+  const std::map<std::string, Shape> derived =
+      logical::infer_missing_shapes(probe.flat_model(), known, [&] { return draw_int(1, 5, rng); });
   std::vector<std::string> trainable;
   for (const std::string& k : probe.input_keys()) {
     if (!inputs.count(k)) {
-      const auto s = missing_shape(name, args, k, known);
-      if (!s) throw std::runtime_error(fmt::format("no shape rule for input '{}' of {}", k, name));
-      values[k] = normal_tensor(*s, rng);
+      const auto s = derived.find(k);
+      if (s == derived.end())
+        throw std::runtime_error(fmt::format("shape inference leaves the shape of input '{}' of {} open", k, name));
+      values[k] = normal_tensor(s->second, rng);
       inputs[k] = Data(values[k]);
     }
     if (k != "threshold" && k != "quantile") trainable.push_back(k);

@@ -16,15 +16,30 @@ using UnaryFn = Var (*)(const Var&);
 
 void add_binary(PrimitiveRegistry& r, const char* name, const char* left, const char* right, BinaryFn fn) {
   r.add(name, {}, [=](const json&) {
-    return single_output(name, {tensor_port(left), tensor_port(right)},
-                         [=](Graph&, const PortReader& in) { return fn(in.tensor(left), in.tensor(right)); });
+    PrimitiveDef def = single_output(name, {tensor_port(left), tensor_port(right)},
+                                     [=](Graph&, const PortReader& in) { return fn(in.tensor(left), in.tensor(right)); });
+    def.shape_rule = PrimitiveDef::ShapeRule::broadcast;
+    return def;
   });
 }
 
 void add_unary(PrimitiveRegistry& r, const char* name, UnaryFn fn) {
   r.add(name, {}, [=](const json&) {
-    return single_output(name, {tensor_port("input")},
-                         [=](Graph&, const PortReader& in) { return fn(in.tensor("input")); });
+    return same_shape(single_output(name, {tensor_port("input")},
+                                    [=](Graph&, const PortReader& in) { return fn(in.tensor("input")); }));
+  });
+}
+
+// Mithril's MatrixMultiply: left [..., m, n] @ right [..., n, p] -> [..., m, p], batch dims broadcast.
+void add_matmul(PrimitiveRegistry& r) {
+  r.add("MatrixMultiply", {}, [](const json&) {
+    PrimitiveDef def = single_output("MatrixMultiply", {tensor_port("left"), tensor_port("right")},
+                                     [](Graph&, const PortReader& in) {
+                                       return ops::matmul(in.tensor("left"), in.tensor("right"));
+                                     });
+    def.shapes = {{"left", {"B1,...", "m", "n"}}, {"right", {"B2,...", "n", "p"}}, {"output", {"B3,...", "m", "p"}}};
+    def.shape_rule = PrimitiveDef::ShapeRule::matmul;
+    return def;
   });
 }
 
@@ -41,10 +56,10 @@ void add_robust_unary(PrimitiveRegistry& r, const char* name, Var (*plain)(const
     const bool is_robust = Args(name, args).get_bool("robust", false);
     std::vector<PortDef> ports{tensor_port("input")};
     if (is_robust) ports.push_back(tensor_port("threshold", kMinPositiveNormal));
-    return single_output(name, ports, [=](Graph&, const PortReader& in) {
+    return same_shape(single_output(name, ports, [=](Graph&, const PortReader& in) {
       if (!is_robust) return plain(in.tensor("input"));
       return robust(in.tensor("input"), in.require_constant("threshold"));
-    });
+    }));
   });
 }
 
@@ -56,10 +71,12 @@ void add_power(PrimitiveRegistry& r) {
     const bool robust = Args("Power", args).get_bool("robust", false);
     std::vector<PortDef> ports{tensor_port("base"), tensor_port("exponent")};
     if (robust) ports.push_back(tensor_port("threshold", kMinPositiveNormal));
-    return single_output("Power", ports, [=](Graph&, const PortReader& in) {
+    PrimitiveDef def = single_output("Power", ports, [=](Graph&, const PortReader& in) {
       if (!robust) return ops::pow(in.tensor("base"), in.tensor("exponent"));
       return ops::robust_pow(in.tensor("base"), in.tensor("exponent"), in.require_constant("threshold"));
     });
+    def.shape_rule = PrimitiveDef::ShapeRule::broadcast;
+    return def;
   });
 }
 
@@ -67,40 +84,40 @@ void add_power(PrimitiveRegistry& r) {
 // applied with where(x > 0, x, slope*x), which has the same values and gradients.
 void add_leaky_relu(PrimitiveRegistry& r) {
   r.add("LeakyRelu", {}, [](const json&) {
-    return single_output("LeakyRelu", {tensor_port("input"), tensor_port("slope", 0.01)},
+    return same_shape(single_output("LeakyRelu", {tensor_port("input"), tensor_port("slope", 0.01)},
                          [](Graph&, const PortReader& in) {
                            const Var x = in.tensor("input");
                            if (const auto slope = in.constant_number("slope")) return ops::leaky_relu(x, *slope);
                            const Var zero = ops::scalar_like(x, 0.0);
                            return ops::where(ops::greater(x, zero), x, in.tensor("slope") * x);
-                         });
+                         }));
   });
 }
 
 void add_gelu(PrimitiveRegistry& r) {
   r.add("Gelu", {}, [](const json&) {
-    return single_output("Gelu", {tensor_port("input"), scalar_port("approximate", false)},
+    return same_shape(single_output("Gelu", {tensor_port("input"), scalar_port("approximate", false)},
                          [](Graph&, const PortReader& in) {
                            return ops::gelu(in.tensor("input"), in.scalar_bool("approximate"));
-                         });
+                         }));
   });
 }
 
 void add_softmax(PrimitiveRegistry& r) {
   r.add("Softmax", {}, [](const json&) {
-    return single_output("Softmax", {tensor_port("input"), scalar_port("axis", -1)},
+    return same_shape(single_output("Softmax", {tensor_port("input"), scalar_port("axis", -1)},
                          [](Graph&, const PortReader& in) {
                            return ops::softmax(in.tensor("input"), in.scalar_int("axis"));
-                         });
+                         }));
   });
 }
 
 void add_stable_reciprocal(PrimitiveRegistry& r) {
   r.add("StableReciprocal", {}, [](const json&) {
-    return single_output("StableReciprocal", {tensor_port("input"), tensor_port("threshold", kStableReciprocalThreshold)},
+    return same_shape(single_output("StableReciprocal", {tensor_port("input"), tensor_port("threshold", kStableReciprocalThreshold)},
                          [](Graph&, const PortReader& in) {
                            return ops::stable_reciprocal(in.tensor("input"), in.require_constant("threshold"));
-                         });
+                         }));
   });
 }
 
@@ -128,7 +145,7 @@ void register_arithmetic_primitives(PrimitiveRegistry& r) {
   add_binary(r, "Multiply", "left", "right", ops::mul);
   add_binary(r, "Divide", "numerator", "denominator", true_divide);
   add_binary(r, "FloorDivide", "numerator", "denominator", ops::floor_div);
-  add_binary(r, "MatrixMultiply", "left", "right", ops::matmul);
+  add_matmul(r);
   add_shift(r, "ShiftLeft", ops::shift_left);
   add_shift(r, "ShiftRight", ops::shift_right);
   add_power(r);

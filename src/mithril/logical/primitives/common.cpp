@@ -207,6 +207,16 @@ PrimitiveDef single_output(std::string name, std::vector<PortDef> inputs, Single
   return def;
 }
 
+PrimitiveDef same_shape(PrimitiveDef def) {
+  def.shapes = {{"input", {"V,..."}}, {"output", {"V,..."}}};
+  return def;
+}
+
+PrimitiveDef with_shape_rule(PrimitiveDef def, PrimitiveDef::ShapeRule rule) {
+  def.shape_rule = rule;
+  return def;
+}
+
 Var norm_modifier(const Var& n) {
   const Var shifted = n - 1.0;
   // Floored modulo; floor has no gradient, so d(mod)/dn = 1 as in NumPy's remainder.

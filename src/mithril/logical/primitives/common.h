@@ -100,6 +100,11 @@ std::optional<double> json_single_number(const json& value);
 using SingleOutputRule = std::function<Var(Graph& graph, const PortReader& in)>;
 PrimitiveDef single_output(std::string name, std::vector<PortDef> inputs, SingleOutputRule rule);
 
+// Declares `output` to have the shape of `input` (elementwise functions).
+PrimitiveDef same_shape(PrimitiveDef def);
+// Sets the shape rule (broadcasting of the first two tensor inputs, ...).
+PrimitiveDef with_shape_rule(PrimitiveDef def, PrimitiveDef::ShapeRule rule);
+
 // Element-type conversions applied to integer and boolean ports: float indices are rounded
 // (constants at build time), conditions become value != 0.
 Var to_integer(Graph& graph, const Var& v);

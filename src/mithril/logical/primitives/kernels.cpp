@@ -120,7 +120,7 @@ void add_tsne_core(PrimitiveRegistry& r) {
     a.get_double("perplexity", 20.0);
     MI_CHECK(!a.get_bool("calculate_p_joint", false), AttributeError,
              "[TSNECore] calculate_p_joint=True is not supported yet: give p_joint");
-    return single_output("TSNECore", {tensor_port("distances"), tensor_port("pred_distances"), tensor_port("p_joint")},
+    PrimitiveDef def = single_output("TSNECore", {tensor_port("distances"), tensor_port("pred_distances"), tensor_port("p_joint")},
                          [](Graph& graph, const PortReader& in) {
                            const Var pred = in.tensor("pred_distances");
                            MI_CHECK(pred.ndim() == 2 && pred.dim(0) == pred.dim(1), ShapeError,
@@ -130,6 +130,8 @@ void add_tsne_core(PrimitiveRegistry& r) {
                            const Var q = ops::reciprocal(pred + 1.0) * off_diagonal;
                            return ops::sum(ops::kl_divergence(q / ops::sum(q), in.tensor("p_joint")));
                          });
+    def.shapes = {{"distances", {"N", "N"}}, {"pred_distances", {"N", "N"}}, {"p_joint", {"N", "N"}}, {"output", json::array()}};
+    return def;
   });
 }
 

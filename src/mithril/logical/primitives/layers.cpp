@@ -95,6 +95,21 @@ Var add_bias(const Var& out, const Var& bias) {
   return out + ops::reshape(bias, s);
 }
 
+// Mithril's convolution shapes: input [N, C_in, spatial...], weight [C_out, C_in, kernel...],
+// bias [1, C_out, 1...] (a 1-D bias given as data is accepted by the builder too).
+void declare_conv_shapes(PrimitiveDef& def, size_t spatial, const std::vector<int64_t>& kernel,
+                         std::optional<int64_t> out_channels) {
+  const json c_out = out_channels ? json(*out_channels) : json("C_out");
+  json input = {"N", "C_in"}, weight = {c_out, "C_in"}, bias = {1, c_out};
+  for (size_t i = 0; i < spatial; ++i) {
+    input.push_back(nullptr);
+    weight.push_back(kernel.empty() ? json(fmt::format("k{}", i)) : json(kernel[i]));
+    bias.push_back(1);
+  }
+  def.shapes = {{"input", input}, {"weight", weight}};
+  if (def.port("bias")) def.shapes["bias"] = bias;
+}
+
 std::vector<PortDef> conv_ports(const Args& a, json stride, json padding, json dilation) {
   std::vector<PortDef> ports{tensor_port("input"), parameter_port("weight"), scalar_port("stride", std::move(stride)),
                              scalar_port("padding", std::move(padding)), scalar_port("dilation", std::move(dilation))};
@@ -108,7 +123,7 @@ void add_convolution_1d(PrimitiveRegistry& r) {
     const auto kernel = optional_int(a, "kernel_size");
     const auto out_channels = optional_int(a, "out_channels");
     const bool use_bias = a.get_bool("use_bias", true);
-    return single_output("Convolution1D", conv_ports(a, 1, 0, 1), [=](Graph&, const PortReader& in) {
+    PrimitiveDef def = single_output("Convolution1D", conv_ports(a, 1, 0, 1), [=](Graph&, const PortReader& in) {
       const std::string model = in.model();
       const Var w = in.tensor("weight");
       MI_CHECK(w.ndim() == 3, ShapeError, "[{}] weight must be [C_out, C_in, K], got shape {}", model,
@@ -122,6 +137,8 @@ void add_convolution_1d(PrimitiveRegistry& r) {
       const Var out = ops::conv1d(in.tensor("input"), w, p);
       return use_bias ? add_bias(out, in.tensor("bias")) : out;
     });
+    declare_conv_shapes(def, 1, kernel ? std::vector<int64_t>{*kernel} : std::vector<int64_t>{}, out_channels);
+    return def;
   });
 }
 
@@ -134,7 +151,7 @@ void add_convolution_2d(PrimitiveRegistry& r) {
     const auto out_channels = optional_int(a, "out_channels");
     const int64_t groups = a.get_int("groups", 1);
     const bool use_bias = a.get_bool("use_bias", true);
-    return single_output(
+    PrimitiveDef def = single_output(
         "Convolution2D", conv_ports(a, json::array({1, 1}), json::array({0, 0}), json::array({1, 1})),
         [=](Graph&, const PortReader& in) {
           const std::string model = in.model();
@@ -154,6 +171,10 @@ void add_convolution_2d(PrimitiveRegistry& r) {
           const Var out = ops::conv2d(in.tensor("input"), w, p);
           return use_bias ? add_bias(out, in.tensor("bias")) : out;
         });
+    if (groups == 1)
+      declare_conv_shapes(def, 2, kernel ? std::vector<int64_t>{(*kernel)[0], (*kernel)[1]} : std::vector<int64_t>{},
+                          out_channels);
+    return def;
   });
 }
 
@@ -262,6 +283,11 @@ PrimitiveDef recurrent_cell(const std::string& name, std::vector<std::string> st
   for (const std::string& p : state_ports) def.ports.push_back(tensor_port(p));
   for (const std::string& p : parameters) def.ports.push_back(parameter_port(p));
   for (const std::string& p : outputs) def.ports.push_back(output_port(p));
+  // README 4.4: input [N,1,d_in], states [M,1,d_hid]; weights by the cell (set by the caller).
+  def.shapes = {{"input", {"N", 1, "d_in"}}, {"hidden", {"N", 1, "d_hid"}}, {"output", {"N", 1, "d_out"}},
+                {"hidden_compl", {nullptr, 1, "d_hid"}}};
+  for (const std::string& p : state_ports) def.shapes[p] = {"M", 1, "d_hid"};
+  if (std::find(outputs.begin(), outputs.end(), "cell") != outputs.end()) def.shapes["cell"] = {"N", 1, "d_hid"};
   def.build = [name, state_ports, step](Graph&, const PortValues& values) {
     const PortReader in(name, values);
     const Var x = in.tensor("input");
@@ -287,14 +313,18 @@ Var affine(const Var& x, const Var& w, const Var& b) { return ops::matmul(x, ops
 // h = tanh(prev_hidden[:N] w_hh^T + input w_ih^T + bias_h); output = h w_ho^T + bias_o.
 void add_rnn_cell(PrimitiveRegistry& r) {
   r.add("RNNCell", {}, [](const json&) {
-    return recurrent_cell("RNNCell", {"prev_hidden"}, {"w_ih", "w_hh", "w_ho", "bias_h", "bias_o"},
-                          {"hidden", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
+    PrimitiveDef def = recurrent_cell(
+        "RNNCell", {"prev_hidden"}, {"w_ih", "w_hh", "w_ho", "bias_h", "bias_o"}, {"hidden", "hidden_compl", "output"},
+        [](const PortReader& in, const std::vector<Var>& st) {
                             const Var x = in.tensor("input");
                             const Var h = ops::tanh(ops::matmul(st[0], ops::swap_axes(in.tensor("w_hh"), -2, -1)) +
                                                     affine(x, in.tensor("w_ih"), in.tensor("bias_h")));
                             return std::map<std::string, Var>{
                                 {"hidden", h}, {"output", affine(h, in.tensor("w_ho"), in.tensor("bias_o"))}};
                           });
+    def.shapes.insert({{"w_ih", {"d_hid", "d_in"}}, {"w_hh", {"d_hid", "d_hid"}}, {"w_ho", {"d_out", "d_hid"}},
+                       {"bias_h", {"d_hid"}}, {"bias_o", {"d_out"}}});
+    return def;
   });
 }
 
@@ -302,7 +332,7 @@ void add_rnn_cell(PrimitiveRegistry& r) {
 // cell = f prev_cell[:N] + i g; hidden = tanh(cell) o; output = hidden w_out^T + bias_out.
 void add_lstm_cell(PrimitiveRegistry& r) {
   r.add("LSTMCell", {}, [](const json&) {
-    return recurrent_cell(
+    PrimitiveDef def = recurrent_cell(
         "LSTMCell", {"prev_hidden", "prev_cell"},
         {"w_f", "w_i", "w_c", "w_o", "w_out", "bias_f", "bias_i", "bias_c", "bias_o", "bias_out"},
         {"hidden", "cell", "hidden_compl", "output"}, [](const PortReader& in, const std::vector<Var>& st) {
@@ -315,6 +345,11 @@ void add_lstm_cell(PrimitiveRegistry& r) {
           const Var output = affine(hidden, in.tensor("w_out"), in.tensor("bias_out"));
           return std::map<std::string, Var>{{"hidden", hidden}, {"cell", cell}, {"output", output}};
         });
+    for (const char* w : {"w_f", "w_i", "w_c", "w_o"}) def.shapes[w] = {"d_hid", "d_sum"};
+    for (const char* b : {"bias_f", "bias_i", "bias_c", "bias_o"}) def.shapes[b] = {"d_hid"};
+    def.shapes["w_out"] = {"d_out", "d_hid"};
+    def.shapes["bias_out"] = {"d_out"};
+    return def;
   });
 }
 

@@ -18,8 +18,10 @@ using LossFn = Var (*)(const Var&, const Var&);
 
 void add_plain_loss(PrimitiveRegistry& r, const char* name, LossFn fn) {
   r.add(name, {}, [=](const json&) {
-    return single_output(name, {tensor_port("input"), tensor_port("target")},
-                         [=](Graph&, const PortReader& in) { return fn(in.tensor("input"), in.tensor("target")); });
+    return with_shape_rule(
+        single_output(name, {tensor_port("input"), tensor_port("target")},
+                      [=](Graph&, const PortReader& in) { return fn(in.tensor("input"), in.tensor("target")); }),
+        PrimitiveDef::ShapeRule::broadcast);
   });
 }
 
@@ -27,25 +29,25 @@ void add_plain_loss(PrimitiveRegistry& r, const char* name, LossFn fn) {
 // (q - 0.5)*e + 0.5*|e|, whose gradient at e == 0 is Mithril's 0.5 - q as well.
 void add_quantile_loss(PrimitiveRegistry& r) {
   r.add("QuantileLoss", {}, [](const json&) {
-    return single_output("QuantileLoss", {tensor_port("input"), tensor_port("target"), tensor_port("quantile", 0.5)},
+    return with_shape_rule(single_output("QuantileLoss", {tensor_port("input"), tensor_port("target"), tensor_port("quantile", 0.5)},
                          [](Graph&, const PortReader& in) {
                            const Var x = in.tensor("input");
                            const Var t = in.tensor("target");
                            if (const auto q = in.constant_number("quantile")) return ops::quantile_loss(x, t, *q);
                            const Var e = t - x;
                            return (in.tensor("quantile") - 0.5) * e + ops::abs(e) * 0.5;
-                         });
+                         }), PrimitiveDef::ShapeRule::broadcast);
   });
 }
 
 void add_kl_divergence(PrimitiveRegistry& r) {
   r.add("KLDivergence", {}, [](const json&) {
-    return single_output("KLDivergence",
+    return with_shape_rule(single_output("KLDivergence",
                          {tensor_port("input"), tensor_port("target"), tensor_port("threshold", kMinPositiveNormal)},
                          [](Graph&, const PortReader& in) {
                            return ops::kl_divergence(in.tensor("input"), in.tensor("target"),
                                                      in.require_constant("threshold"));
-                         });
+                         }), PrimitiveDef::ShapeRule::broadcast);
   });
 }
 
@@ -220,12 +222,13 @@ void add_binary_cross_entropy(PrimitiveRegistry& r) {
   r.add("BinaryCrossEntropy", {"input_type"}, [](const json& args) {
     const std::string s = Args("BinaryCrossEntropy", args).get_string("input_type", "logits");
     const LossInputType type = parse_input_type("BinaryCrossEntropy", s, false);
-    return single_output("BinaryCrossEntropy",
-                         {tensor_port("input"), tensor_port("target"), scalar_port("pos_weight", 1.0),
-                          tensor_port("threshold", kMinPositiveNormal), scalar_port("robust", false)},
-                         [type](Graph& graph, const PortReader& in) {
-                           return build_binary_cross_entropy(graph, in, type);
-                         });
+    return with_shape_rule(single_output("BinaryCrossEntropy",
+                                         {tensor_port("input"), tensor_port("target"), scalar_port("pos_weight", 1.0),
+                                          tensor_port("threshold", kMinPositiveNormal), scalar_port("robust", false)},
+                                         [type](Graph& graph, const PortReader& in) {
+                                           return build_binary_cross_entropy(graph, in, type);
+                                         }),
+                           PrimitiveDef::ShapeRule::broadcast);
   });
 }
 

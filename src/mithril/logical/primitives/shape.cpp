@@ -13,7 +13,7 @@ namespace {
 
 void add_transpose(PrimitiveRegistry& r) {
   r.add("Transpose", {}, [](const json&) {
-    return single_output("Transpose", {tensor_port("input"), scalar_port("axes", nullptr)},
+    return with_shape_rule(single_output("Transpose", {tensor_port("input"), scalar_port("axes", nullptr)},
                          [](Graph&, const PortReader& in) {
                            const Var x = in.tensor("input");
                            if (in.scalar("axes").is_null()) return ops::transpose(x);
@@ -22,7 +22,7 @@ void add_transpose(PrimitiveRegistry& r) {
                                     "[Transpose] axes {} do not permute an input of shape {}", fmt::join(axes, ","),
                                     shape_str(x.shape()));
                            return ops::permute(x, axes);
-                         });
+                         }), PrimitiveDef::ShapeRule::transpose);
   });
 }
 
@@ -100,6 +100,25 @@ void add_flatten(PrimitiveRegistry& r) {
   });
 }
 
+// LeadingSlice: input[:N] along axis 0, where N is the first dim of `like` (only its shape is
+// read, so `like` gets no gradient). OneToMany feeds step t the first N_t rows of step t-1's
+// output, N_t being the batch of target t; Mithril builds this from Shape, Indexer and Slice
+// primitives, which take values our logical layer keeps static.
+void add_leading_slice(PrimitiveRegistry& r) {
+  r.add("LeadingSlice", {}, [](const json&) {
+    PrimitiveDef def =
+        single_output("LeadingSlice", {tensor_port("input"), tensor_port("like")}, [](Graph&, const PortReader& in) {
+          const Var x = in.tensor("input"), like = in.tensor("like");
+          MI_CHECK(x.ndim() >= 1 && like.ndim() >= 1 && like.dim(0) <= x.dim(0), ShapeError,
+                   "[LeadingSlice] cannot take the first {} rows of input {}", like.ndim() ? like.dim(0) : 0,
+                   shape_str(x.shape()));
+          return ops::slice(x, 0, 0, like.dim(0));
+        });
+    def.shapes = {{"input", {nullptr, "V,..."}}, {"like", {"N", "W,..."}}, {"output", {"N", "V,..."}}};
+    return def;
+  });
+}
+
 // ToList (arg n = 1): packs input1..inputN into the list-valued output, e.g. for Concat.
 void add_to_list(PrimitiveRegistry& r) {
   r.add("ToList", {"n"}, [](const json& args) {
@@ -156,6 +175,7 @@ void add_ones(PrimitiveRegistry& r) {
 }  // namespace
 
 void register_shape_primitives(PrimitiveRegistry& r) {
+  add_leading_slice(r);
   add_to_list(r);
   add_eye(r);
   add_ones(r);

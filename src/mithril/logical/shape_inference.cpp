@@ -1,0 +1,598 @@
+#include "mithril/logical/shape_inference.h"
+
+#include <algorithm>
+#include <set>
+
+#include "mithril/core/error.h"
+#include "mithril/io/json_tensor.h"
+
+namespace mithril::logical {
+namespace {
+
+// A symbolic shape: prefix dims, an optional variadic part, suffix dims (empty when no variadic).
+struct Sym {
+  std::vector<int> pre;
+  int var = -1;
+  std::vector<int> post;
+  bool fixed() const { return var < 0; }
+};
+
+// A failed unification; the caller adds which key, blocks and shapes.
+struct Conflict {
+  std::string why;
+};
+
+bool is_variadic(const std::string& s) { return s == "..." || (s.size() > 4 && s.substr(s.size() - 4) == ",..."); }
+
+std::string variadic_name(const std::string& s) { return s == "..." ? "" : s.substr(0, s.size() - 4); }
+
+}  // namespace
+
+struct SymbolicShapes::Impl {
+  const FlatModel* flat = nullptr;
+  struct Dim {
+    int parent;
+    std::optional<int64_t> value;
+    std::string name;
+  };
+  struct Variadic {
+    int parent;
+    std::optional<Sym> binding;
+    std::string name;
+  };
+  std::vector<Dim> dims;
+  std::vector<Variadic> vars;
+  std::vector<std::optional<Sym>> shape;  // per edge
+  std::vector<std::string> origin;        // per edge: who first gave it a shape
+  std::map<std::string, int> fresh;       // fresh dims/variadics created by rules, made once each
+  size_t version = 0;
+  bool equal_partners = false;
+
+  int new_dim(std::optional<int64_t> value, std::string name) {
+    dims.push_back({static_cast<int>(dims.size()), value, std::move(name)});
+    return static_cast<int>(dims.size()) - 1;
+  }
+  int new_var(std::string name) {
+    vars.push_back({static_cast<int>(vars.size()), std::nullopt, std::move(name)});
+    return static_cast<int>(vars.size()) - 1;
+  }
+  int once(const std::string& key, bool variadic) {
+    const auto it = fresh.find(key);
+    if (it != fresh.end()) return it->second;
+    const int id = variadic ? new_var("") : new_dim(std::nullopt, "");
+    fresh.emplace(key, id);
+    return id;
+  }
+  int find_dim(int d) {
+    while (dims[static_cast<size_t>(d)].parent != d) d = dims[static_cast<size_t>(d)].parent = dims[static_cast<size_t>(dims[static_cast<size_t>(d)].parent)].parent;
+    return d;
+  }
+  int find_var(int v) {
+    while (vars[static_cast<size_t>(v)].parent != v) v = vars[static_cast<size_t>(v)].parent;
+    return v;
+  }
+
+  // Substitutes bound variadics and maps dims to their roots.
+  Sym norm(const Sym& s) {
+    Sym out;
+    for (int d : s.pre) out.pre.push_back(find_dim(d));
+    if (s.var >= 0) {
+      const int v = find_var(s.var);
+      if (vars[static_cast<size_t>(v)].binding) {
+        const Sym inner = norm(*vars[static_cast<size_t>(v)].binding);
+        out.pre.insert(out.pre.end(), inner.pre.begin(), inner.pre.end());
+        out.var = inner.var;
+        out.post = inner.post;
+      } else {
+        out.var = v;
+      }
+    }
+    for (int d : s.post) (out.var >= 0 ? out.post : out.pre).push_back(find_dim(d));
+    return out;
+  }
+
+  std::string dim_str(int d) {
+    const Dim& x = dims[static_cast<size_t>(find_dim(d))];
+    if (x.value) return std::to_string(*x.value);
+    return x.name.empty() ? "_" : x.name;
+  }
+  std::string str(const Sym& raw) {
+    const Sym s = norm(raw);
+    std::vector<std::string> parts;
+    for (int d : s.pre) parts.push_back(dim_str(d));
+    if (s.var >= 0) {
+      const std::string& n = vars[static_cast<size_t>(s.var)].name;
+      parts.push_back(fmt::format("{}...", n));
+    }
+    for (int d : s.post) parts.push_back(dim_str(d));
+    return "[" + fmt::format("{}", fmt::join(parts, ", ")) + "]";
+  }
+
+  void unify_dim(int a, int b, size_t position) {
+    a = find_dim(a);
+    b = find_dim(b);
+    if (a == b) return;
+    Dim& da = dims[static_cast<size_t>(a)];
+    Dim& db = dims[static_cast<size_t>(b)];
+    if (da.value && db.value && *da.value != *db.value)
+      throw Conflict{fmt::format("dim {} is {} vs {}", position, *da.value, *db.value)};
+    if (!da.value) da.value = db.value;
+    if (da.name.empty()) da.name = db.name;
+    db.parent = a;
+    ++version;
+  }
+
+  void bind(int v, Sym s) {
+    v = find_var(v);
+    s = norm(s);
+    if (s.var == v) {
+      if (!s.pre.empty() || !s.post.empty()) throw Conflict{"a variadic part would contain itself"};
+      return;
+    }
+    if (s.pre.empty() && s.post.empty() && s.var >= 0) {  // variadic = variadic: merge
+      vars[static_cast<size_t>(v)].parent = s.var;
+      if (vars[static_cast<size_t>(s.var)].name.empty()) vars[static_cast<size_t>(s.var)].name = vars[static_cast<size_t>(v)].name;
+    } else {
+      vars[static_cast<size_t>(v)].binding = s;
+    }
+    ++version;
+  }
+
+  void unify(const Sym& x, const Sym& y) {
+    Sym a = norm(x), b = norm(y);
+    if (a.fixed() && b.fixed()) {
+      if (a.pre.size() != b.pre.size())
+        throw Conflict{fmt::format("rank {} vs {}", a.pre.size(), b.pre.size())};
+      for (size_t i = 0; i < a.pre.size(); ++i) unify_dim(a.pre[i], b.pre[i], i);
+      return;
+    }
+    if (a.fixed()) std::swap(a, b);
+    if (b.fixed()) {  // a variadic, b fixed
+      const size_t need = a.pre.size() + a.post.size();
+      if (b.pre.size() < need) throw Conflict{fmt::format("rank {} vs at least {}", b.pre.size(), need)};
+      for (size_t i = 0; i < a.pre.size(); ++i) unify_dim(a.pre[i], b.pre[i], i);
+      const size_t off = b.pre.size() - a.post.size();
+      for (size_t i = 0; i < a.post.size(); ++i) unify_dim(a.post[i], b.pre[off + i], off + i);
+      Sym mid;
+      mid.pre.assign(b.pre.begin() + static_cast<long>(a.pre.size()), b.pre.begin() + static_cast<long>(off));
+      bind(a.var, mid);
+      return;
+    }
+    const size_t k = std::min(a.pre.size(), b.pre.size()), m = std::min(a.post.size(), b.post.size());
+    for (size_t i = 0; i < k; ++i) unify_dim(a.pre[i], b.pre[i], i);
+    for (size_t i = 0; i < m; ++i)
+      unify_dim(a.post[a.post.size() - 1 - i], b.post[b.post.size() - 1 - i], i);
+    auto rest = [](const std::vector<int>& v, size_t from, size_t to) {
+      return std::vector<int>(v.begin() + static_cast<long>(from), v.begin() + static_cast<long>(to));
+    };
+    const Sym ra{rest(a.pre, k, a.pre.size()), a.var, rest(a.post, 0, a.post.size() - m)};
+    const Sym rb{rest(b.pre, k, b.pre.size()), b.var, rest(b.post, 0, b.post.size() - m)};
+    if (find_var(a.var) == find_var(b.var)) {
+      if (!ra.pre.empty() || !rb.pre.empty() || !ra.post.empty() || !rb.post.empty())
+        throw Conflict{"the same variadic part with different dims around it"};
+      return;
+    }
+    if (ra.pre.empty() && ra.post.empty()) return bind(a.var, rb);
+    if (rb.pre.empty() && rb.post.empty()) return bind(b.var, ra);
+    const int w = new_var("");
+    if (ra.pre.empty()) {  // a.var ++ ra.post == rb.pre ++ b.var
+      bind(a.var, Sym{rb.pre, w, {}});
+      bind(b.var, Sym{{}, w, ra.post});
+    } else {
+      bind(b.var, Sym{ra.pre, w, {}});
+      bind(a.var, Sym{{}, w, rb.post});
+    }
+  }
+
+  // A template instantiated in `scope` (symbols of one scope are shared).
+  Sym instantiate(const json& t, const std::string& scope, std::map<std::string, int>& symbols) {
+    MI_CHECK(t.is_array(), ShapeError, "[shapes] a shape must be a list of dims, got {}", t.dump());
+    Sym s;
+    for (const json& d : t) {
+      std::vector<int>& target = s.var >= 0 ? s.post : s.pre;
+      if (d.is_number_integer()) {
+        MI_CHECK(d.get<int64_t>() >= 0, ShapeError, "[shapes] dim {} of {} is negative", d.dump(), t.dump());
+        target.push_back(new_dim(d.get<int64_t>(), ""));
+        continue;
+      }
+      MI_CHECK(d.is_string() || d.is_null(), ShapeError,
+               "[shapes] a dim must be an integer, a name, null or \"name,...\", got {} in {}", d.dump(), t.dump());
+      const std::string name = d.is_null() ? "" : d.get<std::string>();
+      if (is_variadic(name)) {
+        MI_CHECK(s.var < 0, ShapeError, "[shapes] {} has more than one variadic part", t.dump());
+        const std::string vn = variadic_name(name);
+        if (vn.empty()) {
+          s.var = new_var("");
+        } else {
+          const std::string key = scope + "\x1f..." + vn;
+          if (!symbols.count(key)) symbols[key] = new_var(vn);
+          s.var = symbols[key];
+        }
+        continue;
+      }
+      if (name.empty()) {
+        target.push_back(new_dim(std::nullopt, ""));
+        continue;
+      }
+      const std::string key = scope + "\x1f" + name;
+      if (!symbols.count(key)) symbols[key] = new_dim(std::nullopt, name);
+      target.push_back(symbols[key]);
+    }
+    return s;
+  }
+
+  std::string edge_label(EdgeId e) const { return flat->name(e); }
+
+  static std::string block(const PrimCall& c, const std::string& port) {
+    return fmt::format("'{}' ({}), port '{}'", c.path.empty() ? c.def.name : c.path, c.def.name, port);
+  }
+
+  // Unifies a key's shape with `s`; `who` describes where `s` comes from.
+  void constrain(EdgeId e, const Sym& s, const std::string& who) {
+    const size_t i = static_cast<size_t>(e);
+    if (!shape[i]) {
+      shape[i] = s;
+      origin[i] = who;
+      ++version;
+      return;
+    }
+    const std::string before = str(*shape[i]), given = str(s);
+    try {
+      unify(*shape[i], s);
+    } catch (const Conflict& c) {
+      throw ShapeError(fmt::format("[shapes] key '{}': {} from {} conflicts with {} from {}: {}", edge_label(e), before,
+                                   origin[i], given, who, c.why));
+    }
+  }
+
+  std::optional<Shape> concrete(EdgeId e) {
+    const auto& s = shape[static_cast<size_t>(e)];
+    if (!s) return std::nullopt;
+    const Sym n = norm(*s);
+    if (!n.fixed()) return std::nullopt;
+    Shape out;
+    for (int d : n.pre) {
+      const auto& v = dims[static_cast<size_t>(d)].value;
+      if (!v) return std::nullopt;
+      out.push_back(*v);
+    }
+    return out;
+  }
+
+  bool pin_free_dim(EdgeId e, int64_t value) {
+    const auto& s = shape[static_cast<size_t>(e)];
+    if (!s) return false;
+    const Sym n = norm(*s);
+    if (!n.fixed()) return false;
+    for (int d : n.pre)
+      if (!dims[static_cast<size_t>(d)].value) {
+        dims[static_cast<size_t>(d)].value = value;
+        ++version;
+        return true;
+      }
+    return false;
+  }
+
+  Sym of_shape(const Shape& s) {
+    Sym out;
+    for (int64_t d : s) out.pre.push_back(new_dim(d, ""));
+    return out;
+  }
+
+  // ---- rules ----
+
+  // Broadcast of two dims (NumPy): 1 gives way, equal dims stay; an unknown pair gives a fresh
+  // dim (made once per call and position so that repeated passes change nothing).
+  int broadcast_dim(int a, int b, const std::string& fresh_key) {
+    a = find_dim(a);
+    b = find_dim(b);
+    if (a == b) return a;
+    const auto& va = dims[static_cast<size_t>(a)].value;
+    const auto& vb = dims[static_cast<size_t>(b)].value;
+    if (va && *va == 1) return b;
+    if (vb && *vb == 1) return a;
+    if (va && vb) {
+      if (*va != *vb) throw Conflict{fmt::format("dims {} and {} cannot be broadcast", *va, *vb)};
+      return a;
+    }
+    if (va) return a;  // the other one is va or 1: the result is va either way
+    if (vb) return b;
+    return once(fresh_key, false);
+  }
+
+  // Broadcast of two shapes when their right-aligned dims are known: both fixed, or one fixed
+  // and covered by the other's suffix, or the same shape. nullopt when not decidable yet.
+  std::optional<Sym> broadcast(const Sym& x, const Sym& y, const std::string& key) {
+    Sym a = norm(x), b = norm(y);
+    if (!a.fixed() && !b.fixed()) {
+      if (a.var == b.var && a.pre == b.pre && a.post == b.post) return a;
+      return std::nullopt;
+    }
+    if (!a.fixed() && b.fixed()) std::swap(a, b);
+    // a is fixed.
+    std::vector<int>& bd = b.fixed() ? b.pre : b.post;
+    if (!b.fixed() && bd.size() < a.pre.size()) return std::nullopt;
+    Sym out = b;
+    std::vector<int>& od = out.fixed() ? out.pre : out.post;
+    if (b.fixed() && a.pre.size() > bd.size()) {
+      od.insert(od.begin(), a.pre.begin(), a.pre.begin() + static_cast<long>(a.pre.size() - bd.size()));
+    }
+    const size_t n = std::min(a.pre.size(), bd.size());
+    for (size_t i = 0; i < n; ++i) {
+      const size_t ai = a.pre.size() - 1 - i, oi = od.size() - 1 - i, bi = bd.size() - 1 - i;
+      od[oi] = broadcast_dim(a.pre[ai], bd[bi], key + "#" + std::to_string(i));
+    }
+    return out;
+  }
+
+  const json* port_value(const PrimCall& c, const std::string& port) const {
+    const auto it = c.ports.find(port);
+    if (it == c.ports.end()) return nullptr;
+    const Edge& e = flat->edges[static_cast<size_t>(it->second)];
+    return e.value ? &*e.value : nullptr;
+  }
+
+  void rule_broadcast(size_t ci, const PrimCall& c) {
+    std::vector<std::string> ins;
+    for (const PortDef& p : c.def.ports)
+      if (p.kind == PortKind::tensor_input) ins.push_back(p.name);
+    if (ins.size() < 2) return;
+    const EdgeId l = c.ports.at(ins[0]), r = c.ports.at(ins[1]), o = c.ports.at("output");
+    auto& ls = shape[static_cast<size_t>(l)];
+    auto& rs = shape[static_cast<size_t>(r)];
+    const EdgeId unknown_e = ls ? r : l;
+    const Edge& unknown_edge = flat->edges[static_cast<size_t>(unknown_e)];
+    if (equal_partners && !!ls != !!rs && unknown_edge.producer < 0 && !unknown_edge.value) {
+      const EdgeId known_e = ls ? l : r;
+      constrain(unknown_e, *shape[static_cast<size_t>(known_e)],
+                "the shape of its broadcasting partner '" + edge_label(known_e) + "' (assumed equal)");
+      return;
+    }
+    if (!ls || !rs) return;
+    std::optional<Sym> out;
+    try {
+      out = broadcast(*ls, *rs, "b" + std::to_string(ci));
+    } catch (const Conflict& cf) {
+      throw ShapeError(fmt::format("[shapes] {} and {} of {} cannot be broadcast: {} is {} (from {}) and {} is {} (from {})", 
+                                   ins[0], ins[1], block(c, ins[0]).substr(0, block(c, ins[0]).find(", port")), edge_label(l),
+                                   str(*ls), origin[static_cast<size_t>(l)], edge_label(r), str(*rs),
+                                   origin[static_cast<size_t>(r)]) + ": " + cf.why);
+    }
+    if (out) constrain(o, *out, block(c, "output"));
+  }
+
+  void rule_transpose(const PrimCall& c) {
+    const EdgeId in = c.ports.at("input"), out = c.ports.at("output");
+    const json* axes = port_value(c, "axes");
+    auto permute = [&](const Sym& s, bool inverse) -> std::optional<Sym> {
+      const Sym n = norm(s);
+      if (!n.fixed()) return std::nullopt;
+      const size_t r = n.pre.size();
+      std::vector<int64_t> perm(r);
+      if (!axes || axes->is_null()) {
+        for (size_t i = 0; i < r; ++i) perm[i] = static_cast<int64_t>(r - 1 - i);
+      } else {
+        if (!axes->is_array() || axes->size() != r) return std::nullopt;  // the builder reports it
+        for (size_t i = 0; i < r; ++i) {
+          int64_t a = (*axes)[i].get<int64_t>();
+          if (a < 0) a += static_cast<int64_t>(r);
+          if (a < 0 || a >= static_cast<int64_t>(r)) return std::nullopt;
+          perm[i] = a;
+        }
+      }
+      Sym o;
+      o.pre.assign(r, -1);
+      for (size_t i = 0; i < r; ++i) {
+        if (inverse) o.pre[static_cast<size_t>(perm[i])] = n.pre[i];
+        else o.pre[i] = n.pre[static_cast<size_t>(perm[i])];
+      }
+      return o;
+    };
+    if (const auto& s = shape[static_cast<size_t>(in)]) {
+      if (const auto o = permute(*s, false)) return constrain(out, *o, block(c, "output"));
+    }
+    if (const auto& s = shape[static_cast<size_t>(out)]) {
+      if (const auto i = permute(*s, true)) constrain(in, *i, block(c, "input"));
+    }
+  }
+
+  // Batch dims of a matmul operand: all but the last two.
+  std::optional<Sym> batch_of(const Sym& s) {
+    Sym n = norm(s);
+    std::vector<int>& tail = n.fixed() ? n.pre : n.post;
+    if (tail.size() < 2) return std::nullopt;
+    tail.resize(tail.size() - 2);
+    return n;
+  }
+
+  void rule_matmul(size_t ci, const PrimCall& c) {
+    const EdgeId l = c.ports.at("left"), r = c.ports.at("right"), o = c.ports.at("output");
+    const auto& ls = shape[static_cast<size_t>(l)];
+    const auto& rs = shape[static_cast<size_t>(r)];
+    if (!ls || !rs) return;
+    const auto lb = batch_of(*ls), rb = batch_of(*rs);
+    if (!lb || !rb) return;
+    std::optional<Sym> batch;
+    try {
+      batch = broadcast(*lb, *rb, "m" + std::to_string(ci));
+    } catch (const Conflict& cf) {
+      throw ShapeError(fmt::format("[shapes] batch dims of left {} and right {} of '{}' (MatrixMultiply) cannot be "
+                                   "broadcast: {}", str(*ls), str(*rs), c.path, cf.why));
+    }
+    if (!batch) return;
+    const Sym ln = norm(*ls), rn = norm(*rs);
+    const std::vector<int>& lt = ln.fixed() ? ln.pre : ln.post;
+    const std::vector<int>& rt = rn.fixed() ? rn.pre : rn.post;
+    Sym out = *batch;
+    std::vector<int>& ot = out.fixed() ? out.pre : out.post;
+    ot.push_back(lt[lt.size() - 2]);
+    ot.push_back(rt.back());
+    constrain(o, out, block(c, "output"));
+  }
+
+  // Runs the primitive's builder on placeholder inputs once every input shape is concrete and
+  // some output is not: the op rules give the output shapes (or reject the input shapes).
+  void rule_build(const PrimCall& c) {
+    if (!c.def.build || c.def.build_lists) return;
+    bool missing_output = false;
+    for (const PortDef& p : c.def.ports)
+      if (p.kind == PortKind::output && !concrete(c.ports.at(p.name))) missing_output = true;
+    if (!missing_output) return;
+    Graph g;
+    PortValues pv;
+    std::vector<std::string> described;
+    for (const PortDef& p : c.def.ports) {
+      if (p.kind == PortKind::output) continue;
+      const EdgeId e = c.ports.at(p.name);
+      const Edge& edge = flat->edges[static_cast<size_t>(e)];
+      PortValue v;
+      if (edge.value) v.scalar = *edge.value;
+      if (p.kind == PortKind::tensor_list_input) {  // a list packed by ToList: its elements' shapes
+        if (edge.producer < 0) return;
+        const PrimCall& packer = flat->calls[static_cast<size_t>(edge.producer)];
+        for (const PortDef& q : packer.def.ports) {
+          if (q.kind != PortKind::tensor_input) continue;
+          const auto s = concrete(packer.ports.at(q.name));
+          if (!s) return;
+          v.tensors.push_back(g.input(q.name, *s, DType::f64));
+          described.push_back(fmt::format("{}[] {}", p.name, shape_str(*s)));
+        }
+      } else if (p.kind == PortKind::tensor_input) {
+        if (edge.value && edge.producer < 0) {
+          v.tensor = g.constant(io::tensor_from_json(*edge.value, DType::f64));
+        } else {
+          const auto s = concrete(e);
+          if (!s) return;
+          v.tensor = g.input(p.name, *s, DType::f64);
+          described.push_back(fmt::format("{} {}", p.name, shape_str(*s)));
+        }
+      }
+      pv[p.name] = std::move(v);
+    }
+    std::map<std::string, Var> outs;
+    try {
+      outs = c.def.build(g, pv);
+    } catch (const ShapeError& err) {
+      throw ShapeError(fmt::format("[shapes] '{}' ({}) rejects its input shapes ({}): {}", c.path, c.def.name,
+                                   fmt::join(described, ", "), err.what()));
+    } catch (const Error&) {
+      return;  // needs values known only at run time
+    }
+    for (const auto& [port, var] : outs) {
+      const auto it = c.ports.find(port);
+      if (it != c.ports.end()) constrain(it->second, of_shape(var.shape()), block(c, port));
+    }
+  }
+
+  void propagate() {
+    for (size_t pass = 0; pass < 4 * flat->calls.size() + 8; ++pass) {
+      const size_t before = version;
+      for (size_t ci = 0; ci < flat->calls.size(); ++ci) {
+        const PrimCall& c = flat->calls[ci];
+        switch (c.def.shape_rule) {
+          case PrimitiveDef::ShapeRule::broadcast: rule_broadcast(ci, c); break;
+          case PrimitiveDef::ShapeRule::transpose: rule_transpose(c); break;
+          case PrimitiveDef::ShapeRule::matmul: rule_matmul(ci, c); break;
+          case PrimitiveDef::ShapeRule::none: break;
+        }
+        rule_build(c);
+      }
+      if (version == before) return;
+    }
+  }
+};
+
+SymbolicShapes::SymbolicShapes(const FlatModel& flat) : impl_(std::make_shared<Impl>()) {
+  Impl& m = *impl_;
+  m.flat = &flat;
+  m.shape.resize(flat.edges.size());
+  m.origin.resize(flat.edges.size());
+  std::map<std::string, int> symbols;
+  for (size_t i = 0; i < flat.edges.size(); ++i) {
+    const Edge& e = flat.edges[i];
+    for (const AssignedShape& a : e.shapes)
+      m.constrain(static_cast<EdgeId>(i), m.instantiate(a.shape, a.scope, symbols), a.origin);
+    if (e.value && e.producer < 0 && e.kind != PortKind::scalar_input && e.kind != PortKind::tensor_list_input) {
+      std::optional<Shape> value_shape;
+      try {
+        value_shape = io::tensor_from_json(*e.value, DType::f64).shape();
+      } catch (const Error&) {
+      }
+      if (value_shape) m.constrain(static_cast<EdgeId>(i), m.of_shape(*value_shape), "its value");
+    }
+  }
+  for (size_t ci = 0; ci < flat.calls.size(); ++ci) {
+    const PrimCall& c = flat.calls[ci];
+    const std::string scope = "call" + std::to_string(ci);
+    for (const auto& [port, tmpl] : c.def.shapes) {
+      const auto it = c.ports.find(port);
+      if (it == c.ports.end()) continue;
+      m.constrain(it->second, m.instantiate(tmpl, scope, symbols), Impl::block(c, port));
+    }
+  }
+  m.propagate();
+}
+
+void SymbolicShapes::constrain(EdgeId e, const json& shape_template, const std::string& origin,
+                               const std::string& scope) {
+  std::map<std::string, int> symbols;
+  impl_->constrain(e, impl_->instantiate(shape_template, scope.empty() ? origin : scope, symbols), origin);
+  impl_->propagate();
+}
+
+void SymbolicShapes::constrain(EdgeId e, const Shape& shape, const std::string& origin) {
+  impl_->constrain(e, impl_->of_shape(shape), origin);
+  impl_->propagate();
+}
+
+std::optional<Shape> SymbolicShapes::concrete(EdgeId e) const { return impl_->concrete(e); }
+
+std::string SymbolicShapes::str(EdgeId e) const {
+  const auto& s = impl_->shape[static_cast<size_t>(e)];
+  return s ? impl_->str(*s) : "?";
+}
+
+bool SymbolicShapes::known(EdgeId e) const { return impl_->shape[static_cast<size_t>(e)].has_value(); }
+
+bool SymbolicShapes::pin_free_dim(EdgeId e, int64_t value) {
+  if (!impl_->pin_free_dim(e, value)) return false;
+  impl_->propagate();
+  return true;
+}
+
+void SymbolicShapes::assume_equal_broadcast_partners() {
+  impl_->equal_partners = true;
+  impl_->propagate();
+}
+
+std::map<std::string, Shape> infer_missing_shapes(const FlatModel& flat, const std::map<std::string, Shape>& known,
+                                                  const std::function<int64_t()>& free_dim) {
+  SymbolicShapes shapes(flat);
+  for (const auto& [key, shape] : known) {
+    const auto e = flat.find(key);
+    MI_CHECK(e.has_value(), KeyError, "[shapes] '{}' is not a key of the model", key);
+    shapes.constrain(*e, shape, "the given shape of '" + key + "'");
+  }
+  shapes.assume_equal_broadcast_partners();
+  if (free_dim)
+    for (const auto& [key, e] : flat.keys)
+      while (flat.is_input(e) && !shapes.concrete(e) && shapes.pin_free_dim(e, free_dim())) {
+      }
+  std::map<std::string, Shape> out;
+  for (const auto& [key, e] : flat.keys)
+    if (!known.count(key))
+      if (const auto s = shapes.concrete(e)) out.emplace(key, *s);
+  return out;
+}
+
+void check_model_shapes(const Model& model) {
+  FlatModel flat;
+  try {
+    flat = flatten(model);
+  } catch (const Error&) {
+    return;  // structural errors are reported when the model is compiled
+  }
+  SymbolicShapes{flat};
+}
+
+}  // namespace mithril::logical
