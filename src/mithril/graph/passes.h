@@ -34,6 +34,7 @@ GraphProgram common_subexpression_elimination(const GraphProgram& p);
 // Folds nodes whose inputs are all constants, unless the result would exceed `max_elements`.
 GraphProgram constant_folding(const GraphProgram& p, const NodeEvaluator& evaluate, int64_t max_elements = int64_t{1} << 20);
 GraphProgram algebraic_simplification(const GraphProgram& p);
+GraphProgram operator_fusion(const GraphProgram& p);
 
 // Runs the enabled passes in order (simplify, fold, CSE, DCE, fuse, DCE) and records node
 // counts around each. `evaluate` may be empty when constant folding is off.

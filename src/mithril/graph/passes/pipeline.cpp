@@ -17,6 +17,9 @@ std::vector<PassStat> optimize(GraphProgram& program, const PassOptions& options
       [&](const GraphProgram& p) { return constant_folding(p, evaluate); });
   run("common_subexpression", options.common_subexpression, common_subexpression_elimination);
   run("dead_code_elimination", options.dead_code_elimination, dead_code_elimination);
+  // Fusion needs exact use counts: it drops dead nodes itself first.
+  run("operator_fusion", options.operator_fusion,
+      [](const GraphProgram& p) { return dead_code_elimination(operator_fusion(dead_code_elimination(p))); });
   return stats;
 }
 
