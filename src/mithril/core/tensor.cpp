@@ -27,6 +27,13 @@ Tensor Tensor::empty(const Shape& shape, DType dtype) {
   return Tensor(std::make_shared<Storage>(bytes), 0, shape, contiguous_strides(shape), dtype);
 }
 
+Tensor Tensor::view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype) {
+  const size_t size = dtype_size(dtype);
+  MI_ASSERT(storage && byte_offset % size == 0 &&
+            byte_offset + static_cast<size_t>(mithril::numel(shape)) * size <= storage->bytes());
+  return Tensor(std::move(storage), static_cast<int64_t>(byte_offset / size), shape, contiguous_strides(shape), dtype);
+}
+
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {
   Tensor t = empty(shape, dtype);
   std::memset(t.raw_data(), 0, t.nbytes());  // all-zero bits is 0 for every dtype we have

@@ -47,6 +47,9 @@ class Tensor {
   static Tensor arange(int64_t n, DType dtype);
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+  // A contiguous tensor over existing storage at `byte_offset` (a multiple of the dtype size):
+  // the buffers of a static memory plan, which live at fixed offsets in one arena.
+  static Tensor view_of(std::shared_ptr<Storage> storage, size_t byte_offset, const Shape& shape, DType dtype);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }

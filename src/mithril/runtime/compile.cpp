@@ -5,8 +5,10 @@
 #include <set>
 
 #include "mithril/backends/cpu/executor.h"
+#include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/autodiff.h"
+#include "mithril/graph/passes.h"
 #include "mithril/io/json_tensor.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/shape.h"
@@ -39,31 +41,62 @@ struct PhysicalModel::Impl {
   // `partial`, calls reading an unbound tensor edge are skipped (shape inference with missing shapes).
   void build_calls(Graph& g, Bound& b, bool partial) const;
 
-  // A graph built and planned for one input signature, reused by every evaluate() call with
-  // that signature. Inputs are fed in input_keys order (list keys element by element), then
-  // the cotangents in output order.
+  // What a program is specialised on: the shape and dtype of every input tensor (list keys
+  // element by element, in input_keys order), and with gradients, which outputs get cotangents.
+  struct Signature {
+    std::vector<Shape> shapes;
+    std::vector<DType> dtypes;
+    std::vector<uint32_t> counts;  // per input key: tensors fed (1, or a list's length)
+    std::vector<bool> is_list;     // per input key
+    bool gradients = false;
+    std::vector<std::string> cotangent_keys;  // sorted
+    std::string key() const;
+  };
+
+  // A graph built, optimized and planned for one signature, reused by every evaluate() call
+  // with that signature. Inputs are fed in input_keys order (list keys element by element),
+  // then the cotangents in output order.
   struct Program {
     struct Cotangent {
       std::string key;
       Shape shape;
       DType dtype;
     };
-    Graph graph;
+    Signature signature;
+    GraphProgram graph;  // after the passes
+    std::vector<PassStat> passes;
     std::unique_ptr<cpu::Executor> executor;  // fetches outputs, then gradients of trainable_keys
     std::vector<Cotangent> cotangents;
     std::vector<size_t> gradient_counts;  // per trainable key: 0 for a tensor, n for a list of n
+    // True when `feed` (input tensors only) and the cotangent keys are what this program takes.
+    bool accepts(const std::vector<const Tensor*>& feed, const std::vector<uint32_t>& counts, const DataMap* output_gradients) const;
   };
   static constexpr size_t kMaxPrograms = 64;
   mutable std::mutex cache_mutex;
   mutable std::map<std::string, std::shared_ptr<const Program>> programs;
+  mutable std::shared_ptr<const Program> last_program;  // the fast path: checked first
 
-  std::shared_ptr<const Program> program_for(const DataMap& inputs, const DataMap* output_gradients) const;
+  std::shared_ptr<const Program> build_program(const Signature& sig) const;
+  std::shared_ptr<const Program> program_for(const Signature& sig) const;  // cached
+  // The signature of a call, after the static_shapes / static_types checks.
+  Signature signature_of(const std::vector<const Tensor*>& feed, const std::vector<uint32_t>& counts,
+                         const DataMap* output_gradients) const;
+  // Collects the input tensors in input_keys order; keys that are not inputs are checked
+  // (unknown key: KeyError; a constant key given a different value: ValueError).
+  void gather_inputs(const DataMap& inputs, std::vector<const Tensor*>& feed, std::vector<uint32_t>& counts) const;
+  Signature static_signature(bool gradients) const;
   Result run(const DataMap& inputs, const DataMap* output_gradients) const;
 };
 
 namespace {
 
 bool is_tensor_kind(PortKind k) { return k != PortKind::scalar_input; }
+
+PassOptions pass_options(const CompileOptions& o) {
+  if (!env_flag("MITHRIL_OPTIMIZE")) return {false, false, false, false, false};
+  return {o.optimizations.constant_folding, o.optimizations.operator_fusion, o.optimizations.dead_code_elimination,
+          o.optimizations.common_subexpression, o.graph_optimization};
+}
 
 }  // namespace
 
@@ -78,6 +111,9 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   auto impl = std::make_shared<PhysicalModel::Impl>();
   impl->flat = logical::flatten(model);
   impl->options = options;
+  if (options.static_inference) {
+    impl->options.inference = impl->options.static_shapes = impl->options.static_types = true;
+  }
   FlatModel& flat = impl->flat;
 
   MI_CHECK(!flat.outputs.empty(), KeyError, "Models with no output keys can not be compiled.");
@@ -145,7 +181,7 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     MI_CHECK(is_tensor_kind(edge.kind), ValueError,
              "[compile] non-tensor key '{}' has no value: give it as a constant key", flat.name(e));
     impl->input_keys.push_back(flat.name(e));
-    if (!options.inference && (flat.is_differentiable(e) || trainable.count(flat.name(e))))
+    if (!impl->options.inference && (flat.is_differentiable(e) || trainable.count(flat.name(e))))
       impl->trainable_keys.push_back(flat.name(e));
   }
   for (size_t i = 0; i < flat.edges.size(); ++i) {
@@ -156,6 +192,11 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   std::sort(impl->input_keys.begin(), impl->input_keys.end());
   std::sort(impl->trainable_keys.begin(), impl->trainable_keys.end());
   std::sort(impl->discarded_keys.begin(), impl->discarded_keys.end());
+  // Static shapes: build and plan now, so a plan over mem_size fails at compile time.
+  if (impl->options.static_shapes) {
+    if (!impl->options.inference && !impl->trainable_keys.empty()) impl->program_for(impl->static_signature(true));
+    impl->program_for(impl->static_signature(false));
+  }
   return PhysicalModel(impl);
 }
 
@@ -209,71 +250,168 @@ void PhysicalModel::Impl::build_calls(Graph& g, Bound& b, bool partial) const {
   }
 }
 
-namespace {
+std::string PhysicalModel::Impl::Signature::key() const {
+  std::string k = gradients ? "g" : "f";
+  size_t t = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    k += is_list[i] ? "|list" + std::to_string(counts[i]) : "|";
+    for (uint32_t j = 0; j < counts[i]; ++j, ++t) k += std::string(dtype_name(dtypes[t])) + shape_str(shapes[t]);
+  }
+  for (const std::string& c : cotangent_keys) k += "|ct:" + c;
+  return k;
+}
 
-// The cache key of a program: mode, the shape and dtype of every input (list inputs: of every
-// element) and which outputs get a cotangent.
-std::string signature(const std::vector<std::string>& input_keys, const DataMap& inputs, const DataMap* output_gradients) {
-  std::string sig = output_gradients ? "g" : "f";
-  auto add = [&](const Tensor& t) {
-    sig += dtype_name(t.dtype());
-    sig += shape_str(t.shape());
-  };
-  for (const std::string& key : input_keys) {
-    const auto it = inputs.find(key);
-    MI_CHECK(it != inputs.end(), KeyError, "[evaluate] missing input '{}'", key);
-    const Data& d = it->second;
-    sig += '|';
-    if (!d.is_list) {
-      MI_CHECK(d.tensor.defined(), ValueError, "[evaluate] input '{}' is undefined", key);
-      add(d.tensor);
+bool PhysicalModel::Impl::Program::accepts(const std::vector<const Tensor*>& feed, const std::vector<uint32_t>& counts,
+                                           const DataMap* output_gradients) const {
+  if (signature.gradients != (output_gradients != nullptr) || counts != signature.counts) return false;
+  for (size_t i = 0; i < feed.size(); ++i)
+    if (feed[i]->dtype() != signature.dtypes[i] || feed[i]->shape() != signature.shapes[i]) return false;
+  if (!output_gradients) return true;
+  if (output_gradients->size() != signature.cotangent_keys.size()) return false;
+  size_t i = 0;
+  for (const auto& [key, gv] : *output_gradients)
+    if (key != signature.cotangent_keys[i++]) return false;
+  return true;
+}
+
+void PhysicalModel::Impl::gather_inputs(const DataMap& inputs, std::vector<const Tensor*>& feed,
+                                        std::vector<uint32_t>& counts) const {
+  feed.clear();
+  counts.clear();
+  // input_keys and the map are both sorted: walk them together.
+  size_t k = 0;
+  for (const auto& [key, data] : inputs) {
+    if (k < input_keys.size() && input_keys[k] < key)
+      MI_THROW(KeyError, "[evaluate] missing input '{}'", input_keys[k]);
+    if (k < input_keys.size() && input_keys[k] == key) {
+      ++k;
+      if (!data.is_list) {
+        MI_CHECK(data.tensor.defined(), ValueError, "[evaluate] input '{}' is undefined", key);
+        feed.push_back(&data.tensor);
+        counts.push_back(1);
+        continue;
+      }
+      for (const Tensor& t : data.list) {
+        MI_CHECK(t.defined(), ValueError, "[evaluate] input '{}' has an undefined element", key);
+        feed.push_back(&t);
+      }
+      counts.push_back(static_cast<uint32_t>(data.list.size()));
       continue;
     }
-    sig += "list" + std::to_string(d.list.size());
-    for (const Tensor& t : d.list) add(t);
+    const auto e = flat.find(key);
+    MI_CHECK(e.has_value(), KeyError, "[evaluate] '{}' is not a key of the model", key);
+    // A value for a key fixed at compile time must agree with it; it is never silently dropped.
+    if (const auto c = constants.find(*e); c != constants.end() && !c->second.is_list && !data.is_list) {
+      const Tensor& fixed = c->second.tensor;
+      const Tensor given = data.tensor.astype(fixed.dtype());
+      MI_CHECK(given.shape() == fixed.shape() && given.to_doubles() == fixed.to_doubles(), ValueError,
+               "Possible values mismatch!");
+    }
   }
-  if (output_gradients)
-    for (const auto& [key, gv] : *output_gradients) sig += "|ct:" + key;
+  MI_CHECK(k == input_keys.size(), KeyError, "[evaluate] missing input '{}'", k < input_keys.size() ? input_keys[k] : "");
+}
+
+PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vector<const Tensor*>& feed,
+                                                                 const std::vector<uint32_t>& counts,
+                                                                 const DataMap* output_gradients) const {
+  Signature sig;
+  sig.counts = counts;
+  size_t t = 0;
+  for (size_t i = 0; i < input_keys.size(); ++i) {
+    const bool list = flat.edges[static_cast<size_t>(*flat.find(input_keys[i]))].kind == PortKind::tensor_list_input;
+    sig.is_list.push_back(list);
+    for (uint32_t j = 0; j < counts[i]; ++j, ++t) {
+      const Tensor& x = *feed[t];
+      if (options.static_shapes) {
+        const auto s = options.shapes.find(input_keys[i]);
+        MI_CHECK(!list && s != options.shapes.end() && x.shape() == s->second, ShapeError,
+                 "[evaluate] input '{}' has shape {} but the model was compiled with static shape {}", input_keys[i],
+                 shape_str(x.shape()), s == options.shapes.end() ? "(none)" : shape_str(s->second));
+      }
+      MI_CHECK(!options.static_types || x.dtype() == options.dtype, DTypeError,
+               "[evaluate] input '{}' has dtype {} but the model was compiled with static dtype {}", input_keys[i],
+               dtype_name(x.dtype()), dtype_name(options.dtype));
+      sig.shapes.push_back(x.shape());
+      sig.dtypes.push_back(x.dtype());
+    }
+  }
+  if (output_gradients) {
+    sig.gradients = true;
+    for (const auto& [key, gv] : *output_gradients) sig.cotangent_keys.push_back(key);
+  }
   return sig;
 }
 
-}  // namespace
+PhysicalModel::Impl::Signature PhysicalModel::Impl::static_signature(bool gradients) const {
+  Signature sig;
+  std::vector<std::string> missing;
+  for (const std::string& key : input_keys) {
+    const auto s = options.shapes.find(key);
+    const bool list = flat.edges[static_cast<size_t>(*flat.find(key))].kind == PortKind::tensor_list_input;
+    MI_CHECK(!list, ValueError, "[compile] static_shapes: '{}' is a list of tensors, which has no single static shape", key);
+    if (s == options.shapes.end()) {
+      missing.push_back(key);
+      continue;
+    }
+    sig.shapes.push_back(s->second);
+    sig.dtypes.push_back(options.dtype);
+    sig.counts.push_back(1);
+    sig.is_list.push_back(false);
+  }
+  MI_CHECK(missing.empty(), KeyError, "[compile] static_shapes needs a shape for every input; missing: {}",
+           fmt::join(missing, ", "));
+  sig.gradients = gradients;
+  if (gradients) {
+    sig.cotangent_keys = output_keys;
+    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
+  }
+  return sig;
+}
 
-std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program_for(
-    const DataMap& inputs, const DataMap* output_gradients) const {
-  const std::string sig = signature(input_keys, inputs, output_gradients);
+std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program_for(const Signature& sig) const {
+  const std::string key = sig.key();
   {
     std::lock_guard<std::mutex> lock(cache_mutex);
-    if (const auto it = programs.find(sig); it != programs.end()) return it->second;
+    if (const auto it = programs.find(key); it != programs.end()) return last_program = it->second;
   }
+  auto p = build_program(sig);
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  if (programs.size() >= kMaxPrograms) programs.clear();  // many shapes: start over rather than grow
+  return last_program = programs.emplace(key, std::move(p)).first->second;
+}
+
+std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_program(const Signature& sig) const {
   auto p = std::make_shared<Program>();
-  Graph& g = p->graph;
+  p->signature = sig;
+  Graph& g = *p->graph.graph;
   Bound b;
-  auto input = [&](const Tensor& t, const std::string& nm) { return g.input(nm, t.shape(), t.dtype()); };
-  for (const std::string& key : input_keys) {
+  size_t t = 0;
+  for (size_t i = 0; i < input_keys.size(); ++i) {
+    const std::string& key = input_keys[i];
     const EdgeId e = *flat.find(key);
-    const Data& d = inputs.at(key);
-    if (d.is_list) {
+    if (sig.is_list[i]) {
       std::vector<Var> vs;
-      for (size_t i = 0; i < d.list.size(); ++i) vs.push_back(input(d.list[i], key + "[" + std::to_string(i) + "]"));
+      for (uint32_t j = 0; j < sig.counts[i]; ++j, ++t)
+        vs.push_back(g.input(key + "[" + std::to_string(j) + "]", sig.shapes[t], sig.dtypes[t]));
       b.list_vars[e] = vs;
     } else {
-      b.vars.emplace(e, input(d.tensor, key));
+      b.vars.emplace(e, g.input(key, sig.shapes[t], sig.dtypes[t]));
+      ++t;
     }
   }
   build_calls(g, b, false);
 
   std::vector<Var> fetch;
   for (EdgeId e : outputs) fetch.push_back(b.vars.at(e));
-  if (output_gradients) {
+  if (sig.gradients) {
     MI_CHECK(!options.inference, ValueError, "[evaluate] the model was compiled with inference=true: no gradients");
-    for (const auto& [key, gv] : *output_gradients)
+    for (const std::string& key : sig.cotangent_keys)
       MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
                "[evaluate] output gradient given for '{}', which is not an output", key);
     std::vector<std::optional<Var>> cts;
     for (size_t i = 0; i < outputs.size(); ++i) {
       const std::string& key = name(outputs[i]);
-      if (!output_gradients->count(key)) {
+      if (!std::binary_search(sig.cotangent_keys.begin(), sig.cotangent_keys.end(), key)) {
         cts.emplace_back();
         continue;
       }
@@ -296,51 +434,53 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program
     for (size_t i = 0; i < grads.size(); ++i)  // no path to the outputs: the gradient is zero
       fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
   }
-  std::vector<ValueId> ids;
-  for (const Var& v : fetch) ids.push_back(v.id());
-  p->executor = std::make_unique<cpu::Executor>(g, std::move(ids));
-
-  std::lock_guard<std::mutex> lock(cache_mutex);
-  if (programs.size() >= kMaxPrograms) programs.clear();  // many shapes: start over rather than grow
-  return programs.emplace(sig, std::move(p)).first->second;
+  for (const Var& v : fetch) p->graph.outputs.push_back(v.id());
+  p->passes = optimize(p->graph, pass_options(options), cpu::run_node);
+  cpu::ExecutorOptions eo;
+  eo.profile = options.profile;
+  eo.mem_size = options.mem_size;
+  p->executor = std::make_unique<cpu::Executor>(*p->graph.graph, p->graph.outputs, eo);
+  return p;
 }
 
 PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const DataMap* output_gradients) const {
-  for (const auto& [key, data] : inputs) {
-    const auto e = flat.find(key);
-    MI_CHECK(e.has_value(), KeyError, "[evaluate] '{}' is not a key of the model", key);
-    // A value for a key fixed at compile time must agree with it; it is never silently dropped.
-    if (const auto c = constants.find(*e); c != constants.end() && !c->second.is_list && !data.is_list) {
-      const Tensor& fixed = c->second.tensor;
-      const Tensor given = data.tensor.astype(fixed.dtype());
-      MI_CHECK(given.shape() == fixed.shape() && given.to_doubles() == fixed.to_doubles(), ValueError,
-               "Possible values mismatch!");
+  // Reused per thread: a steady-state call allocates nothing here.
+  thread_local std::vector<const Tensor*> feed;
+  thread_local std::vector<uint32_t> counts;
+  thread_local std::vector<Tensor> results;
+  gather_inputs(inputs, feed, counts);
+  std::shared_ptr<const Program> program;
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    program = last_program;
+  }
+  if (!program || !program->accepts(feed, counts, output_gradients))
+    program = program_for(signature_of(feed, counts, output_gradients));
+
+  std::vector<Tensor> converted;  // cotangents given in another dtype
+  converted.reserve(program->cotangents.size());
+  for (const Program::Cotangent& ct : program->cotangents) {
+    const Tensor& given = output_gradients->at(ct.key).tensor;
+    MI_CHECK(given.defined(), ValueError, "[evaluate] gradient of output '{}' is undefined", ct.key);
+    MI_CHECK(given.shape() == ct.shape, ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
+             ct.key, shape_str(given.shape()), shape_str(ct.shape));
+    if (given.dtype() == ct.dtype) {
+      feed.push_back(&given);
+    } else {
+      converted.push_back(given.astype(ct.dtype));
+      feed.push_back(&converted.back());
     }
   }
-  const auto program = program_for(inputs, output_gradients);
-
-  std::vector<Tensor> feed;
-  for (const std::string& key : input_keys) {
-    const Data& d = inputs.at(key);
-    if (d.is_list) feed.insert(feed.end(), d.list.begin(), d.list.end());
-    else feed.push_back(d.tensor);
-  }
-  for (const Program::Cotangent& ct : program->cotangents) {
-    const Tensor t = output_gradients->at(ct.key).tensor.astype(ct.dtype);
-    MI_CHECK(t.shape() == ct.shape, ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
-             ct.key, shape_str(t.shape()), shape_str(ct.shape));
-    feed.push_back(t);
-  }
-  const std::vector<Tensor> results = program->executor->run(feed);
+  program->executor->run(feed, results);
 
   Result r;
-  for (size_t i = 0; i < outputs.size(); ++i) r.outputs[name(outputs[i])] = results[i];
+  for (size_t i = 0; i < outputs.size(); ++i) r.outputs.emplace_hint(r.outputs.end(), name(outputs[i]), std::move(results[i]));
   if (!output_gradients) return r;
   size_t next = outputs.size();
   for (size_t k = 0; k < trainable_keys.size(); ++k) {
     const size_t count = program->gradient_counts[k];
     if (count == 0) {
-      r.gradients[trainable_keys[k]] = results[next++];
+      r.gradients[trainable_keys[k]] = std::move(results[next++]);
       continue;
     }
     std::vector<Tensor> list(results.begin() + static_cast<int64_t>(next), results.begin() + static_cast<int64_t>(next + count));
@@ -348,6 +488,48 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
     r.gradients[trainable_keys[k]] = Data(std::move(list));
   }
   return r;
+}
+
+ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& input_shapes, bool gradients) const {
+  const Impl& m = *impl_;
+  Impl::Signature sig;
+  for (const std::string& key : m.input_keys) {
+    const auto s = input_shapes.find(key);
+    MI_CHECK(s != input_shapes.end(), KeyError, "[program] no shape given for input '{}'", key);
+    MI_CHECK(m.flat.edges[static_cast<size_t>(*m.flat.find(key))].kind == PortKind::tensor_input, ValueError,
+             "[program] '{}' is a list of tensors: its shapes cannot be given as one shape", key);
+    sig.shapes.push_back(s->second);
+    sig.dtypes.push_back(m.options.dtype);
+    sig.counts.push_back(1);
+    sig.is_list.push_back(false);
+  }
+  for (const auto& [key, shape] : input_shapes)
+    MI_CHECK(std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end(), KeyError,
+             "[program] '{}' is not an input of the model (inputs: {})", key, fmt::join(m.input_keys, ", "));
+  sig.gradients = gradients;
+  if (gradients) {
+    sig.cotangent_keys = m.output_keys;
+    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
+  }
+  const auto p = m.program_for(sig);
+  ProgramReport r;
+  for (const PassStat& s : p->passes) r.passes.push_back({s.name, s.nodes_before, s.nodes_after});
+  const cpu::Executor& ex = *p->executor;
+  const MemoryPlan& plan = ex.memory_plan();
+  r.nodes = ex.num_steps();
+  r.arena_bytes = plan.arena_bytes;
+  r.output_bytes = ex.output_bytes();
+  r.planned_peak_bytes = ex.planned_peak_bytes();
+  r.naive_bytes = plan.naive_bytes + ex.output_bytes();
+  r.lower_bound_bytes = plan.lower_bound + ex.output_bytes();
+  r.buffers = plan.offsets.size();
+  r.graph = p->graph.graph->to_string();
+  return r;
+}
+
+int64_t PhysicalModel::planned_peak_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+  return impl_->last_program ? impl_->last_program->executor->planned_peak_bytes() : 0;
 }
 
 const std::vector<std::string>& PhysicalModel::input_keys() const { return impl_->input_keys; }

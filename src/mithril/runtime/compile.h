@@ -37,6 +37,49 @@ struct CompileOptions {
   std::vector<std::string> trainable_keys;  // extra keys to differentiate
   bool inference = false;                 // no gradient graph
   DType dtype = DType::f64;               // dtype of parameters, inputs and constants
+
+  // Graph passes run on every program (forward plus gradient graph) before it is planned.
+  // MITHRIL_OPTIMIZE=0 turns all of them off whatever is set here.
+  struct Optimizations {
+    bool constant_folding = true;       // evaluate nodes computable from constants and static keys
+    bool operator_fusion = true;        // elementwise chains; matmul + bias + activation
+    bool dead_code_elimination = true;  // drop nodes no output needs
+    bool common_subexpression = true;   // merge equal nodes, across forward and gradient graphs
+  };
+  Optimizations optimizations;
+  bool graph_optimization = true;  // algebraic simplification, transpose/reshape folding
+
+  // Static compilation: with static_shapes every input key needs a shape in `shapes`; compile()
+  // builds and plans the program then (a plan over mem_size fails here), and evaluate() rejects
+  // other shapes. static_types rejects inputs whose dtype is not `dtype` instead of building a
+  // program for them. static_inference = inference + static_shapes + static_types.
+  std::map<std::string, Shape> shapes;
+  bool static_shapes = false;
+  bool static_types = false;
+  bool static_inference = false;
+  int64_t mem_size = 0;  // > 0: cap in bytes on a program's planned peak (arena + outputs)
+
+  // Time every kernel call: PhysicalModel::profile_stats(). Off, the run loop reads no clock.
+  bool profile = false;
+  double peak_gflops = 0;  // machine peaks for the breakdown's "% of peak"; 0: measured once
+  double peak_gbs = 0;
+};
+
+// What building one program did: node counts around each pass and the memory plan.
+struct ProgramReport {
+  struct Pass {
+    std::string name;
+    size_t nodes_before = 0, nodes_after = 0;
+  };
+  std::vector<Pass> passes;
+  size_t nodes = 0;  // kernel calls per run (aliasing reshapes included)
+  int64_t arena_bytes = 0;           // planned intermediates
+  int64_t output_bytes = 0;          // fresh outputs per run
+  int64_t planned_peak_bytes = 0;    // arena + outputs
+  int64_t naive_bytes = 0;           // every buffer allocated separately, plus outputs
+  int64_t lower_bound_bytes = 0;     // most bytes alive at once, plus outputs
+  size_t buffers = 0;                // intermediate values
+  std::string graph;                 // the optimized graph, one node per line
 };
 
 class PhysicalModel {
@@ -68,6 +111,13 @@ class PhysicalModel {
   // Outputs and the vector-Jacobian product with the given output cotangents (outputs not
   // listed get none) for every trainable input.
   Result evaluate(const DataMap& inputs, const DataMap& output_gradients) const;
+
+  // Builds (or finds) the program for these input shapes without running it: forward only, or
+  // with the gradient graph for cotangents on every output. Shows what passes and planning did.
+  ProgramReport program_report(const std::map<std::string, Shape>& input_shapes, bool gradients = false) const;
+  // Planned peak bytes of the program evaluate() used last (under static_shapes: the forward
+  // program built by compile()); 0 before any program exists.
+  int64_t planned_peak_bytes() const;
 
   struct Impl;
   explicit PhysicalModel(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}

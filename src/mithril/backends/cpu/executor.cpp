@@ -9,11 +9,39 @@
 
 namespace mithril::cpu {
 
-Executor::Executor(const Graph& graph, std::vector<ValueId> outputs)
-    : graph_(graph), outputs_(std::move(outputs)), verbose_(env_flag("MITHRIL_VERBOSE")) {
+namespace {
+
+constexpr int kConstantOutput = INT32_MIN;
+// Bound tensors larger than this are dropped after a run so the executor does not keep a
+// caller's big inputs or outputs alive; small ones stay so rebinding reuses their shape storage.
+constexpr size_t kKeepBoundBytes = size_t{64} << 10;
+
+// Ops whose kernels read and write element i together (unary and binary maps): the output may
+// take the buffer of a same-shaped input that dies at this step.
+bool elementwise_in_place(OpKind k) {
+  const std::string_view family = op_info(k).family;
+  return (family == "unary" || family == "binary") && k != OpKind::StopGradient &&
+         k != OpKind::Identity;
+}
+// Ops whose output is the input's bytes unchanged: with a dying input they cost nothing.
+bool pure_alias(OpKind k) { return k == OpKind::Reshape || k == OpKind::Identity || k == OpKind::StopGradient; }
+
+size_t value_bytes(const Value& v) { return static_cast<size_t>(numel(v.shape)) * dtype_size(v.dtype); }
+
+}  // namespace
+
+struct Executor::Context {
+  std::shared_ptr<Storage> arena;
+  std::vector<Tensor> args;
+};
+
+Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOptions options)
+    : graph_(graph), outputs_(std::move(outputs)), options_(options), verbose_(env_flag("MITHRIL_VERBOSE")) {
+  timed_ = options_.profile || verbose_;
   const auto& nodes = graph.nodes();
+  const size_t nv = graph.values().size();
   // Nodes the outputs need, found backwards from the outputs.
-  std::vector<bool> needed_value(graph.values().size(), false);
+  std::vector<bool> needed_value(nv, false);
   for (ValueId o : outputs_) needed_value[static_cast<size_t>(o)] = true;
   std::vector<bool> needed_node(nodes.size(), false);
   for (size_t n = nodes.size(); n-- > 0;) {
@@ -23,70 +51,275 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs)
     needed_node[n] = true;
     for (ValueId in : node.inputs) needed_value[static_cast<size_t>(in)] = true;
   }
-  // Last step that reads each value (outputs and constants are never released).
-  std::vector<int> last_use(graph.values().size(), -1);
+  std::vector<bool> is_output(nv, false);
+  for (ValueId o : outputs_) is_output[static_cast<size_t>(o)] = true;
+  auto arena_value = [&](ValueId v) {
+    const Value& info = graph.value(v);
+    return info.producer >= 0 && !is_output[static_cast<size_t>(v)];
+  };
+
+  // Steps, with each value's first and last step.
+  std::vector<int> first(nv, -1), last(nv, -1);
   for (size_t n = 0; n < nodes.size(); ++n) {
     if (!needed_node[n]) continue;
     const Node& node = nodes[n];
-    std::vector<DType> in_dtypes, out_dtypes;
-    for (ValueId v : node.inputs) in_dtypes.push_back(graph.value(v).dtype);
-    for (ValueId v : node.outputs) out_dtypes.push_back(graph.value(v).dtype);
-    const DType key = node.op->dispatch_dtype(in_dtypes, out_dtypes);
-    const KernelEntry& k = KernelRegistry::instance().find(node.op->kind(), key);
-    steps_.push_back({node.op.get(), &k, node.inputs, node.outputs, {}});
-    for (ValueId v : node.inputs) last_use[static_cast<size_t>(v)] = static_cast<int>(steps_.size()) - 1;
+    StepInfo si{static_cast<NodeId>(n), node.op.get(), nullptr, {}, {}, false};
+    for (ValueId v : node.inputs) {
+      si.signature.input_shapes.push_back(graph.value(v).shape);
+      si.signature.input_dtypes.push_back(graph.value(v).dtype);
+    }
+    for (ValueId v : node.outputs) {
+      si.signature.output_shapes.push_back(graph.value(v).shape);
+      si.signature.output_dtypes.push_back(graph.value(v).dtype);
+    }
+    const DType key = node.op->dispatch_dtype(si.signature.input_dtypes, si.signature.output_dtypes);
+    si.kernel = &KernelRegistry::instance().find(node.op->kind(), key);
+    si.cost = node.op->cost(si.signature);
+    const int s = static_cast<int>(steps_.size());
+    Step step{node.op.get(), si.kernel->fn, static_cast<uint32_t>(arg_values_.size()), static_cast<uint32_t>(node.inputs.size()),
+              0, static_cast<uint32_t>(node.outputs.size()), false};
+    for (ValueId v : node.inputs) {
+      arg_values_.push_back(v);
+      last[static_cast<size_t>(v)] = s;
+    }
+    step.out_begin = static_cast<uint32_t>(arg_values_.size());
+    for (ValueId v : node.outputs) {
+      arg_values_.push_back(v);
+      first[static_cast<size_t>(v)] = s;
+      last[static_cast<size_t>(v)] = std::max(last[static_cast<size_t>(v)], s);
+    }
+    steps_.push_back(step);
+    info_.push_back(std::move(si));
   }
-  for (ValueId o : outputs_) last_use[static_cast<size_t>(o)] = -1;
-  for (size_t v = 0; v < last_use.size(); ++v) {
-    const bool pinned = graph.is_constant(static_cast<ValueId>(v)) || graph.value(static_cast<ValueId>(v)).producer < 0;
-    if (last_use[v] >= 0 && !pinned) steps_[static_cast<size_t>(last_use[v])].release_after.push_back(static_cast<ValueId>(v));
+
+  // Buffers: one per intermediate value, except outputs of in-place and aliasing steps, which
+  // take over the buffer of an input whose last use they are.
+  buffer_of_.assign(nv, -1);
+  std::vector<BufferLifetime> buffers;
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    const OpKind kind = step.op->kind();
+    std::vector<bool> taken(step.n_in, false);
+    for (uint32_t o = 0; o < step.n_out; ++o) {
+      const ValueId out = arg_values_[step.out_begin + o];
+      if (!arena_value(out)) continue;
+      const Value& ov = graph.value(out);
+      int buffer = -1;
+      const bool alias = pure_alias(kind), inplace = options_.in_place && elementwise_in_place(kind);
+      if (step.n_out == 1 && (alias || inplace)) {
+        for (uint32_t i = 0; i < step.n_in && buffer < 0; ++i) {
+          const ValueId in = arg_values_[step.in_begin + i];
+          const Value& iv = graph.value(in);
+          if (taken[i] || buffer_of_[static_cast<size_t>(in)] < 0 || last[static_cast<size_t>(in)] != static_cast<int>(s)) continue;
+          if (value_bytes(iv) != value_bytes(ov) || iv.dtype != ov.dtype || (!alias && iv.shape != ov.shape)) continue;
+          // The input must not be read again by this step through another argument.
+          bool repeated = false;
+          for (uint32_t j = 0; j < step.n_in; ++j) repeated = repeated || (j != i && arg_values_[step.in_begin + j] == in);
+          if (repeated && !inplace) continue;
+          buffer = buffer_of_[static_cast<size_t>(in)];
+          taken[i] = true;
+          if (alias) {
+            steps_[s].aliased = true;
+            info_[s].aliased = true;
+          }
+        }
+      }
+      if (buffer < 0) {
+        buffer = static_cast<int>(buffers.size());
+        buffers.push_back({static_cast<int64_t>(value_bytes(ov)), first[static_cast<size_t>(out)], first[static_cast<size_t>(out)]});
+      }
+      buffer_of_[static_cast<size_t>(out)] = buffer;
+      BufferLifetime& b = buffers[static_cast<size_t>(buffer)];
+      b.last = std::max(b.last, last[static_cast<size_t>(out)]);
+    }
   }
+  plan_ = plan_memory(buffers);
+
+  // Per-run bindings: graph inputs and the outputs the steps produce.
+  std::vector<int> input_index(nv, -1);
+  for (size_t i = 0; i < graph.inputs().size(); ++i) {
+    input_index[static_cast<size_t>(graph.inputs()[i])] = static_cast<int>(i);
+    input_bindings_.push_back({graph.inputs()[i], {}});
+  }
+  std::vector<int> output_binding(nv, -1);
+  for (ValueId o : outputs_) {
+    const Value& v = graph.value(o);
+    if (v.producer >= 0) {
+      if (output_binding[static_cast<size_t>(o)] < 0) {
+        output_binding[static_cast<size_t>(o)] = static_cast<int>(output_bindings_.size());
+        output_bindings_.push_back({o, {}});
+        output_bytes_ += plan_aligned(static_cast<int64_t>(value_bytes(v)));
+      }
+      output_source_.push_back(output_binding[static_cast<size_t>(o)]);
+      output_first_.push_back(static_cast<size_t>(std::find(outputs_.begin(), outputs_.end(), o) - outputs_.begin()));
+      continue;
+    }
+    output_first_.push_back(output_first_.size());
+    if (graph.is_constant(o)) {
+      output_source_.push_back(kConstantOutput);
+    } else {
+      output_source_.push_back(-(1 + input_index[static_cast<size_t>(o)]));
+    }
+  }
+  for (size_t a = 0; a < arg_values_.size(); ++a) {
+    const auto v = static_cast<size_t>(arg_values_[a]);
+    if (input_index[v] >= 0) input_bindings_[static_cast<size_t>(input_index[v])].refs.push_back(static_cast<uint32_t>(a));
+    if (output_binding[v] >= 0) output_bindings_[static_cast<size_t>(output_binding[v])].refs.push_back(static_cast<uint32_t>(a));
+  }
+  MI_CHECK(options_.mem_size <= 0 || planned_peak_bytes() <= options_.mem_size, ValueError,
+           "[compile] the static memory plan needs {} bytes ({} for intermediates, {} for outputs) but mem_size is {}",
+           planned_peak_bytes(), plan_.arena_bytes, output_bytes_, options_.mem_size);
+  times_.calls.assign(steps_.size(), 0);
+  times_.seconds.assign(steps_.size(), 0.0);
+  primary_ = make_context();
+}
+
+Executor::~Executor() = default;
+
+std::unique_ptr<Executor::Context> Executor::make_context() const {
+  auto ctx = std::make_unique<Context>();
+  if (plan_.arena_bytes > 0) ctx->arena = std::make_shared<Storage>(static_cast<size_t>(plan_.arena_bytes));
+  ctx->args.resize(arg_values_.size());
+  for (size_t a = 0; a < arg_values_.size(); ++a) {
+    const ValueId v = arg_values_[a];
+    const Value& info = graph_.value(v);
+    if (const int b = buffer_of_[static_cast<size_t>(v)]; b >= 0)
+      ctx->args[a] = Tensor::view_of(ctx->arena, static_cast<size_t>(plan_.offsets[static_cast<size_t>(b)]), info.shape, info.dtype);
+    else if (graph_.is_constant(v))
+      ctx->args[a] = graph_.constant_value(v).contiguous();
+  }
+  return ctx;
 }
 
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) const {
+  std::vector<const Tensor*> ptrs;
+  for (const Tensor& t : inputs) ptrs.push_back(&t);
+  std::vector<Tensor> results;
+  run(ptrs, results);
+  return results;
+}
+
+void Executor::run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const {
   const auto& ids = graph_.inputs();
   MI_CHECK(inputs.size() == ids.size(), ValueError, "[executor] graph has {} inputs but {} tensors were given", ids.size(),
            inputs.size());
-  std::vector<Tensor> env(graph_.values().size());
   for (size_t i = 0; i < ids.size(); ++i) {
     const Value& v = graph_.value(ids[i]);
-    MI_CHECK(inputs[i].defined(), ValueError, "[executor] input '{}' is undefined", v.name);
-    MI_CHECK(inputs[i].shape() == v.shape, ShapeError, "[executor] input '{}' has shape {} but the graph expects {}", v.name,
-             shape_str(inputs[i].shape()), shape_str(v.shape));
-    MI_CHECK(inputs[i].dtype() == v.dtype, DTypeError, "[executor] input '{}' has dtype {} but the graph expects {}", v.name,
-             dtype_name(inputs[i].dtype()), dtype_name(v.dtype));
-    env[static_cast<size_t>(ids[i])] = inputs[i].contiguous();
+    const Tensor& t = *inputs[i];
+    MI_CHECK(t.defined(), ValueError, "[executor] input '{}' is undefined", v.name);
+    MI_CHECK(t.shape() == v.shape, ShapeError, "[executor] input '{}' has shape {} but the graph expects {}", v.name,
+             shape_str(t.shape()), shape_str(v.shape));
+    MI_CHECK(t.dtype() == v.dtype, DTypeError, "[executor] input '{}' has dtype {} but the graph expects {}", v.name,
+             dtype_name(t.dtype()), dtype_name(v.dtype));
   }
-  for (size_t v = 0; v < env.size(); ++v)
-    if (graph_.is_constant(static_cast<ValueId>(v))) env[v] = graph_.constant_value(static_cast<ValueId>(v));
+  // One run at a time owns the planned arena; a concurrent run gets a context of its own.
+  if (!primary_busy_.exchange(true, std::memory_order_acquire)) {
+    struct Release {
+      std::atomic<bool>& flag;
+      ~Release() { flag.store(false, std::memory_order_release); }
+    } release{primary_busy_};
+    execute(*primary_, inputs, results);
+  } else {
+    const auto ctx = make_context();
+    execute(*ctx, inputs, results);
+  }
+}
 
-  std::vector<Tensor> in_buf, out_buf;
-  for (const Step& s : steps_) {
-    in_buf.clear();
-    out_buf.clear();
-    for (ValueId v : s.inputs) in_buf.push_back(env[static_cast<size_t>(v)]);
-    for (ValueId v : s.outputs) {
-      const Value& info = graph_.value(v);
-      out_buf.push_back(Tensor::empty(info.shape, info.dtype));
-    }
-    if (verbose_) {
-      const auto t0 = std::chrono::steady_clock::now();
-      s.kernel->fn(*s.op, in_buf, out_buf);
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      std::string ins, outs;
-      for (const Tensor& t : in_buf) ins.append(ins.empty() ? "" : " ").append(shape_str(t.shape()));
-      for (const Tensor& t : out_buf) outs.append(outs.empty() ? "" : " ").append(shape_str(t.shape()));
-      std::fprintf(stderr, "mithril_verbose,exec,cpu,%s,%s,%s -> %s,%.4f ms\n", s.kernel->name.c_str(),
-                   s.op->to_string().c_str(), ins.c_str(), outs.c_str(), ms);
+void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const {
+  std::vector<Tensor>& args = ctx.args;
+  results.resize(outputs_.size());
+  for (size_t i = 0; i < input_bindings_.size(); ++i) {
+    const Tensor& t = *inputs[i];
+    if (t.is_contiguous()) {
+      for (uint32_t a : input_bindings_[i].refs) args[a] = t;
     } else {
-      s.kernel->fn(*s.op, in_buf, out_buf);
+      const Tensor c = t.contiguous();
+      for (uint32_t a : input_bindings_[i].refs) args[a] = c;
     }
-    for (size_t k = 0; k < s.outputs.size(); ++k) env[static_cast<size_t>(s.outputs[k])] = std::move(out_buf[k]);
-    for (ValueId v : s.release_after) env[static_cast<size_t>(v)] = Tensor();
   }
-  std::vector<Tensor> result;
-  for (ValueId o : outputs_) result.push_back(env[static_cast<size_t>(o)]);
-  return result;
+  // Outputs are fresh tensors the caller keeps; their steps write them directly.
+  for (size_t k = 0; k < outputs_.size(); ++k) {
+    const int src = output_source_[k];
+    if (src < 0 || output_first_[k] != k) continue;
+    const Binding& b = output_bindings_[static_cast<size_t>(src)];
+    const Value& v = graph_.value(b.value);
+    results[k] = Tensor::empty(v.shape, v.dtype);
+    for (uint32_t a : b.refs) args[a] = results[k];
+  }
+
+  if (!timed_) {
+    for (const Step& s : steps_)
+      if (!s.aliased) s.fn(*s.op, std::span<const Tensor>(args.data() + s.in_begin, s.n_in), std::span<Tensor>(args.data() + s.out_begin, s.n_out));
+  } else {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    std::vector<double> seconds(steps_.size(), 0.0);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const Step& s = steps_[i];
+      if (s.aliased) continue;
+      const auto t0 = clock::now();
+      s.fn(*s.op, std::span<const Tensor>(args.data() + s.in_begin, s.n_in), std::span<Tensor>(args.data() + s.out_begin, s.n_out));
+      seconds[i] = std::chrono::duration<double>(clock::now() - t0).count();
+      if (verbose_) {
+        std::string ins, outs;
+        for (const Shape& sh : info_[i].signature.input_shapes) ins.append(ins.empty() ? "" : " ").append(shape_str(sh));
+        for (const Shape& sh : info_[i].signature.output_shapes) outs.append(outs.empty() ? "" : " ").append(shape_str(sh));
+        std::fprintf(stderr, "mithril_verbose,exec,cpu,%s,%s,%s -> %s,%.4f ms\n", info_[i].kernel->name.c_str(),
+                     s.op->to_string().c_str(), ins.c_str(), outs.c_str(), seconds[i] * 1e3);
+      }
+    }
+    const double total = std::chrono::duration<double>(clock::now() - start).count();
+    if (options_.profile) {
+      std::lock_guard<std::mutex> lock(profile_mutex_);
+      ++times_.runs;
+      times_.total_seconds += total;
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        if (steps_[i].aliased) continue;
+        ++times_.calls[i];
+        times_.seconds[i] += seconds[i];
+      }
+    }
+  }
+
+  for (size_t k = 0; k < outputs_.size(); ++k) {
+    const int src = output_source_[k];
+    if (src == kConstantOutput) results[k] = graph_.constant_value(outputs_[k]);
+    else if (src < 0) results[k] = inputs[static_cast<size_t>(-(src + 1))]->contiguous();
+    else if (output_first_[k] != k) results[k] = results[output_first_[k]];
+  }
+  // Do not keep a caller's large tensors alive between runs.
+  auto drop_large = [&](const std::vector<Binding>& bindings) {
+    for (const Binding& b : bindings)
+      for (uint32_t a : b.refs)
+        if (args[a].defined() && args[a].nbytes() > kKeepBoundBytes) args[a] = Tensor();
+  };
+  drop_large(input_bindings_);
+  drop_large(output_bindings_);
+}
+
+StepTimes Executor::profile_times() const {
+  std::lock_guard<std::mutex> lock(profile_mutex_);
+  return times_;
+}
+
+void Executor::reset_profile() const {
+  std::lock_guard<std::mutex> lock(profile_mutex_);
+  times_.runs = 0;
+  times_.total_seconds = 0;
+  std::fill(times_.calls.begin(), times_.calls.end(), 0);
+  std::fill(times_.seconds.begin(), times_.seconds.end(), 0.0);
+}
+
+std::vector<Tensor> run_node(const Node& node, const Graph& graph, const std::vector<Tensor>& inputs) {
+  std::vector<DType> in_dtypes, out_dtypes;
+  for (ValueId v : node.inputs) in_dtypes.push_back(graph.value(v).dtype);
+  for (ValueId v : node.outputs) out_dtypes.push_back(graph.value(v).dtype);
+  const KernelEntry& k = KernelRegistry::instance().find(node.op->kind(), node.op->dispatch_dtype(in_dtypes, out_dtypes));
+  std::vector<Tensor> ins, outs;
+  for (const Tensor& t : inputs) ins.push_back(t.contiguous());
+  for (ValueId v : node.outputs) outs.push_back(Tensor::empty(graph.value(v).shape, graph.value(v).dtype));
+  k.fn(*node.op, ins, outs);
+  return outs;
 }
 
 std::vector<Tensor> run_graph(const Graph& graph, const std::vector<Var>& outputs, const std::vector<Tensor>& inputs) {

@@ -19,6 +19,7 @@ KernelRegistry::KernelRegistry() : table_(static_cast<size_t>(kNumOps * kNumDTyp
   register_linalg_kernels(*this);
   register_conv_kernels(*this);
   register_loss_kernels(*this);
+  register_fused_kernels(*this);
 }
 
 void KernelRegistry::add(OpKind kind, DType dtype, KernelFn fn, std::string name, Isa isa, int priority) {

@@ -50,5 +50,6 @@ void register_shape_kernels(KernelRegistry& r);
 void register_linalg_kernels(KernelRegistry& r);
 void register_conv_kernels(KernelRegistry& r);
 void register_loss_kernels(KernelRegistry& r);
+void register_fused_kernels(KernelRegistry& r);  // fused_kernels.cpp: ops made by operator fusion
 
 }  // namespace mithril::cpu

@@ -1,0 +1,129 @@
+// Kernels of the fused ops (ops/fused.h). The epilogue steps run with the registered kernels of
+// the original ops, on blocks of whole output rows written in place, so each step computes
+// exactly what it computed unfused while the block stays in cache. The common tail of a linear
+// layer (bias add, then optionally relu) is a plain loop with no per-call setup; the product
+// itself is one BLAS call, reading a transposed weight in place instead of copying it.
+#include <algorithm>
+#include <vector>
+
+#include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/registry.h"
+#include "mithril/ops/fused.h"
+
+namespace mithril::cpu {
+namespace {
+
+constexpr int64_t kBlockElements = 4096;  // elements per block: a few blocks of doubles fit in L1/L2
+
+// Runs steps[first..] over `out` (shape op.shape) with the fused node's inputs `in`.
+void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_t first) {
+  if (first >= op.steps.size()) return;
+  const Shape& shape = op.shape;
+  const int64_t total = numel(shape);
+  if (total == 0) return;
+  const int64_t cols = shape.empty() ? 1 : shape.back();
+  const int64_t rows = total / cols;
+  // Inputs as the blocks will read them: full operands as (rows, cols), others reshaped so
+  // they broadcast against a (block rows, cols) block.
+  std::vector<Tensor> operands(in.size());
+  std::vector<bool> full(in.size(), false);
+  const size_t first_operand = op.kind() == OpKind::FusedLinear ? 2 : 0;
+  for (size_t i = first_operand; i < in.size(); ++i) {
+    switch (*fused_operand_kind(in[i].shape(), shape)) {
+      case FusedOperand::full:
+        operands[i] = in[i].reshape({rows, cols});
+        full[i] = true;
+        break;
+      case FusedOperand::scalar: operands[i] = in[i].reshape({}); break;
+      case FusedOperand::row: operands[i] = in[i].reshape({cols}); break;
+    }
+  }
+  std::vector<const KernelEntry*> kernels;
+  for (size_t s = first; s < op.steps.size(); ++s) {
+    const FusedStep& step = op.steps[s];
+    std::vector<DType> dts;
+    for (int a : step.args) dts.push_back(a == FusedStep::kRunning ? op.dtype : in[static_cast<size_t>(a)].dtype());
+    const DType out_dt[] = {op.dtype};
+    kernels.push_back(&KernelRegistry::instance().find(step.op->kind(), step.op->dispatch_dtype(dts, out_dt)));
+  }
+  const Tensor out2d = out.reshape({rows, cols});
+  const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(cols, 1));
+  const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<Tensor> args;
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
+      Tensor block = out2d.slice(0, r0, r1);
+      std::vector<Tensor> slices(in.size());
+      for (size_t s = first; s < op.steps.size(); ++s) {
+        const FusedStep& step = op.steps[s];
+        args.clear();
+        for (int a : step.args) {
+          if (a == FusedStep::kRunning) {
+            args.push_back(block);
+            continue;
+          }
+          const auto i = static_cast<size_t>(a);
+          if (full[i] && !slices[i].defined()) slices[i] = operands[i].slice(0, r0, r1);
+          args.push_back(full[i] ? slices[i] : operands[i]);
+        }
+        kernels[s - first]->fn(*step.op, args, std::span<Tensor>(&block, 1));
+      }
+    }
+  });
+}
+
+void fused_elementwise_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  run_steps(static_cast<const FusedOp&>(op), in, out[0], 0);
+}
+
+// The bias add and relu of a linear layer without per-call setup; returns the steps consumed.
+template <typename T>
+size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t m, int64_t n) {
+  size_t s = 0;
+  if (!op.steps.empty() && op.steps[0].op->kind() == OpKind::Add) {
+    const std::vector<int>& args = op.steps[0].args;
+    const int other = args[0] == FusedStep::kRunning ? args[1] : args[0];
+    if (other != FusedStep::kRunning && (args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
+        in[static_cast<size_t>(other)].numel() <= n && in[static_cast<size_t>(other)].shape() != op.shape) {
+      const Tensor& bias = in[static_cast<size_t>(other)];
+      const T* b = bias.data<T>();
+      const bool scalar = bias.numel() == 1;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[i * n + j] = c[i * n + j] + b[scalar ? 0 : j];
+      s = 1;
+    }
+  }
+  if (s < op.steps.size() && op.steps[s].op->kind() == OpKind::Relu) {
+    for (int64_t i = 0; i < m * n; ++i) c[i] = c[i] < T(0) ? T(0) : c[i];
+    ++s;
+  }
+  return s;
+}
+
+template <typename T>
+void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
+  const auto& op = static_cast<const FusedOp&>(base);
+  const int64_t k = in[0].shape().back(), n = op.shape.back();
+  const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
+  if (m == 0 || n == 0) return;
+  const T* x = in[0].data<T>();
+  const T* w = in[1].data<T>();
+  T* c = out[0].data<T>();
+  if (k == 0) std::fill(c, c + m * n, T(0));
+  else if (m == 1) op.transpose_right ? gemv(false, n, k, w, k, x, c) : gemv(true, k, n, w, n, x, c);
+  else gemm(false, op.transpose_right, m, n, k, T(1), x, k, w, op.transpose_right ? k : n, T(0), c, n);
+  const size_t done = linear_tail<T>(op, in, c, m, n);
+  run_steps(op, in, out[0], done);
+}
+
+}  // namespace
+
+void register_fused_kernels(KernelRegistry& r) {
+  add_for_dtypes(r, OpKind::FusedElementwise, {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i64, DType::i32, DType::i8, DType::b8},
+                 fused_elementwise_kernel, "fused_elementwise");
+  r.add(OpKind::FusedLinear, DType::f64, fused_linear_kernel<double>, "fused_linear_f64_openblas");
+  r.add(OpKind::FusedLinear, DType::f32, fused_linear_kernel<float>, "fused_linear_f32_openblas");
+}
+
+}  // namespace mithril::cpu
