@@ -213,17 +213,20 @@ std::shared_ptr<TensorDataset> load_idx(const std::string& images_path, const st
   return std::make_shared<TensorDataset>(std::map<std::string, Tensor>{{"input", x}, {"target", labels}});
 }
 
-CharTextDataset::CharTextDataset(std::string text, int64_t context, int64_t stride)
+CharTextDataset::CharTextDataset(std::string text, int64_t context, int64_t stride, const std::string& vocabulary)
     : text_(std::move(text)), context_(context), stride_(stride) {
   MI_CHECK(context >= 1 && stride >= 1, ValueError, "[text] context ({}) and stride ({}) must be >= 1", context, stride);
   MI_CHECK(static_cast<int64_t>(text_.size()) > context, ValueError,
            "[text] the text has {} characters: it needs more than the context ({})", text_.size(), context);
   bool seen[256] = {};
-  for (char c : text_) seen[static_cast<uint8_t>(c)] = true;
+  for (char c : vocabulary.empty() ? text_ : vocabulary) seen[static_cast<uint8_t>(c)] = true;
   for (int c = 0; c < 256; ++c) {
     code_[c] = seen[c] ? static_cast<int32_t>(vocab_.size()) : -1;
     if (seen[c]) vocab_.push_back(static_cast<char>(c));
   }
+  for (size_t i = 0; i < text_.size(); ++i)
+    MI_CHECK(seen[static_cast<uint8_t>(text_[i])], ValueError,
+             "[text] character {} at offset {} is not in the vocabulary", static_cast<int>(static_cast<uint8_t>(text_[i])), i);
 }
 
 int64_t CharTextDataset::size() const {

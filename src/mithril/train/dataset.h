@@ -80,12 +80,13 @@ Tensor read_idx(const std::string& path);
 std::shared_ptr<TensorDataset> load_idx(const std::string& images_path, const std::string& labels_path,
                                         double scale = 1.0 / 255.0);
 
-// Character-level language modelling data: the text's distinct bytes form the vocabulary (sorted);
+// Character-level language modelling data: the vocabulary is the given one or, when empty, the
+// text's distinct bytes (sorted); a character outside a given vocabulary is a ValueError;
 // sample i is the window starting at i * stride: `input` i32 [context] and `target` i32
 // [context], the same window shifted by one character.
 class CharTextDataset : public Dataset {
  public:
-  CharTextDataset(std::string text, int64_t context, int64_t stride);
+  CharTextDataset(std::string text, int64_t context, int64_t stride, const std::string& vocabulary = "");
   int64_t size() const override;
   Sample get(int64_t index) const override;
   const std::string& vocabulary() const { return vocab_; }
