@@ -50,9 +50,9 @@ Trainer make_trainer(const Fixture& s, int64_t accum, const std::string& opt = "
   OptimizerConfig oc;
   oc.name = opt;
   oc.momentum = opt == "sgd" ? 0.9 : 0.0;
+  oc.lr = 0.05;
   TrainerOptions to;
   to.grad_accum_steps = accum;
-  to.schedule.base_lr = 0.05;
   to.dtype = s.params.begin()->second.dtype();
   return Trainer(s.model, s.params, Optimizer(oc), to);
 }
@@ -188,8 +188,8 @@ TEST(Trainer, DigitsMlpLearnsInTwoEpochs) {
   Rng rng(0);
   OptimizerConfig oc;
   oc.name = "adam";
+  oc.lr = 0.01;
   TrainerOptions to;
-  to.schedule.base_lr = 0.01;
   Trainer t(compile(classification_objective(net.model), co), init_params(net.params, rng, DType::f32), Optimizer(oc), to);
   DataLoader train(split.train, {.batch_size = 32, .shuffle = true, .num_workers = 1});
   DataLoader test(split.test, {.batch_size = 128});

@@ -56,6 +56,7 @@ int64_t count_correct(const Tensor& scores, const Tensor& target) {
 
 Trainer::Trainer(PhysicalModel model, TensorMap params, Optimizer optimizer, TrainerOptions options)
     : model_(std::move(model)), params_(std::move(params)), optimizer_(std::move(optimizer)), options_(std::move(options)) {
+  options_.schedule.base_lr = optimizer_.config().lr;
   MI_CHECK(options_.grad_accum_steps >= 1, ValueError, "[trainer] gradient_accumulation_steps must be >= 1, got {}",
            options_.grad_accum_steps);
   for (const std::string& key : model_.trainable_keys())

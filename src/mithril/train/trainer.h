@@ -27,7 +27,7 @@ namespace mithril::train {
 
 struct TrainerOptions {
   int64_t grad_accum_steps = 1;  // micro-batches per optimizer step
-  LrSchedule schedule;           // the learning rate per optimizer step
+  LrSchedule schedule;           // the learning rate per step; its base_lr is the optimizer's lr
   double clip_norm = 0.0;        // > 0: clip the global gradient norm to this
   double clip_value = 0.0;       // > 0: clamp every gradient element to [-v, v]
   std::string loss_key = "final_cost";  // scalar model output that is minimised
