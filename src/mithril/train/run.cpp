@@ -348,7 +348,8 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
       samples += s.samples;
       last_lr = s.lr;
       progress.step(done, total, samples, s.loss);
-      if (config.checkpoint_every_steps > 0 && trainer.global_step() % config.checkpoint_every_steps == 0)
+      // The end of the epoch is checkpointed below, after its metrics are logged.
+      if (config.checkpoint_every_steps > 0 && trainer.global_step() % config.checkpoint_every_steps == 0 && done < total)
         trainer.save_checkpoint(last, meta);
     });
     train_seconds += e.seconds;
