@@ -5,4 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
-namespace mithril::cli {}  // namespace mithril::cli
+namespace mithril::cli {
+
+void add_train_command(CLI::App& app, int& status);  // train_command.cpp
+
+}  // namespace mithril::cli

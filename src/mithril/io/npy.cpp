@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mithril/core/error.h"
+#include "mithril/io/file.h"
 
 namespace mithril::io {
 
@@ -29,37 +30,6 @@ uint64_t load_le(std::string_view b, size_t at, int n) {
 
 void store_le(std::string& out, uint64_t v, int n) {
   for (int i = 0; i < n; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-// ---- files ------------------------------------------------------------------------------------
-
-std::string read_file(const std::string& path, const char* tag) {
-  std::ifstream in(path, std::ios::binary);
-  MI_CHECK(in.good(), ValueError, "[{}] {}: cannot open file", tag, path);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  MI_CHECK(!in.bad(), ValueError, "[{}] {}: read error", tag, path);
-  return bytes;
-}
-
-void write_file_atomic(const std::string& path, const std::string& bytes, const char* tag) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    MI_CHECK(out.good(), ValueError, "[{}] {}: cannot write temporary file '{}'", tag, path, tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out.good()) {
-      out.close();
-      std::filesystem::remove(tmp);
-      MI_THROW(ValueError, "[{}] {}: writing temporary file '{}' failed", tag, path, tmp);
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp);
-    MI_THROW(ValueError, "[{}] {}: cannot move '{}' into place: {}", tag, path, tmp, ec.message());
-  }
 }
 
 // ---- .npy header: a Python dict literal such as {'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }

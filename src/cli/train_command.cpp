@@ -1,0 +1,36 @@
+// `mithril train CONFIG.json`: one training run (src/mithril/train/run.h) with command-line
+// overrides for the epochs and resuming, the final metrics as JSON and a plot of the curves.
+#include "cli/commands.h"
+#include "mithril/train/run.h"
+
+namespace mithril::cli {
+
+void add_train_command(CLI::App& app, int& status) {
+  struct Args {
+    std::string config, metrics_out, plot;
+    int64_t epochs = 0;
+    bool resume = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand(
+      "train", "Train a model from a JSON config (model, dataset, optimizer, epochs, ...; see docs/TRAINING.md)");
+  cmd->add_option("config", args->config, "Training config (JSON), e.g. examples/digits_mlp.json")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--metrics-out", args->metrics_out, "Write the final metrics to this file as one JSON object");
+  cmd->add_option("--plot", args->plot, "Write a PNG of the loss and accuracy curves (gnuplot)");
+  cmd->add_option("--epochs", args->epochs, "Train for this many epochs instead of the config's")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--resume", args->resume, "Continue from the checkpoint in the run's checkpoint_dir, if any");
+  cmd->callback([args, &status] {
+    train::RunOptions o;
+    if (args->epochs > 0) o.epochs = args->epochs;
+    if (args->resume) o.resume = true;
+    o.metrics_out = args->metrics_out;
+    o.plot = args->plot;
+    train::run_training(train::TrainConfig::load(args->config), o);
+    status = 0;
+  });
+}
+
+}  // namespace mithril::cli

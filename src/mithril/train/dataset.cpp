@@ -1,0 +1,263 @@
+#include "mithril/train/dataset.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "mithril/core/error.h"
+#include "mithril/io/file.h"
+#include "mithril/io/npy.h"
+#include "mithril/train/random.h"
+
+namespace mithril::train {
+
+TensorDataset::TensorDataset(std::map<std::string, Tensor> fields) : fields_(std::move(fields)) {
+  MI_CHECK(!fields_.empty(), ValueError, "[dataset] a tensor dataset needs at least one field");
+  bool first = true;
+  for (auto& [name, t] : fields_) {
+    MI_CHECK(t.defined() && t.ndim() >= 1, ShapeError, "[dataset] field '{}' needs a sample axis, got shape {}", name,
+             t.defined() ? shape_str(t.shape()) : "undefined");
+    t = t.contiguous();
+    if (first) size_ = t.dim(0);
+    MI_CHECK(t.dim(0) == size_, ShapeError, "[dataset] field '{}' has {} samples but '{}' has {}", name, t.dim(0),
+             fields_.begin()->first, size_);
+    first = false;
+  }
+}
+
+Sample TensorDataset::get(int64_t index) const {
+  MI_CHECK(index >= 0 && index < size_, KeyError, "[dataset] sample {} is out of range (size {})", index, size_);
+  Sample s;
+  for (const auto& [name, t] : fields_) s[name] = t.slice(0, index, index + 1).squeeze(0);
+  return s;
+}
+
+SubsetDataset::SubsetDataset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices)
+    : base_(std::move(base)), indices_(std::move(indices)) {
+  for (int64_t i : indices_)
+    MI_CHECK(i >= 0 && i < base_->size(), KeyError, "[dataset] subset index {} is out of range (size {})", i,
+             base_->size());
+}
+
+Sample SubsetDataset::get(int64_t index) const {
+  MI_CHECK(index >= 0 && index < size(), KeyError, "[dataset] sample {} is out of range (size {})", index, size());
+  return base_->get(indices_[static_cast<size_t>(index)]);
+}
+
+Split train_test_split(const std::shared_ptr<const Dataset>& dataset, double test_fraction, uint64_t seed) {
+  MI_CHECK(test_fraction > 0 && test_fraction < 1, ValueError, "[dataset] test_fraction must lie in (0, 1), got {}",
+           test_fraction);
+  Rng rng = Rng::stream(seed, 0x5EED);
+  const std::vector<int64_t> order = permutation(dataset->size(), rng);
+  const auto n_test = static_cast<int64_t>(std::llround(test_fraction * static_cast<double>(dataset->size())));
+  std::vector<int64_t> test(order.begin(), order.begin() + n_test), train(order.begin() + n_test, order.end());
+  return {std::make_shared<SubsetDataset>(dataset, std::move(train)),
+          std::make_shared<SubsetDataset>(dataset, std::move(test))};
+}
+
+namespace {
+
+// Numbers of one CSV row; false when a field is not a number.
+bool parse_row(const std::string& line, std::vector<double>& out) {
+  out.clear();
+  const char* p = line.c_str();
+  while (true) {
+    char* end = nullptr;
+    const double v = std::strtod(p, &end);
+    if (end == p) return false;
+    out.push_back(v);
+    while (*end == ' ' || *end == '\r' || *end == '\t') ++end;
+    if (*end == '\0') return true;
+    if (*end != ',') return false;
+    p = end + 1;
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<TensorDataset> load_csv(const std::string& path, const CsvOptions& options) {
+  const std::string text = io::read_file_maybe_gz(path, "csv");
+  std::vector<float> features;
+  std::vector<int32_t> labels;
+  std::vector<double> row;
+  int64_t columns = -1, line_no = 0, label_col = 0;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t nl = text.find('\n', at);
+    if (nl == std::string::npos) nl = text.size();
+    const std::string line = text.substr(at, nl - at);
+    at = nl + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+    if (!parse_row(line, row)) {
+      MI_CHECK(line_no == 1, ValueError, "[csv] {}: line {} is not a row of numbers: '{}'", path, line_no,
+               line.substr(0, 80));
+      continue;  // a header
+    }
+    if (columns < 0) {
+      columns = static_cast<int64_t>(row.size());
+      MI_CHECK(columns >= 2, ValueError, "[csv] {}: rows need a label and at least one feature, line {} has {} column",
+               path, line_no, columns);
+      label_col = options.label_column < 0 ? columns + options.label_column : options.label_column;
+      MI_CHECK(label_col >= 0 && label_col < columns, ValueError, "[csv] {}: label column {} is out of range ({} columns)",
+               path, options.label_column, columns);
+    }
+    MI_CHECK(static_cast<int64_t>(row.size()) == columns, ValueError, "[csv] {}: line {} has {} columns, expected {}",
+             path, line_no, row.size(), columns);
+    for (int64_t c = 0; c < columns; ++c) {
+      const double v = row[static_cast<size_t>(c)];
+      if (c != label_col) {
+        features.push_back(static_cast<float>(v * options.scale));
+        continue;
+      }
+      MI_CHECK(v == std::floor(v) && std::fabs(v) < 2e9, ValueError, "[csv] {}: line {} label {} is not an integer",
+               path, line_no, v);
+      labels.push_back(static_cast<int32_t>(v));
+    }
+  }
+  MI_CHECK(!labels.empty(), ValueError, "[csv] {}: no data rows", path);
+  const auto n = static_cast<int64_t>(labels.size());
+  return std::make_shared<TensorDataset>(std::map<std::string, Tensor>{
+      {"input", Tensor::from_vector(features, {n, columns - 1})}, {"target", Tensor::from_vector(labels, {n})}});
+}
+
+std::shared_ptr<TensorDataset> load_digits(const std::string& path) {
+  auto d = load_csv(path, CsvOptions{.label_column = -1, .scale = 1.0 / 16.0});
+  const Tensor& x = d->fields().at("input");
+  MI_CHECK(x.dim(1) == 64, ValueError, "[digits] {}: expected 64 pixel columns and a label, got {} features", path,
+           x.dim(1));
+  return d;
+}
+
+std::shared_ptr<TensorDataset> load_npy_fields(const std::map<std::string, std::string>& field_to_path) {
+  std::map<std::string, Tensor> fields;
+  for (const auto& [field, path] : field_to_path) fields[field] = io::read_npy(path);
+  return std::make_shared<TensorDataset>(std::move(fields));
+}
+
+std::shared_ptr<TensorDataset> load_npz_fields(const std::string& path,
+                                               const std::map<std::string, std::string>& member_to_field) {
+  std::map<std::string, Tensor> fields;
+  for (const auto& [member, field] : member_to_field) fields[field] = io::read_npz_member(path, member);
+  return std::make_shared<TensorDataset>(std::move(fields));
+}
+
+Tensor read_idx(const std::string& path) {
+  const std::string b = io::read_file_maybe_gz(path, "idx");
+  MI_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, ValueError, "[idx] {}: not an IDX file (magic must start 00 00)",
+           path);
+  const auto type = static_cast<uint8_t>(b[2]);
+  const auto ndim = static_cast<size_t>(static_cast<uint8_t>(b[3]));
+  MI_CHECK(ndim >= 1, ValueError, "[idx] {}: zero dimensions", path);
+  MI_CHECK(b.size() >= 4 + 4 * ndim, ValueError, "[idx] {}: truncated header ({} dims need {} bytes, file has {})", path,
+           ndim, 4 + 4 * ndim, b.size());
+  auto be = [&](size_t at, int n) {
+    uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
+    return v;
+  };
+  Shape shape;
+  uint64_t count = 1;
+  for (size_t d = 0; d < ndim; ++d) {
+    shape.push_back(static_cast<int64_t>(be(4 + 4 * d, 4)));
+    count *= static_cast<uint64_t>(shape.back());
+    MI_CHECK(count < (uint64_t{1} << 40), ValueError, "[idx] {}: dimensions {} are too large", path, shape_str(shape));
+  }
+  size_t elem = 0;
+  DType dtype = DType::i32;
+  switch (type) {
+    case 0x08: case 0x09: elem = 1; break;
+    case 0x0B: elem = 2; break;
+    case 0x0C: elem = 4; break;
+    case 0x0D: elem = 4; dtype = DType::f32; break;
+    case 0x0E: elem = 8; dtype = DType::f64; break;
+    default: MI_THROW(ValueError, "[idx] {}: unknown data type 0x{:02x} (expected 08 09 0B 0C 0D 0E)", path, type);
+  }
+  const size_t data = 4 + 4 * ndim;
+  MI_CHECK(b.size() == data + count * elem, ValueError, "[idx] {}: {} data bytes for shape {} of {}-byte elements, expected {}",
+           path, b.size() - data, shape_str(shape), elem, count * elem);
+  Tensor t = Tensor::empty(shape, dtype);
+  for (uint64_t i = 0; i < count; ++i) {
+    const size_t at = data + i * elem;
+    const uint64_t raw = be(at, static_cast<int>(elem));
+    switch (type) {
+      case 0x08: t.data<int32_t>()[i] = static_cast<uint8_t>(raw); break;
+      case 0x09: t.data<int32_t>()[i] = static_cast<int8_t>(raw); break;
+      case 0x0B: t.data<int32_t>()[i] = static_cast<int16_t>(raw); break;
+      case 0x0C: t.data<int32_t>()[i] = static_cast<int32_t>(raw); break;
+      case 0x0D: {
+        const auto bits = static_cast<uint32_t>(raw);
+        float f;
+        std::memcpy(&f, &bits, 4);
+        t.data<float>()[i] = f;
+        break;
+      }
+      default: {
+        double f;
+        std::memcpy(&f, &raw, 8);
+        t.data<double>()[i] = f;
+      }
+    }
+  }
+  return t;
+}
+
+std::shared_ptr<TensorDataset> load_idx(const std::string& images_path, const std::string& labels_path, double scale) {
+  const Tensor images = read_idx(images_path), labels = read_idx(labels_path);
+  MI_CHECK(labels.ndim() == 1 && labels.dtype() == DType::i32, ValueError,
+           "[idx] {}: labels must be one integer per sample, got shape {} {}", labels_path, shape_str(labels.shape()),
+           dtype_name(labels.dtype()));
+  Tensor x = images.astype(DType::f32);
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = static_cast<float>(p[i] * scale);
+  return std::make_shared<TensorDataset>(std::map<std::string, Tensor>{{"input", x}, {"target", labels}});
+}
+
+CharTextDataset::CharTextDataset(std::string text, int64_t context, int64_t stride, const std::string& vocabulary)
+    : text_(std::move(text)), context_(context), stride_(stride) {
+  MI_CHECK(context >= 1 && stride >= 1, ValueError, "[text] context ({}) and stride ({}) must be >= 1", context, stride);
+  MI_CHECK(static_cast<int64_t>(text_.size()) > context, ValueError,
+           "[text] the text has {} characters: it needs more than the context ({})", text_.size(), context);
+  bool seen[256] = {};
+  for (char c : vocabulary.empty() ? text_ : vocabulary) seen[static_cast<uint8_t>(c)] = true;
+  for (int c = 0; c < 256; ++c) {
+    code_[c] = seen[c] ? static_cast<int32_t>(vocab_.size()) : -1;
+    if (seen[c]) vocab_.push_back(static_cast<char>(c));
+  }
+  for (size_t i = 0; i < text_.size(); ++i)
+    MI_CHECK(seen[static_cast<uint8_t>(text_[i])], ValueError,
+             "[text] character {} at offset {} is not in the vocabulary", static_cast<int>(static_cast<uint8_t>(text_[i])), i);
+}
+
+int64_t CharTextDataset::size() const {
+  return (static_cast<int64_t>(text_.size()) - context_ - 1) / stride_ + 1;
+}
+
+int32_t CharTextDataset::encode(char c) const {
+  const int32_t code = code_[static_cast<uint8_t>(c)];
+  MI_CHECK(code >= 0, ValueError, "[text] character {} is not in the vocabulary", static_cast<int>(static_cast<uint8_t>(c)));
+  return code;
+}
+
+Sample CharTextDataset::get(int64_t index) const {
+  MI_CHECK(index >= 0 && index < size(), KeyError, "[text] sample {} is out of range (size {})", index, size());
+  Tensor x = Tensor::empty({context_}, DType::i32), y = Tensor::empty({context_}, DType::i32);
+  const auto start = static_cast<size_t>(index * stride_);
+  for (int64_t i = 0; i < context_; ++i) {
+    x.data<int32_t>()[i] = code_[static_cast<uint8_t>(text_[start + static_cast<size_t>(i)])];
+    y.data<int32_t>()[i] = code_[static_cast<uint8_t>(text_[start + static_cast<size_t>(i) + 1])];
+  }
+  return {{"input", x}, {"target", y}};
+}
+
+double CharTextDataset::unigram_entropy() const {
+  double counts[256] = {};
+  for (char c : text_) counts[static_cast<uint8_t>(c)] += 1;
+  double h = 0;
+  const auto n = static_cast<double>(text_.size());
+  for (double c : counts)
+    if (c > 0) h -= c / n * std::log(c / n);
+  return h;
+}
+
+}  // namespace mithril::train
