@@ -5,4 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
-namespace mithril::cli {}  // namespace mithril::cli
+namespace mithril::cli {
+
+void add_bench_command(CLI::App& app, int& status);  // bench_command.cpp
+
+}  // namespace mithril::cli

@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
   // Commands in their own files (src/cli/*_command.cpp, declared in commands.h) run from their
   // CLI11 callbacks during parse() and leave their exit status here.
   int status = 0;
+  mithril::cli::add_bench_command(app, status);
 
   try {
     app.parse(argc, argv);
