@@ -54,9 +54,9 @@ void matmul_blas(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) 
   if (k == 0) {
     std::fill(c, c + m * n, T(0));
   } else if (n == 1) {
-    gemv(false, m, k, a, k, b, c);
+    blas_gemv(false, m, k, a, k, b, c);
   } else if (m == 1) {
-    gemv(true, k, n, b, n, a, c);
+    gemv_rowvec(a, b, n, c, k, n);
   } else {
     gemm(false, false, m, n, k, T(1), a, k, b, n, T(0), c, n);
   }
@@ -145,6 +145,7 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
 }  // namespace
 
 void register_linalg_kernels(KernelRegistry& r) {
+  set_blas_single_threaded();  // every split is ours: see blas.h
   r.add(OpKind::MatMul, DType::f64, matmul_kernel<double, matmul_blas<double>>, "matmul_f64_openblas");
   r.add(OpKind::MatMul, DType::f32, matmul_kernel<float, matmul_blas<float>>, "matmul_f32_openblas");
   r.add(OpKind::MatMul, DType::bf16, matmul_low_precision_kernel, "matmul_bf16_gemv_or_f32_openblas");
