@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #endif
 
+#include "mithril/backends/cpu/convert.h"
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/core/cpu_features.h"
@@ -231,7 +232,39 @@ std::vector<int64_t> checked_indices(const Op& op, const Tensor& indices, int64_
 }
 
 // Cast converts; reshape, broadcast and permute copy a view of the input.
-void cast_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) { out[0].copy_from(in[0]); }
+// Contiguous to contiguous, element by element through double (exact for every pair except
+// int64 beyond 2^53, the same rule as Tensor::astype); plain loops the compiler vectorizes, and
+// the bulk 16-bit conversions for f16/bf16 <-> f32.
+template <typename S, typename D>
+void cast_loop(const S* s, D* d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) d[i] = from_double<D>(to_double(s[i]));
+}
+
+void cast_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
+  const DType from = in[0].dtype(), to = out[0].dtype();
+  const int64_t n = out[0].numel();
+  if (from == to) {
+    if (n > 0) std::memcpy(out[0].raw_data(), in[0].raw_data(), out[0].nbytes());
+    return;
+  }
+  if (is_low_precision(from) && to == DType::f32) {
+    const auto* s = static_cast<const uint16_t*>(in[0].raw_data());
+    float* d = out[0].data<float>();
+    parallel_for(0, n, kElementwiseGrain, [&](int64_t b, int64_t e) { widen_to_f32(from, s + b, d + b, e - b); });
+    return;
+  }
+  if (from == DType::f32 && is_low_precision(to)) {
+    narrow_tensor(in[0], out[0]);
+    return;
+  }
+  dispatch_dtype(from, [&]<typename S>() {
+    dispatch_dtype(to, [&]<typename D>() {
+      const S* s = in[0].data<S>();
+      D* d = out[0].data<D>();
+      parallel_for(0, n, kElementwiseGrain, [&](int64_t b, int64_t e) { cast_loop(s + b, d + b, e - b); });
+    });
+  });
+}
 
 void reshape_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
   std::memcpy(out[0].raw_data(), in[0].raw_data(), out[0].nbytes());

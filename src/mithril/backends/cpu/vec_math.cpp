@@ -58,9 +58,14 @@ MI_AVX2 void exp_f32(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(y + i, exp_core(v));
-    if (out_of_range(v, kExpLo, kExpHi))
-      for (int k = 0; k < 8; ++k) y[i + k] = std::exp(x[i + k]);
+    const __m256 r = exp_core(v);
+    if (out_of_range(v, kExpLo, kExpHi)) {
+      alignas(32) float in[8];  // x may alias y: keep the inputs before storing
+      _mm256_store_ps(in, v);
+      for (int k = 0; k < 8; ++k) y[i + k] = std::exp(in[k]);
+    } else {
+      _mm256_storeu_ps(y + i, r);
+    }
   }
   for (; i < n; ++i) y[i] = std::exp(x[i]);
 }
@@ -87,9 +92,14 @@ MI_AVX2 void tanh_f32(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(y + i, tanh_core(v));
-    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)))  // NaN lanes
-      for (int k = 0; k < 8; ++k) y[i + k] = std::tanh(x[i + k]);
+    const __m256 r = tanh_core(v);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))) {  // NaN lanes
+      alignas(32) float in[8];
+      _mm256_store_ps(in, v);
+      for (int k = 0; k < 8; ++k) y[i + k] = std::tanh(in[k]);
+    } else {
+      _mm256_storeu_ps(y + i, r);
+    }
   }
   for (; i < n; ++i) y[i] = std::tanh(x[i]);
 }
@@ -103,9 +113,14 @@ MI_AVX2 void sigmoid_f32(const float* x, float* y, int64_t n) {
     const __m256 e = exp_core(_mm256_sub_ps(_mm256_setzero_ps(), a));
     const __m256 r = _mm256_div_ps(one, _mm256_add_ps(one, e));
     const __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
-    _mm256_storeu_ps(y + i, _mm256_blendv_ps(r, _mm256_mul_ps(e, r), neg));
-    if (out_of_range(a, 0.0f, -kExpLo))  // e^-|x| subnormal, or NaN
-      for (int k = 0; k < 8; ++k) y[i + k] = sigmoid_ref(x[i + k]);
+    const __m256 res = _mm256_blendv_ps(r, _mm256_mul_ps(e, r), neg);
+    if (out_of_range(a, 0.0f, -kExpLo)) {  // e^-|x| subnormal, or NaN
+      alignas(32) float in[8];
+      _mm256_store_ps(in, v);
+      for (int k = 0; k < 8; ++k) y[i + k] = sigmoid_ref(in[k]);
+    } else {
+      _mm256_storeu_ps(y + i, res);
+    }
   }
   for (; i < n; ++i) y[i] = sigmoid_ref(x[i]);
 }
@@ -146,9 +161,14 @@ MI_AVX2 void exp_f64(const double* x, double* y, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const __m256d v = _mm256_loadu_pd(x + i);
-    _mm256_storeu_pd(y + i, exp_core(v));
-    if (out_of_range(v, kExpLoD, kExpHiD))
-      for (int k = 0; k < 4; ++k) y[i + k] = std::exp(x[i + k]);
+    const __m256d r = exp_core(v);
+    if (out_of_range(v, kExpLoD, kExpHiD)) {
+      alignas(32) double in[4];
+      _mm256_store_pd(in, v);
+      for (int k = 0; k < 4; ++k) y[i + k] = std::exp(in[k]);
+    } else {
+      _mm256_storeu_pd(y + i, r);
+    }
   }
   for (; i < n; ++i) y[i] = std::exp(x[i]);
 }
@@ -176,9 +196,14 @@ MI_AVX2 void tanh_f64(const double* x, double* y, int64_t n) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
     const __m256d v = _mm256_loadu_pd(x + i);
-    _mm256_storeu_pd(y + i, tanh_core(v));
-    if (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q)))
-      for (int k = 0; k < 4; ++k) y[i + k] = std::tanh(x[i + k]);
+    const __m256d r = tanh_core(v);
+    if (_mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q))) {
+      alignas(32) double in[4];
+      _mm256_store_pd(in, v);
+      for (int k = 0; k < 4; ++k) y[i + k] = std::tanh(in[k]);
+    } else {
+      _mm256_storeu_pd(y + i, r);
+    }
   }
   for (; i < n; ++i) y[i] = std::tanh(x[i]);
 }
@@ -192,9 +217,14 @@ MI_AVX2 void sigmoid_f64(const double* x, double* y, int64_t n) {
     const __m256d e = exp_core(_mm256_sub_pd(_mm256_setzero_pd(), a));
     const __m256d r = _mm256_div_pd(one, _mm256_add_pd(one, e));
     const __m256d neg = _mm256_cmp_pd(v, _mm256_setzero_pd(), _CMP_LT_OQ);
-    _mm256_storeu_pd(y + i, _mm256_blendv_pd(r, _mm256_mul_pd(e, r), neg));
-    if (out_of_range(a, 0.0, -kExpLoD))
-      for (int k = 0; k < 4; ++k) y[i + k] = sigmoid_ref(x[i + k]);
+    const __m256d res = _mm256_blendv_pd(r, _mm256_mul_pd(e, r), neg);
+    if (out_of_range(a, 0.0, -kExpLoD)) {
+      alignas(32) double in[4];
+      _mm256_store_pd(in, v);
+      for (int k = 0; k < 4; ++k) y[i + k] = sigmoid_ref(in[k]);
+    } else {
+      _mm256_storeu_pd(y + i, res);
+    }
   }
   for (; i < n; ++i) y[i] = sigmoid_ref(x[i]);
 }

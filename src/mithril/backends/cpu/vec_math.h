@@ -8,6 +8,7 @@
 //   sigmoid f32 <= 3 ulp, f64 <= 3 ulp  (1/(1 + e^-|x|), mirrored for x < 0: never overflows)
 // Lanes whose inputs leave the range where the polynomial is valid (results that overflow,
 // become subnormal or NaN inputs) are recomputed with libm, so the special values match libm.
+// x and y may be the same array (in-place).
 #pragma once
 
 #include <cstdint>
