@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
   // CLI11 callbacks during parse() and leave their exit status here.
   int status = 0;
   mithril::cli::add_train_command(app, status);
+  mithril::cli::add_bench_command(app, status);
 
   try {
     app.parse(argc, argv);

@@ -4,6 +4,7 @@
 #include "mithril/core/error.h"
 #include "mithril/graph/autodiff.h"
 #include "mithril/ops/binary.h"
+#include "mithril/ops/linalg.h"
 #include "mithril/ops/reduce.h"
 #include "mithril/ops/shape.h"
 #include "support/gradcheck.h"
@@ -95,13 +96,13 @@ TEST(Executor, ChecksInputsAndNamesThem) {
 
 TEST(Executor, MissingKernelNamesOpDTypeAndBackend) {
   Graph g;
-  Var x = g.input("x", {2}, DType::f16);
-  Var y = x + x;
+  Var x = g.input("x", {2, 2}, DType::i8);
+  Var y = ops::matmul(x, x);
   try {
     cpu::Executor ex(g, {y.id()});
     FAIL();
   } catch (const KernelError& e) {
-    EXPECT_STREQ(e.what(), "[add] no kernel for dtype f16 on backend cpu");
+    EXPECT_STREQ(e.what(), "[matmul] no kernel for dtype i8 on backend cpu");
   }
 }
 

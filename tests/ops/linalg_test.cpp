@@ -83,6 +83,8 @@ const MatMulCase kCases[] = {
     {{70, 80}, {80, 90}, "GEMM large enough for OpenBLAS threads"},
     {{2, 70, 80}, {1, 80, 90}, "large GEMM with the batch folded into rows"},
     {{1, 70, 80}, {2, 80, 90}, "batch of large GEMMs"},
+    {{1, 300}, {300, 200}, "threaded row-vector GEMV with a partial column block"},
+    {{130, 64}, {64, 40}, "threaded GEMM split by rows"},
     {{2, 0}, {0, 3}, "empty inner dim gives zeros"},
     {{0, 3}, {3, 2}, "empty output"},
 };

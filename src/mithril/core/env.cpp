@@ -14,6 +14,8 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_ALLOCATOR_CACHE_MB", "1024", "cap on freed tensor memory kept for reuse (0 disables the cache)"},
       {"MITHRIL_VERBOSE", "0", "1: log every kernel call (kernel chosen, op, shapes, time) to stderr"},
       {"MITHRIL_OPTIMIZE", "1", "0: compile without graph passes (folding, CSE, DCE, fusion, simplification)"},
+      {"MITHRIL_ISA", "native",
+       "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
       {"OPENBLAS_NUM_THREADS", "hardware threads", "threads OpenBLAS uses for GEMM (matmul, convolution)"},
   };
   return knobs;

@@ -1,5 +1,12 @@
 // Typed wrappers over the OpenBLAS CBLAS calls used by the matmul and convolution kernels
-// (row-major throughout), and the rule deciding who parallelises a batch of them.
+// (row-major throughout), our own GEMV for a row vector times a matrix, and the rule deciding
+// how a batch of products is spread over threads.
+//
+// Threads: OpenBLAS is set to one thread (set_blas_single_threaded) and every parallel split
+// is ours. Otherwise OpenBLAS's own workers, which spin after each call, compete with our pool
+// (and with oneDNN/OpenMP workers in the same process) for the same cores: measured on two cores,
+// interleaving OpenBLAS-threaded GEMMs with other threaded work cost up to a scheduler tick
+// (~8 ms) per call. A large product is cut into one column (or row) block per thread instead.
 #pragma once
 
 #include <cblas.h>
@@ -11,20 +18,24 @@
 
 namespace mithril::cpu {
 
-// OpenBLAS runs a GEMM whose m*n*k is at most 65536 * GEMM_MULTITHREAD_THRESHOLD (4 by
-// default) on the calling thread only. Batches of such calls are spread over our own pool;
-// larger calls are issued one after another and OpenBLAS threads each of them.
-inline constexpr int64_t kBlasThreadedMacs = int64_t{1} << 18;
+// Products with at least this many multiply-adds are split over the pool; smaller ones run on
+// the calling thread (a wake-up of the pool costs about as much as 2^16 FMAs).
+inline constexpr int64_t kBlasThreadedMacs = int64_t{1} << 17;
 // Total multiply-adds below which a batch of small products stays on one thread.
 inline constexpr int64_t kMinParallelMacs = int64_t{1} << 15;
 
+// Makes OpenBLAS single-threaded (once; called when the kernel registry is built).
+void set_blas_single_threaded();
+
 // Runs fn(begin, end) over [0, items), where each item issues BLAS calls of at most
-// `macs_per_call` multiply-adds and `macs_per_item` in total: serially when OpenBLAS threads
-// the calls itself, otherwise split over our pool (small batches stay on one thread).
+// `macs_per_call` multiply-adds and `macs_per_item` in total: items are spread over the pool
+// when there are at least as many as threads or the calls are small (each call then runs on
+// its thread), otherwise they run in order and each large call splits itself.
 template <typename F>
 void run_batch(int64_t items, int64_t macs_per_call, int64_t macs_per_item, F&& fn) {
-  if (macs_per_call > kBlasThreadedMacs) {
-    if (items > 0) fn(int64_t{0}, items);
+  if (items <= 0) return;
+  if (macs_per_call >= kBlasThreadedMacs && items < num_threads()) {
+    fn(int64_t{0}, items);
     return;
   }
   parallel_for(0, items, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, macs_per_item)), fn);
@@ -32,28 +43,59 @@ void run_batch(int64_t items, int64_t macs_per_call, int64_t macs_per_item, F&& 
 
 inline CBLAS_TRANSPOSE blas_trans(bool t) { return t ? CblasTrans : CblasNoTrans; }
 
-// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; beta == 0 never reads C.
-inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+// One single-threaded CBLAS GEMM.
+inline void gemm_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                      const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   cblas_sgemm(CblasRowMajor, blas_trans(ta), blas_trans(tb), static_cast<blasint>(m), static_cast<blasint>(n),
               static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
               static_cast<blasint>(ldc));
 }
-inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
-                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+inline void gemm_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                      const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   cblas_dgemm(CblasRowMajor, blas_trans(ta), blas_trans(tb), static_cast<blasint>(m), static_cast<blasint>(n),
               static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
               static_cast<blasint>(ldc));
 }
 
-// y = op(A) x with A (rows x cols) row-major; beta == 0 never reads y.
-inline void gemv(bool ta, int64_t rows, int64_t cols, const float* a, int64_t lda, const float* x, float* y) {
+// C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; beta == 0 never reads C.
+// Large products are cut along the longer of m and n into one block per thread (blocks of
+// whole 16-column / 8-row tiles), each a single-threaded GEMM.
+template <typename T>
+void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
+          T beta, T* c, int64_t ldc) {
+  if (m * n * k < kBlasThreadedMacs || num_threads() == 1) {
+    gemm_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return;
+  }
+  if (n >= m) {
+    const int64_t tiles = (n + 15) / 16;
+    parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const int64_t j0 = t0 * 16, j1 = std::min(n, t1 * 16);
+      gemm_call(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
+    });
+  } else {
+    const int64_t tiles = (m + 7) / 8;
+    parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
+      const int64_t i0 = t0 * 8, i1 = std::min(m, t1 * 8);
+      gemm_call(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
+    });
+  }
+}
+
+// y = op(A) x with A (rows x cols) row-major; never reads y.
+inline void blas_gemv(bool ta, int64_t rows, int64_t cols, const float* a, int64_t lda, const float* x, float* y) {
   cblas_sgemv(CblasRowMajor, blas_trans(ta), static_cast<blasint>(rows), static_cast<blasint>(cols), 1.0f, a,
               static_cast<blasint>(lda), x, 1, 0.0f, y, 1);
 }
-inline void gemv(bool ta, int64_t rows, int64_t cols, const double* a, int64_t lda, const double* x, double* y) {
+inline void blas_gemv(bool ta, int64_t rows, int64_t cols, const double* a, int64_t lda, const double* x, double* y) {
   cblas_dgemv(CblasRowMajor, blas_trans(ta), static_cast<blasint>(rows), static_cast<blasint>(cols), 1.0, a,
               static_cast<blasint>(lda), x, 1, 0.0, y, 1);
 }
+
+// y (n) = x (k) @ B (k x n), B row-major with row stride ldb: the batch-1 Linear. Streams B
+// once, a block of columns at a time held in vector registers, split over the pool by column
+// blocks. (A GEMM with m = 1 packs B first and costs several times more.)
+void gemv_rowvec(const float* x, const float* b, int64_t ldb, float* y, int64_t k, int64_t n);
+void gemv_rowvec(const double* x, const double* b, int64_t ldb, double* y, int64_t k, int64_t n);
 
 }  // namespace mithril::cpu

@@ -18,6 +18,7 @@
 
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
+#include "mithril/backends/cpu/vec_math.h"
 #include "mithril/ops/reduce.h"
 
 namespace mithril::cpu {
@@ -289,6 +290,38 @@ void softmax_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> 
   });
 }
 
+// Softmax / log-softmax along the last (contiguous) axis with the vectorized exp of
+// vec_math.h: per row, the maximum, exp(x - max) in place, the sum in double, then a scale (or
+// the log-sum subtracted). Other axes use the general kernel above.
+template <typename T, bool kLog>
+void softmax_last_axis_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  const AxisView v = make_axis_view(in[0].shape(), static_cast<const AxisOp&>(op).axis);
+  if (v.inner != 1 || v.n == 0) return softmax_kernel<T, kLog>(op, in, out);
+  const T* x = in[0].data<T>();
+  T* y = out[0].data<T>();
+  const int64_t n = v.n;
+  parallel_for(0, v.outer, std::max<int64_t>(1, kElementwiseGrain / 4 / n), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* xr = x + r * n;
+      T* yr = y + r * n;
+      T m = -std::numeric_limits<T>::infinity();
+      for (int64_t k = 0; k < n; ++k) m = std::max(m, xr[k]);
+      if (!std::isfinite(m)) m = T(0);  // all -inf stays -inf, +inf gives NaN/inf as in the general kernel
+      for (int64_t k = 0; k < n; ++k) yr[k] = xr[k] - m;
+      vec::exp(yr, yr, n);
+      double sum = 0;
+      for (int64_t k = 0; k < n; ++k) sum += yr[k];
+      if constexpr (kLog) {
+        const T shift = static_cast<T>(std::log(sum));
+        for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) - shift;
+      } else {
+        const T scale = static_cast<T>(1.0 / sum);
+        for (int64_t k = 0; k < n; ++k) yr[k] *= scale;
+      }
+    }
+  });
+}
+
 template <typename... Ts, typename F>
 void add_all(KernelRegistry& r, OpKind kind, F make) {
   (r.add(kind, dtype_of_v<Ts>, make(static_cast<Ts*>(nullptr)),
@@ -317,6 +350,10 @@ void register_reduce_kernels(KernelRegistry& r) {
   add_all<double, float>(r, K::LogSumExp, []<typename T>(T*) -> KernelFn { return logsumexp_kernel<T>; });
   add_all<double, float>(r, K::Softmax, []<typename T>(T*) -> KernelFn { return softmax_kernel<T, false>; });
   add_all<double, float>(r, K::LogSoftmax, []<typename T>(T*) -> KernelFn { return softmax_kernel<T, true>; });
+  r.add(K::Softmax, DType::f32, softmax_last_axis_kernel<float, false>, "softmax_f32_avx2", Isa::avx2_fma, 10);
+  r.add(K::Softmax, DType::f64, softmax_last_axis_kernel<double, false>, "softmax_f64_avx2", Isa::avx2_fma, 10);
+  r.add(K::LogSoftmax, DType::f32, softmax_last_axis_kernel<float, true>, "log_softmax_f32_avx2", Isa::avx2_fma, 10);
+  r.add(K::LogSoftmax, DType::f64, softmax_last_axis_kernel<double, true>, "log_softmax_f64_avx2", Isa::avx2_fma, 10);
 }
 
 }  // namespace mithril::cpu

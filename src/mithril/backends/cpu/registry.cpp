@@ -20,6 +20,7 @@ KernelRegistry::KernelRegistry() : table_(static_cast<size_t>(kNumOps * kNumDTyp
   register_conv_kernels(*this);
   register_loss_kernels(*this);
   register_fused_kernels(*this);
+  register_low_precision_kernels(*this);  // last: wraps the float32 kernels registered above
 }
 
 void KernelRegistry::add(OpKind kind, DType dtype, KernelFn fn, std::string name, Isa isa, int priority) {

@@ -51,5 +51,7 @@ void register_linalg_kernels(KernelRegistry& r);
 void register_conv_kernels(KernelRegistry& r);
 void register_loss_kernels(KernelRegistry& r);
 void register_fused_kernels(KernelRegistry& r);  // fused_kernels.cpp: ops made by operator fusion
+// f16/bf16 kernels (float32 compute) for every op with a float32 kernel and no 16-bit one.
+void register_low_precision_kernels(KernelRegistry& r);
 
 }  // namespace mithril::cpu

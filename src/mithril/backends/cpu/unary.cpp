@@ -13,6 +13,7 @@
 
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
+#include "mithril/backends/cpu/vec_math.h"
 #include "mithril/ops/unary.h"
 
 namespace mithril::cpu {
@@ -126,6 +127,14 @@ void float_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> ou
   else if constexpr (K == OpKind::Floor) run([](T x) { return std::floor(x); });
 }
 
+// Exp, Tanh and Sigmoid through the AVX2+FMA array functions of vec_math.h.
+template <typename T, void (*F)(const T*, T*, int64_t)>
+void vec_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
+  const T* x = in[0].data<T>();
+  T* y = out[0].data<T>();
+  parallel_for(0, out[0].numel(), kElementwiseGrain / 4, [&](int64_t b, int64_t e) { F(x + b, y + b, e - b); });
+}
+
 void logical_not_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
   map_unary<bool, bool>(in[0], out[0], [](bool x) { return !x; });
 }
@@ -159,6 +168,12 @@ void register_unary_kernels(KernelRegistry& r) {
   add_float<OpKind::Sqrt, OpKind::Exp, OpKind::Log, OpKind::Log1p, OpKind::Sin, OpKind::Cos, OpKind::Tanh,
             OpKind::Sigmoid, OpKind::LeakyRelu, OpKind::Softplus, OpKind::Gelu, OpKind::Erf, OpKind::Reciprocal,
             OpKind::StableReciprocal, OpKind::Floor>(r);
+  r.add(OpKind::Exp, DType::f32, vec_kernel<float, vec::exp>, "exp_f32_avx2", Isa::avx2_fma, 10);
+  r.add(OpKind::Exp, DType::f64, vec_kernel<double, vec::exp>, "exp_f64_avx2", Isa::avx2_fma, 10);
+  r.add(OpKind::Tanh, DType::f32, vec_kernel<float, vec::tanh>, "tanh_f32_avx2", Isa::avx2_fma, 10);
+  r.add(OpKind::Tanh, DType::f64, vec_kernel<double, vec::tanh>, "tanh_f64_avx2", Isa::avx2_fma, 10);
+  r.add(OpKind::Sigmoid, DType::f32, vec_kernel<float, vec::sigmoid>, "sigmoid_f32_avx2", Isa::avx2_fma, 10);
+  r.add(OpKind::Sigmoid, DType::f64, vec_kernel<double, vec::sigmoid>, "sigmoid_f64_avx2", Isa::avx2_fma, 10);
   r.add(OpKind::LogicalNot, DType::b8, logical_not_kernel, kernel_name(OpKind::LogicalNot, DType::b8));
   const std::initializer_list<DType> all = {DType::f64, DType::f32, DType::f16, DType::bf16,
                                             DType::i8,  DType::i32, DType::i64, DType::b8};

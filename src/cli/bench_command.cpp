@@ -1,0 +1,244 @@
+// `mithril bench MODEL.json --shapes ...`: benchmarks a model dict (inference, or a training
+// step with --train) for one or more batch sizes. One configuration prints the metrics; a
+// batch sweep prints a table marking the best throughput and the lowest-latency batch under
+// --max-latency, and writes a CSV and (with gnuplot) a PNG plot. --json prints one JSON
+// object per configuration instead.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "mithril/core/cpu_features.h"
+#include "mithril/core/error.h"
+#include "mithril/core/thread_pool.h"
+#include "mithril/logical/library.h"
+#include "mithril/logical/model_dict.h"
+#include "mithril/logical/train_model.h"
+#include "mithril/runtime/benchmark.h"
+#include "mithril/runtime/run_io.h"
+#include "mithril/runtime/summary.h"
+
+namespace mithril::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model_file;
+  std::vector<std::string> shape_specs;
+  bool train = false;
+  std::string loss = "mse";
+  std::string optimizer = "sgd";
+  double lr = 1e-4;
+  std::string dtype = "f32";
+  std::vector<int64_t> batch_sizes;
+  int warmup = 3;
+  int iterations = 20;
+  bool json = false;
+  double max_latency = 0;  // seconds; 0: no limit
+  std::string output_prefix = "mithril_bench";
+  std::string batch_key;
+  uint64_t seed = 0;
+};
+
+// The input keys that carry the batch: the chosen (or first non-trainable) input, and with
+// --train the loss target.
+std::string pick_batch_key(const PhysicalModel& pm, const std::vector<std::string>& trainable,
+                           const std::map<std::string, Shape>& shapes, const std::string& given) {
+  if (!given.empty()) return given;
+  const auto& tr = trainable;
+  for (const std::string& k : pm.input_keys())
+    if (std::find(tr.begin(), tr.end(), k) == tr.end() && k != "target" && shapes.count(k) && !shapes.at(k).empty() &&
+        !pm.flat_model().is_differentiable(*pm.flat_model().find(k)))
+      return k;
+  MI_THROW(ValueError, "[bench] no input with a batch dimension: give --shapes for the model's data input");
+}
+
+logical::Model loss_model(const std::string& loss) {
+  if (loss == "l1") return logical::Model::primitive("AbsoluteError");
+  if (loss == "mse") return logical::Model::primitive("SquaredError");
+  if (loss == "ce") return logical::Model::primitive("CrossEntropy");
+  MI_THROW(ValueError, "[bench] unknown --loss '{}': expected l1, mse or ce", loss);
+}
+
+struct Row {
+  int64_t batch;
+  BenchmarkResult result;
+};
+
+nlohmann::ordered_json to_json(const BenchArgs& a, const Row& row) {
+  nlohmann::ordered_json j;
+  j["model"] = a.model_file;
+  j["mode"] = a.train ? "train" : "inference";
+  if (a.train) {
+    j["loss"] = a.loss;
+    j["optimizer"] = a.optimizer;
+    j["lr"] = a.lr;
+  }
+  j["dtype"] = a.dtype;
+  j["batch_size"] = row.batch;
+  j["threads"] = num_threads();
+  j["isa"] = isa_name(best_isa());
+  j["warmup_iterations"] = a.warmup;
+  j["benchmark_iterations"] = a.iterations;
+  const BenchmarkResult& r = row.result;
+  j["throughput"] = r.throughput ? nlohmann::ordered_json(*r.throughput) : nlohmann::ordered_json();
+  if (r.latency)
+    j["latency"] = {{"mean", r.latency->mean}, {"p50", r.latency->p50}, {"p90", r.latency->p90}, {"p99", r.latency->p99}};
+  if (r.memory_usage)
+    j["memory_usage"] = {{"peak_allocator_bytes", r.memory_usage->peak_allocator_bytes},
+                         {"peak_rss_bytes", r.memory_usage->peak_rss_bytes}};
+  return j;
+}
+
+void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
+  const std::string csv = a.output_prefix + ".csv", png = a.output_prefix + ".png";
+  {
+    std::ofstream f(csv);
+    MI_CHECK(f.good(), ValueError, "[bench] cannot write {}", csv);
+    f << "batch_size,throughput_samples_per_s,latency_mean_s,latency_p50_s,latency_p90_s,latency_p99_s,"
+         "peak_allocator_bytes,peak_rss_bytes\n";
+    for (const Row& r : rows)
+      f << fmt::format("{},{:.6g},{:.6g},{:.6g},{:.6g},{:.6g},{},{}\n", r.batch, *r.result.throughput,
+                       r.result.latency->mean, r.result.latency->p50, r.result.latency->p90, r.result.latency->p99,
+                       r.result.memory_usage->peak_allocator_bytes, r.result.memory_usage->peak_rss_bytes);
+  }
+  fmt::print("wrote {}\n", csv);
+  // Throughput (left axis) and p50 latency in ms (right axis) against the batch size (log2).
+  const std::string script = fmt::format(
+      "set terminal pngcairo size 900,540 noenhanced; set output '{}'; set datafile separator ',';"
+      "set title 'mithril bench {} ({}, {})'; set logscale x 2; set xlabel 'batch size';"
+      "set ylabel 'samples/s'; set y2label 'p50 latency (ms)'; set y2tics; set ytics nomirror; set key top left;"
+      "plot '{}' every ::1 using 1:2 with linespoints title 'throughput' axes x1y1,"
+      " '' every ::1 using 1:($4*1000) with linespoints title 'p50 latency' axes x1y2\n",
+      png, a.model_file, a.train ? "train" : "inference", a.dtype, csv);
+  FILE* gp = popen("gnuplot 2>/dev/null", "w");
+  const bool ok = gp && std::fputs(script.c_str(), gp) >= 0 && pclose(gp) == 0;
+  if (ok) fmt::print("wrote {}\n", png);
+  else fmt::print("gnuplot is not available: no plot written (scripts/setup.sh installs gnuplot-nox)\n");
+}
+
+int run_bench(BenchArgs a) {
+  MI_CHECK(a.optimizer == "sgd", ValueError, "[bench] unknown --optimizer '{}': only sgd is available", a.optimizer);
+  const DType dtype = parse_dtype(a.dtype);
+  MI_CHECK(is_float(dtype), DTypeError, "[bench] --dtype must be a float type (f64, f32, bf16, f16), got {}", a.dtype);
+  std::map<std::string, Shape> shapes = parse_shape_specs(a.shape_specs);
+  logical::Model model = logical::load_model_dict(a.model_file);
+  CompileOptions opts;
+  opts.dtype = dtype;
+  opts.inference = !a.train;
+  const PhysicalModel base = compile(model);  // for key names and shape inference only
+  std::string output_key;
+  if (a.train) {
+    MI_CHECK(!base.output_keys().empty(), ValueError, "[bench] the model has no output to attach a loss to");
+    output_key = base.output_keys().front();
+    logical::TrainModel tm(model);
+    tm.add_loss({loss_model(a.loss), output_key, std::string("target"), {}});
+    model = tm.build();
+  }
+  const PhysicalModel pm = compile(model, opts);
+  const std::string batch_key = pick_batch_key(pm, base.trainable_keys(), shapes, a.batch_key);
+  if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
+
+  BenchmarkConfig config;
+  config.warmup_iterations = a.warmup;
+  config.benchmark_iterations = a.iterations;
+  config.batch_key = batch_key;
+  validate_benchmark_config(config);
+
+  std::vector<Row> rows;
+  for (int64_t batch : a.batch_sizes) {
+    MI_CHECK(batch > 0, ValueError, "[bench] batch sizes must be positive, got {}", batch);
+    std::map<std::string, Shape> s = shapes;
+    s[batch_key][0] = batch;
+    Tensor target;
+    if (a.train && !s.count("target")) {
+      std::map<std::string, Shape> fwd = s;
+      const auto info = base.infer_shapes(fwd);
+      const auto it = info.find(output_key);
+      MI_CHECK(it != info.end(), ValueError, "[bench] cannot infer the shape of output '{}' from --shapes", output_key);
+      Shape out_shape = it->second.shape;
+      if (a.loss == "ce") {
+        MI_CHECK(out_shape.size() == 2, ShapeError, "[bench] --loss ce needs a (batch, classes) output, got {}",
+                 shape_str(out_shape));
+        std::vector<double> labels(static_cast<size_t>(out_shape[0]));
+        for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<double>(i % static_cast<size_t>(out_shape[1]));
+        target = Tensor::from_doubles(labels, {out_shape[0]}, DType::i64);
+      } else {
+        target = Tensor::zeros(out_shape, dtype);
+      }
+    }
+    if (target.defined()) s["target"] = target.shape();  // drawn, then replaced by the target below
+    DataMap inputs = make_run_inputs(pm, "", s, a.seed, dtype);
+    if (target.defined()) inputs["target"] = target;
+    BenchmarkResult r;
+    if (a.train) {
+      TrainBenchmarkOptions t;
+      t.learning_rate = a.lr;
+      r = run_train_benchmark(pm, inputs, t, config);
+    } else {
+      r = run_benchmark(pm, inputs, config);
+    }
+    rows.push_back({batch, r});
+    if (a.json) fmt::print("{}\n", to_json(a, rows.back()).dump());
+  }
+  if (a.json) return 0;
+
+  fmt::print("{} ({}, {}, {} threads, {} kernels), {} warm-up + {} timed iterations\n", a.model_file,
+             a.train ? "train step, sgd lr " + fmt::format("{:g}", a.lr) : std::string("inference"), a.dtype,
+             num_threads(), isa_name(best_isa()), a.warmup, a.iterations);
+  if (rows.size() == 1) {
+    fmt::print("{}", format_benchmark_result(rows[0].result));
+    return 0;
+  }
+  size_t best_tp = 0;
+  std::optional<size_t> best_lat;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (*rows[i].result.throughput > *rows[best_tp].result.throughput) best_tp = i;
+    const double p50 = rows[i].result.latency->p50;
+    // Under the latency limit, the best batch is the one with the highest throughput.
+    if ((a.max_latency <= 0 || p50 <= a.max_latency) &&
+        (!best_lat || *rows[i].result.throughput > *rows[*best_lat].result.throughput))
+      best_lat = i;
+  }
+  fmt::print("{:>8} {:>14} {:>11} {:>11} {:>11} {:>12} {:>10}\n", "batch", "samples/s", "mean ms", "p50 ms", "p99 ms",
+             "peak MiB", "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BenchmarkResult& r = rows[i].result;
+    std::string mark;
+    if (i == best_tp) mark += " best-throughput";
+    if (a.max_latency > 0 && best_lat && i == *best_lat) mark += fmt::format(" best-under-{:g}s", a.max_latency);
+    fmt::print("{:>8} {:>14.1f} {:>11.3f} {:>11.3f} {:>11.3f} {:>12.2f}{}\n", rows[i].batch, *r.throughput,
+               r.latency->mean * 1e3, r.latency->p50 * 1e3, r.latency->p99 * 1e3,
+               static_cast<double>(r.memory_usage->peak_allocator_bytes) / (1 << 20), mark);
+  }
+  if (a.max_latency > 0 && !best_lat) fmt::print("no batch size meets --max-latency {:g} s\n", a.max_latency);
+  write_sweep_files(a, rows);
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& status) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Benchmark a model dict: throughput, latency and memory, over batch sizes");
+  cmd->add_option("model", args->model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--shapes", args->shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--train", args->train, "Time a training step (forward, backward, SGD update) instead of inference");
+  cmd->add_option("--loss", args->loss, "Loss for --train: l1, mse or ce")->capture_default_str();
+  cmd->add_option("--optimizer", args->optimizer, "Optimizer for --train (sgd)")->capture_default_str();
+  cmd->add_option("--lr", args->lr, "Learning rate for --train")->capture_default_str();
+  cmd->add_option("--dtype", args->dtype, "f32, f64, bf16 or f16")->capture_default_str();
+  cmd->add_option("--batch-sizes", args->batch_sizes, "Batch sizes to sweep, e.g. 1,2,4,8")->delimiter(',');
+  cmd->add_option("--batch-key", args->batch_key, "Input whose leading dim is the batch (default: the data input)");
+  cmd->add_option("--warmup", args->warmup, "Untimed iterations")->capture_default_str();
+  cmd->add_option("--iterations", args->iterations, "Timed iterations")->capture_default_str();
+  cmd->add_flag("--json", args->json, "One JSON object per configuration");
+  cmd->add_option("--max-latency", args->max_latency, "Latency limit (s) for the recommended batch size");
+  cmd->add_option("--output-prefix", args->output_prefix, "Sweep files: PREFIX.csv and PREFIX.png")->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Seed of the random inputs")->capture_default_str();
+  cmd->callback([args, &status] { status = run_bench(*args); });
+}
+
+}  // namespace mithril::cli

@@ -1,0 +1,105 @@
+#include "mithril/backends/cpu/convert.h"
+
+#include <bit>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define MITHRIL_X86 1
+#endif
+
+#include "mithril/backends/cpu/loops.h"
+#include "mithril/core/cpu_features.h"
+#include "mithril/core/error.h"
+
+namespace mithril::cpu {
+namespace {
+
+// bf16 is the top half of a float32, so widening is a shift and narrowing a rounding add;
+// both loops are branch-free and GCC vectorizes them for the baseline ISA.
+void widen_bf16(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
+}
+
+void narrow_bf16(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t x = std::bit_cast<uint32_t>(src[i]);
+    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (x >> 16) | 0x40u;
+    dst[i] = static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+  }
+}
+
+void widen_f16_scalar(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_float(src[i]);
+}
+void narrow_f16_scalar(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = float_to_f16(src[i]);
+}
+
+#ifdef MITHRIL_X86
+// F16C converts 8 halves per instruction with the same rounding (nearest even) and NaN/inf rules.
+__attribute__((target("avx,f16c"))) void widen_f16_f16c(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  widen_f16_scalar(src + i, dst + i, n - i);
+}
+__attribute__((target("avx,f16c"))) void narrow_f16_f16c(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  narrow_f16_scalar(src + i, dst + i, n - i);
+}
+#endif
+
+using WidenFn = void (*)(const uint16_t*, float*, int64_t);
+using NarrowFn = void (*)(const float*, uint16_t*, int64_t);
+
+WidenFn f16_widener() {
+#ifdef MITHRIL_X86
+  if (cpu_has(Isa::avx2_fma)) return widen_f16_f16c;
+#endif
+  return widen_f16_scalar;
+}
+NarrowFn f16_narrower() {
+#ifdef MITHRIL_X86
+  if (cpu_has(Isa::avx2_fma)) return narrow_f16_f16c;
+#endif
+  return narrow_f16_scalar;
+}
+
+}  // namespace
+
+void widen_to_f32(DType from, const uint16_t* src, float* dst, int64_t n) {
+  static const WidenFn f16 = f16_widener();
+  MI_ASSERT(is_low_precision(from));
+  if (from == DType::bf16) widen_bf16(src, dst, n);
+  else f16(src, dst, n);
+}
+
+void narrow_from_f32(DType to, const float* src, uint16_t* dst, int64_t n) {
+  static const NarrowFn f16 = f16_narrower();
+  MI_ASSERT(is_low_precision(to));
+  if (to == DType::bf16) narrow_bf16(src, dst, n);
+  else f16(src, dst, n);
+}
+
+Tensor widen_tensor(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), DType::f32);
+  const auto* src = static_cast<const uint16_t*>(t.raw_data());
+  float* dst = out.data<float>();
+  const DType from = t.dtype();
+  parallel_for(0, t.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { widen_to_f32(from, src + b, dst + b, e - b); });
+  return out;
+}
+
+void narrow_tensor(const Tensor& src, Tensor& dst) {
+  MI_ASSERT(src.numel() == dst.numel());
+  const float* s = src.data<float>();
+  auto* d = static_cast<uint16_t*>(dst.raw_data());
+  const DType to = dst.dtype();
+  parallel_for(0, src.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { narrow_from_f32(to, s + b, d + b, e - b); });
+}
+
+}  // namespace mithril::cpu

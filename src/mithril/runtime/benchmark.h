@@ -1,0 +1,66 @@
+// Benchmarks of compiled models: warm-up calls, timed calls, and the metrics asked for —
+// throughput (samples per second), latency (mean and percentiles of one call, in seconds) and
+// memory usage (peak bytes of our allocator and the process's peak resident set during the
+// timed calls). A training benchmark times a full step: forward, backward and an SGD update.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mithril/runtime/compile.h"
+
+namespace mithril {
+
+struct BenchmarkConfig {
+  int warmup_iterations = 3;
+  int benchmark_iterations = 20;
+  // Any of "throughput", "latency", "memory_usage"; another name is a ValueError.
+  std::vector<std::string> metrics = {"throughput", "latency", "memory_usage"};
+  // The input whose leading dimension is the batch size (for throughput). Empty: the first
+  // input key that is not trainable.
+  std::string batch_key;
+};
+
+struct LatencyStats {  // seconds per call
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0, min = 0, max = 0;
+};
+
+struct MemoryUsage {
+  int64_t peak_allocator_bytes = 0;  // high-water mark of live tensor bytes during the timed calls
+  int64_t peak_rss_bytes = 0;        // process peak resident set (reset before the timed calls where Linux allows)
+};
+
+struct BenchmarkResult {
+  int64_t batch_size = 0;
+  int iterations = 0;
+  std::optional<double> throughput;  // samples per second
+  std::optional<LatencyStats> latency;
+  std::optional<MemoryUsage> memory_usage;
+};
+
+// Checks metric names (ValueError naming the unknown one and the accepted names).
+void validate_benchmark_config(const BenchmarkConfig& config);
+
+// Times `step` (one call = `batch_size` samples) as `config` says.
+BenchmarkResult run_benchmark(const std::function<void()>& step, int64_t batch_size, const BenchmarkConfig& config);
+
+// Inference: times model.evaluate(inputs).
+BenchmarkResult run_benchmark(const PhysicalModel& model, const DataMap& inputs, const BenchmarkConfig& config = {});
+
+struct TrainBenchmarkOptions {
+  std::string loss_key = "final_cost";  // the output whose gradient (1) drives the step
+  double learning_rate = 1e-4;
+};
+
+// Training: each timed call is evaluate(inputs, {loss_key: 1}) followed by an SGD update of
+// every trainable key in `inputs` (which the benchmark updates in place).
+BenchmarkResult run_train_benchmark(const PhysicalModel& model, DataMap& inputs, const TrainBenchmarkOptions& options,
+                                    const BenchmarkConfig& config = {});
+
+// One line per configured metric, e.g. "throughput 1234.5 samples/s".
+std::string format_benchmark_result(const BenchmarkResult& r);
+
+}  // namespace mithril
