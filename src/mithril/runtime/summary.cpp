@@ -6,6 +6,7 @@
 
 #include "mithril/core/error.h"
 #include "mithril/logical/flatten.h"
+#include "mithril/logical/shape_inference.h"
 #include "mithril/runtime/compile.h"
 
 namespace mithril {
@@ -67,6 +68,8 @@ ModelSummary summarize(const logical::Model& model, const std::map<std::string, 
   const logical::FlatModel& flat = pm.flat_model();
   std::map<std::string, PhysicalModel::KeyInfo> infos;
   if (!input_shapes.empty()) infos = pm.infer_shapes(input_shapes);
+  logical::SymbolicShapes symbolic(flat);
+  for (const auto& [key, shape] : input_shapes) symbolic.constrain(*flat.find(key), shape, "the shape given for '" + key + "'");
   const std::set<std::string> trainable(pm.trainable_keys().begin(), pm.trainable_keys().end());
   const std::set<logical::EdgeId> outputs(flat.outputs.begin(), flat.outputs.end());
 
@@ -99,6 +102,7 @@ ModelSummary summarize(const logical::Model& model, const std::map<std::string, 
     k.trainable = trainable.count(edge.name) > 0;
     if (edge.value) k.value = short_json(*edge.value);
     k.is_tensor = edge.kind != logical::PortKind::scalar_input;
+    if (k.is_tensor) k.symbolic = symbolic.str(e);
     if (const auto it = infos.find(edge.name); it != infos.end()) {
       k.shape = it->second.shape;
       k.dtype = it->second.dtype;
@@ -116,14 +120,12 @@ std::string format_summary(const ModelSummary& s) {
       ports += fmt::format("{}{} -> {}", ports.empty() ? "" : ", ", port, key);
     calls.push_back({std::to_string(i), s.calls[i].path.empty() ? "-" : s.calls[i].path, s.calls[i].model, ports});
   }
-  std::vector<std::vector<std::string>> keys = {{"key", "role", "trainable", "value"}};
-  if (s.with_shapes) keys[0].insert(keys[0].end(), {"shape", "dtype"});
+  std::vector<std::vector<std::string>> keys = {{"key", "role", "trainable", "value", "shape"}};
+  if (s.with_shapes) keys[0].push_back("dtype");
   for (const ModelSummary::Key& k : s.keys) {
-    std::vector<std::string> row = {k.name, k.role, k.trainable ? "yes" : "no", k.value.value_or("-")};
-    if (s.with_shapes) {
-      row.push_back(!k.is_tensor ? "-" : k.shape ? shape_str(*k.shape) : "?");
-      row.push_back(!k.is_tensor ? "-" : k.dtype ? std::string(dtype_name(*k.dtype)) : "?");
-    }
+    std::vector<std::string> row = {k.name, k.role, k.trainable ? "yes" : "no", k.value.value_or("-"),
+                                    !k.is_tensor ? "-" : k.shape ? shape_str(*k.shape) : k.symbolic};
+    if (s.with_shapes) row.push_back(!k.is_tensor ? "-" : k.dtype ? std::string(dtype_name(*k.dtype)) : "?");
     keys.push_back(std::move(row));
   }
   return fmt::format("primitive calls ({}):\n{}\nkeys ({}):\n{}", s.calls.size(), table(calls), s.keys.size(),

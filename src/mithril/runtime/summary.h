@@ -1,5 +1,5 @@
 // Model summaries: the flat primitive calls of a model and a table of its keys (role,
-// trainability, fixed value and, given input shapes, the shape and dtype the graph infers).
+// trainability, fixed value, symbolic shape and, given input shapes, the concrete shape and dtype).
 // `mithril summary` prints format_summary(summarize(...)).
 #pragma once
 
@@ -32,6 +32,7 @@ struct ModelSummary {
     std::optional<std::string> value;  // fixed value as short JSON
     std::optional<Shape> shape;        // known when input shapes were given and reach the key
     std::optional<DType> dtype;
+    std::string symbolic;  // symbolic shape ("[N..., m, 4]"; "?" when nothing is known)
     bool is_tensor = true;  // non-tensor keys (axis, ...) have no shape
   };
   std::vector<Call> calls;
@@ -39,8 +40,9 @@ struct ModelSummary {
   bool with_shapes = false;
 };
 
-// Compiles `model` (float64) to learn its inputs and trainable keys; with `input_shapes`,
-// infers every key's shape without running kernels. Unknown keys in `input_shapes` are a
+// Compiles `model` (float64) to learn its inputs and trainable keys, and infers every key's
+// symbolic shape (shape_inference.h); with `input_shapes`, also every key's concrete shape and
+// dtype without running kernels. Unknown keys in `input_shapes` are a
 // KeyError naming the key.
 ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes = {});
 std::string format_summary(const ModelSummary& summary);
