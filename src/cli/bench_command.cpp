@@ -191,10 +191,11 @@ int run_bench(BenchArgs a) {
     fmt::print("{}", format_benchmark_result(rows[0].result));
     return 0;
   }
-  size_t best_tp = 0;
+  size_t best_tp = 0, lowest_lat = 0;
   std::optional<size_t> best_lat;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (*rows[i].result.throughput > *rows[best_tp].result.throughput) best_tp = i;
+    if (rows[i].result.latency->p50 < rows[lowest_lat].result.latency->p50) lowest_lat = i;
     const double p50 = rows[i].result.latency->p50;
     // Under the latency limit, the best batch is the one with the highest throughput.
     if ((a.max_latency <= 0 || p50 <= a.max_latency) &&
@@ -207,6 +208,7 @@ int run_bench(BenchArgs a) {
     const BenchmarkResult& r = rows[i].result;
     std::string mark;
     if (i == best_tp) mark += " best-throughput";
+    if (i == lowest_lat) mark += " lowest-latency";
     if (a.max_latency > 0 && best_lat && i == *best_lat) mark += fmt::format(" best-under-{:g}s", a.max_latency);
     fmt::print("{:>8} {:>14.1f} {:>11.3f} {:>11.3f} {:>11.3f} {:>12.2f}{}\n", rows[i].batch, *r.throughput,
                r.latency->mean * 1e3, r.latency->p50 * 1e3, r.latency->p99 * 1e3,
