@@ -111,7 +111,8 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
   const T* w = in[1].data<T>();
   T* c = out[0].data<T>();
   if (k == 0) std::fill(c, c + m * n, T(0));
-  else if (m == 1) op.transpose_right ? gemv(false, n, k, w, k, x, c) : gemv(true, k, n, w, n, x, c);
+  else if (m == 1 && op.transpose_right) blas_gemv(false, n, k, w, k, x, c);
+  else if (m == 1) gemv_rowvec(x, w, n, c, k, n);
   else gemm(false, op.transpose_right, m, n, k, T(1), x, k, w, op.transpose_right ? k : n, T(0), c, n);
   const size_t done = linear_tail<T>(op, in, c, m, n);
   run_steps(op, in, out[0], done);
