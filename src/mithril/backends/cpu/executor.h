@@ -55,6 +55,12 @@ class Executor {
   const std::vector<StepInfo>& step_info() const { return info_; }
   const MemoryPlan& memory_plan() const { return plan_; }
   int64_t output_bytes() const { return output_bytes_; }
+  // Byte offset of a value's buffer in the arena; -1 for values outside it (inputs, constants,
+  // outputs, values no step computes).
+  int64_t arena_offset(ValueId v) const {
+    const int b = buffer_of_[static_cast<size_t>(v)];
+    return b < 0 ? -1 : plan_.offsets[static_cast<size_t>(b)];
+  }
   // Arena plus outputs: the bytes one run() needs beyond its inputs and constants.
   int64_t planned_peak_bytes() const { return plan_.arena_bytes + output_bytes_; }
   StepTimes profile_times() const;
