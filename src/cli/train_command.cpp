@@ -1,5 +1,5 @@
 // `mithril train CONFIG.json`: one training run (src/mithril/train/run.h) with command-line
-// overrides for the epochs and resuming, the final metrics as JSON and a plot of the curves.
+// overrides for the epochs, the precision and resuming, the final metrics as JSON and a plot of the curves.
 #include "cli/commands.h"
 #include "mithril/train/run.h"
 
@@ -7,7 +7,7 @@ namespace mithril::cli {
 
 void add_train_command(CLI::App& app, int& status) {
   struct Args {
-    std::string config, metrics_out, plot;
+    std::string config, metrics_out, plot, precision;
     int64_t epochs = 0;
     bool resume = false;
   };
@@ -21,6 +21,10 @@ void add_train_command(CLI::App& app, int& status) {
   cmd->add_option("--plot", args->plot, "Write a PNG of the loss and accuracy curves (gnuplot)");
   cmd->add_option("--epochs", args->epochs, "Train for this many epochs instead of the config's")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--precision", args->precision,
+                  "Train in f32, f64 or bf16 (mixed precision: bf16 compute, float32 master weights) "
+                  "instead of the config's")
+      ->check(CLI::IsMember({"f32", "f64", "bf16"}));
   cmd->add_flag("--resume", args->resume, "Continue from the checkpoint in the run's checkpoint_dir, if any");
   cmd->callback([args, &status] {
     train::RunOptions o;
@@ -28,7 +32,9 @@ void add_train_command(CLI::App& app, int& status) {
     if (args->resume) o.resume = true;
     o.metrics_out = args->metrics_out;
     o.plot = args->plot;
-    train::run_training(train::TrainConfig::load(args->config), o);
+    train::TrainConfig config = train::TrainConfig::load(args->config);
+    if (!args->precision.empty()) config.precision = args->precision;
+    train::run_training(config, o);
     status = 0;
   });
 }
