@@ -253,13 +253,14 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
   } else {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    std::vector<double> seconds(steps_.size(), 0.0);
+    std::vector<double> seconds(steps_.size(), 0.0), starts(steps_.size(), 0.0);
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
       if (s.aliased) continue;
       const auto t0 = clock::now();
       s.fn(*s.op, std::span<const Tensor>(args.data() + s.in_begin, s.n_in), std::span<Tensor>(args.data() + s.out_begin, s.n_out));
       seconds[i] = std::chrono::duration<double>(clock::now() - t0).count();
+      starts[i] = std::chrono::duration<double>(t0 - start).count();
       if (verbose_) {
         std::string ins, outs;
         for (const Shape& sh : info_[i].signature.input_shapes) ins.append(ins.empty() ? "" : " ").append(shape_str(sh));
@@ -270,6 +271,15 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
     }
     const double total = std::chrono::duration<double>(clock::now() - start).count();
     if (options_.profile) {
+      RunTrace trace;
+      trace.start_us = std::chrono::duration<double, std::micro>(start.time_since_epoch()).count();
+      trace.duration_us = total * 1e6;
+      trace.step_start_us.resize(steps_.size());
+      trace.step_duration_us.resize(steps_.size());
+      for (size_t i = 0; i < steps_.size(); ++i) {
+        trace.step_start_us[i] = trace.start_us + starts[i] * 1e6;
+        trace.step_duration_us[i] = seconds[i] * 1e6;
+      }
       std::lock_guard<std::mutex> lock(profile_mutex_);
       ++times_.runs;
       times_.total_seconds += total;
@@ -277,6 +287,10 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
         if (steps_[i].aliased) continue;
         ++times_.calls[i];
         times_.seconds[i] += seconds[i];
+      }
+      if (options_.trace_runs > 0) {
+        if (traces_.size() >= options_.trace_runs) traces_.pop_front();
+        traces_.push_back(std::move(trace));
       }
     }
   }
@@ -302,8 +316,14 @@ StepTimes Executor::profile_times() const {
   return times_;
 }
 
+std::vector<RunTrace> Executor::profile_trace() const {
+  std::lock_guard<std::mutex> lock(profile_mutex_);
+  return {traces_.begin(), traces_.end()};
+}
+
 void Executor::reset_profile() const {
   std::lock_guard<std::mutex> lock(profile_mutex_);
+  traces_.clear();
   times_.runs = 0;
   times_.total_seconds = 0;
   std::fill(times_.calls.begin(), times_.calls.end(), 0);
