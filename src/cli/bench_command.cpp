@@ -20,22 +20,14 @@
 namespace mithril::cli {
 namespace {
 
-struct BenchArgs {
-  std::string model_file;
-  std::vector<std::string> shape_specs;
-  bool train = false;
-  std::string loss = "mse";
+struct BenchArgs : ModelArgs {
   std::string optimizer = "sgd";
   double lr = 1e-4;
-  std::string dtype = "f32";
   std::vector<int64_t> batch_sizes;
-  int warmup = 3;
-  int iterations = 20;
   bool json = false;
   double max_latency = 0;  // seconds; 0: no limit
   std::string output_prefix = "mithril_bench";
   std::string batch_key;
-  uint64_t seed = 0;
 };
 
 // The input keys that carry the batch: the chosen (or first non-trainable) input, and with
@@ -185,22 +177,14 @@ int run_bench(BenchArgs a) {
 void add_bench_command(CLI::App& app, int& status) {
   auto args = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Benchmark a model dict: throughput, latency and memory, over batch sizes");
-  cmd->add_option("model", args->model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--shapes", args->shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_flag("--train", args->train, "Time a training step (forward, backward, SGD update) instead of inference");
-  cmd->add_option("--loss", args->loss, "Loss for --train: l1, mse or ce")->capture_default_str();
+  add_model_options(cmd, *args, "Time a training step (forward, backward, SGD update) instead of inference");
   cmd->add_option("--optimizer", args->optimizer, "Optimizer for --train (sgd)")->capture_default_str();
   cmd->add_option("--lr", args->lr, "Learning rate for --train")->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "f32, f64, bf16 or f16")->capture_default_str();
   cmd->add_option("--batch-sizes", args->batch_sizes, "Batch sizes to sweep, e.g. 1,2,4,8")->delimiter(',');
   cmd->add_option("--batch-key", args->batch_key, "Input whose leading dim is the batch (default: the data input)");
-  cmd->add_option("--warmup", args->warmup, "Untimed iterations")->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "Timed iterations")->capture_default_str();
   cmd->add_flag("--json", args->json, "One JSON object per configuration");
   cmd->add_option("--max-latency", args->max_latency, "Latency limit (s) for the recommended batch size");
   cmd->add_option("--output-prefix", args->output_prefix, "Sweep files: PREFIX.csv and PREFIX.png")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed of the random inputs")->capture_default_str();
   cmd->callback([args, &status] { status = run_bench(*args); });
 }
 

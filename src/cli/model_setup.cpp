@@ -17,6 +17,18 @@ logical::Model loss_model(const std::string& loss, const char* tag) {
 
 }  // namespace
 
+void add_model_options(CLI::App* cmd, ModelArgs& args, const char* train_help) {
+  cmd->add_option("model", args.model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--shapes", args.shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--train", args.train, train_help);
+  cmd->add_option("--loss", args.loss, "Loss for --train: l1, mse or ce")->capture_default_str();
+  cmd->add_option("--dtype", args.dtype, "f32, f64, bf16 or f16")->capture_default_str();
+  cmd->add_option("--warmup", args.warmup, "Untimed calls first")->capture_default_str();
+  cmd->add_option("--iterations", args.iterations, "Timed calls")->capture_default_str();
+  cmd->add_option("--seed", args.seed, "Seed of the random inputs")->capture_default_str();
+}
+
 ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag) {
   logical::Model model = logical::load_model_dict(model_file);
   ModelSetup s{model, compile(model), train, loss, ""};

@@ -5,11 +5,29 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "mithril/logical/model.h"
 #include "mithril/runtime/compile.h"
 
 namespace mithril::cli {
+
+// The options both commands take: the model, input shapes, --train with its loss, the dtype, the
+// warm-up and timed calls and the seed of the random inputs.
+struct ModelArgs {
+  std::string model_file;
+  std::vector<std::string> shape_specs;
+  bool train = false;
+  std::string loss = "mse";
+  std::string dtype = "f32";
+  int warmup = 3;
+  int iterations = 20;
+  uint64_t seed = 0;
+};
+// Adds them to `cmd`; `train_help` says what --train measures.
+void add_model_options(CLI::App* cmd, ModelArgs& args, const char* train_help);
 
 struct ModelSetup {
   logical::Model model;    // what to compile: the dict, or with train the TrainModel around it

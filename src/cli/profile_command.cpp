@@ -18,17 +18,9 @@
 namespace mithril::cli {
 namespace {
 
-struct ProfileArgs {
-  std::string model_file;
-  std::vector<std::string> shape_specs;
-  bool train = false;
-  std::string loss = "mse";
-  std::string dtype = "f32";
-  int warmup = 3;
-  int iterations = 20;
+struct ProfileArgs : ModelArgs {
   size_t top = 15;
   std::string trace;
-  uint64_t seed = 0;
   double peak_gflops = 0, peak_gbs = 0;
 };
 
@@ -80,17 +72,9 @@ int run_profile(const ProfileArgs& a) {
 void add_profile_command(CLI::App& app, int& status) {
   auto args = std::make_shared<ProfileArgs>();
   auto* cmd = app.add_subcommand("profile", "Profile a model dict: time per op type and node, FLOPs, bytes, % of peak");
-  cmd->add_option("model", args->model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--shapes", args->shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_flag("--train", args->train, "Profile forward plus gradients of a loss on the first output");
-  cmd->add_option("--loss", args->loss, "Loss for --train: l1, mse or ce")->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "f32, f64, bf16 or f16")->capture_default_str();
-  cmd->add_option("--warmup", args->warmup, "Calls before profiling")->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "Profiled calls")->capture_default_str();
+  add_model_options(cmd, *args, "Profile forward plus gradients of a loss on the first output");
   cmd->add_option("--top", args->top, "Nodes to list")->capture_default_str();
   cmd->add_option("--trace", args->trace, "Write a Chrome-trace JSON (chrome://tracing, Perfetto) of the last calls");
-  cmd->add_option("--seed", args->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_option("--peak-gflops", args->peak_gflops, "GEMM peak for % of peak (default: measured)");
   cmd->add_option("--peak-gbs", args->peak_gbs, "Memory bandwidth peak for % of peak (default: measured)");
   cmd->callback([args, &status] { status = run_profile(*args); });
