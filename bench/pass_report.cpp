@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <utility>
 
 #include "mithril/runtime/compile.h"
 #include "mithril/train/models.h"
@@ -16,15 +18,21 @@ namespace {
 
 using namespace mithril;
 
-double us_per_call(const std::function<void()>& call, int calls) {
-  for (int i = 0; i < std::max(1, calls / 10); ++i) call();
-  double best = 1e30;
-  for (int rep = 0; rep < 7; ++rep) {
+// Microseconds per call of `a` and of `b`, timed in alternating batches (best batch of each), so a
+// change in the machine's load affects both alike.
+std::pair<double, double> us_per_call(const std::function<void()>& a, const std::function<void()>& b, int calls) {
+  for (int i = 0; i < std::max(1, calls / 10); ++i) a(), b();
+  auto batch = [&](const std::function<void()>& f) {
     const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < calls; ++i) call();
-    best = std::min(best, std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / calls);
+    for (int i = 0; i < calls; ++i) f();
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / calls;
+  };
+  double best_a = 1e30, best_b = 1e30;
+  for (int rep = 0; rep < 15; ++rep) {
+    best_a = std::min(best_a, batch(a));
+    best_b = std::min(best_b, batch(b));
   }
-  return best;
+  return {best_a, best_b};
 }
 
 void report(const char* name, const train::Network& net, const DataMap& data, const Tensor& target, int calls) {
@@ -59,15 +67,23 @@ void report(const char* name, const train::Network& net, const DataMap& data, co
     auto call = [&](const PhysicalModel& pm) {
       return [&] { train ? (void)pm.evaluate(in, ct) : (void)pm.evaluate(in); };
     };
-    const double t_off = us_per_call(call(off), calls), t_on = us_per_call(call(on), calls);
-    const double t_off2 = us_per_call(call(off), calls);  // again: how much the "off" time itself varies
+    const auto [t_off, t_on] = us_per_call(call(off), call(on), calls);
+    // Off against off (a second model compiled alike): how far apart two equal configurations time.
+    const PhysicalModel off2 = compile(model, [&] {
+      CompileOptions o2 = o;
+      o2.profile = false;
+      return o2;
+    }());
+    const auto [t_offa, t_offb] = us_per_call(call(off), call(off2), calls);
     on.reset_profile();
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < calls; ++i) call(on)();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const ProfileStats st = on.profile_stats();
-    std::printf("  evaluate: profile off %.1f us (repeat %.1f us), on %.1f us (%+.1f%%); per-op sum %.1f%% of wall\n",
-                t_off, t_off2, t_on, 100.0 * (t_on / std::min(t_off, t_off2) - 1), 100.0 * st.kernel_seconds / wall);
+    std::printf("  evaluate: profile off %.1f us, on %.1f us (%+.1f%%); off vs off %.1f / %.1f us (%+.1f%%); "
+                "per-op sum %.1f%% of wall\n",
+                t_off, t_on, 100.0 * (t_on / t_off - 1), t_offa, t_offb, 100.0 * (t_offb / t_offa - 1),
+                100.0 * st.kernel_seconds / wall);
   }
 }
 

@@ -33,6 +33,7 @@ size_t value_bytes(const Value& v) { return static_cast<size_t>(numel(v.shape)) 
 struct Executor::Context {
   std::shared_ptr<Storage> arena;
   std::vector<Tensor> args;
+  std::vector<double> step_seconds, step_starts;  // timed runs: per step, reused
 };
 
 Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOptions options)
@@ -180,6 +181,10 @@ std::unique_ptr<Executor::Context> Executor::make_context() const {
   auto ctx = std::make_unique<Context>();
   if (plan_.arena_bytes > 0) ctx->arena = std::make_shared<Storage>(static_cast<size_t>(plan_.arena_bytes));
   ctx->args.resize(arg_values_.size());
+  if (timed_) {
+    ctx->step_seconds.resize(steps_.size());
+    ctx->step_starts.resize(steps_.size());
+  }
   for (size_t a = 0; a < arg_values_.size(); ++a) {
     const ValueId v = arg_values_[a];
     const Value& info = graph_.value(v);
@@ -253,7 +258,8 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
   } else {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    std::vector<double> seconds(steps_.size(), 0.0), starts(steps_.size(), 0.0);
+    std::vector<double>& seconds = ctx.step_seconds;
+    std::vector<double>& starts = ctx.step_starts;
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
       if (s.aliased) continue;
@@ -271,15 +277,6 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
     }
     const double total = std::chrono::duration<double>(clock::now() - start).count();
     if (options_.profile) {
-      RunTrace trace;
-      trace.start_us = std::chrono::duration<double, std::micro>(start.time_since_epoch()).count();
-      trace.duration_us = total * 1e6;
-      trace.step_start_us.resize(steps_.size());
-      trace.step_duration_us.resize(steps_.size());
-      for (size_t i = 0; i < steps_.size(); ++i) {
-        trace.step_start_us[i] = trace.start_us + starts[i] * 1e6;
-        trace.step_duration_us[i] = seconds[i] * 1e6;
-      }
       std::lock_guard<std::mutex> lock(profile_mutex_);
       ++times_.runs;
       times_.total_seconds += total;
@@ -289,8 +286,22 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
         times_.seconds[i] += seconds[i];
       }
       if (options_.trace_runs > 0) {
-        if (traces_.size() >= options_.trace_runs) traces_.pop_front();
-        traces_.push_back(std::move(trace));
+        // A full window recycles its oldest run's vectors: no allocation in steady state.
+        if (traces_.size() >= options_.trace_runs) {
+          traces_.push_back(std::move(traces_.front()));
+          traces_.pop_front();
+        } else {
+          traces_.emplace_back();
+        }
+        RunTrace& trace = traces_.back();
+        trace.start_us = std::chrono::duration<double, std::micro>(start.time_since_epoch()).count();
+        trace.duration_us = total * 1e6;
+        trace.step_start_us.resize(steps_.size());
+        trace.step_duration_us.resize(steps_.size());
+        for (size_t i = 0; i < steps_.size(); ++i) {
+          trace.step_start_us[i] = trace.start_us + starts[i] * 1e6;
+          trace.step_duration_us[i] = seconds[i] * 1e6;
+        }
       }
     }
   }
