@@ -7,7 +7,8 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <set>
+#include <thread>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
@@ -198,6 +199,17 @@ TEST(ChromeTrace, ValidJsonWithNestedEvents) {
     EXPECT_TRUE(inside) << e.dump();
   }
   EXPECT_EQ(kernels, 16 * pm.profile_stats().execution_breakdown.nodes.size());
+}
+
+TEST(ChromeTrace, OneTrackPerCallingThread) {
+  const PhysicalModel pm = compile(example_model(), profiling());
+  const DataMap in = example_inputs();
+  pm.evaluate(in);
+  std::thread other([&] { pm.evaluate(in); });
+  other.join();
+  std::set<int64_t> tids;
+  for (const TraceEvent& e : pm.profile_stats().trace) tids.insert(e.tid);
+  EXPECT_EQ(tids, (std::set<int64_t>{1, 2}));
 }
 
 TEST(ChromeTrace, UnwritablePathIsAnError) {

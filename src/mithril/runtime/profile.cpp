@@ -114,18 +114,21 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   sort_by_time(nodes);
   sort_by_time(ops);
 
-  // Trace events relative to the first traced run, so timestamps stay small.
+  // Trace events relative to the first traced run, so timestamps stay small; one track (tid) per
+  // calling thread, numbered as they are met.
+  std::map<size_t, int64_t> tids;
   for (const ProfiledProgram& p : programs) {
     const auto& info = p.executor->step_info();
     for (const cpu::RunTrace& run : p.executor->profile_trace()) {
-      st.trace.push_back({p.label, "run", "", run.start_us - first_us, run.duration_us, 1});
+      const int64_t tid = tids.emplace(run.thread, static_cast<int64_t>(tids.size()) + 1).first->second;
+      st.trace.push_back({p.label, "run", "", run.start_us - first_us, run.duration_us, tid});
       for (size_t i = 0; i < info.size(); ++i) {
         if (info[i].aliased) continue;
         st.trace.push_back({std::string(info[i].op->name()), "op",
                             fmt::format("{} n{}: {} {} -> {}", p.label, info[i].node, info[i].op->to_string(),
                                         shapes_str(info[i].signature.input_shapes),
                                         shapes_str(info[i].signature.output_shapes)),
-                            run.step_start_us[i] - first_us, run.step_duration_us[i], 1});
+                            run.step_start_us[i] - first_us, run.step_duration_us[i], tid});
       }
     }
   }

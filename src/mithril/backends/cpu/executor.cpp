@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -296,6 +297,7 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
         RunTrace& trace = traces_.back();
         trace.start_us = std::chrono::duration<double, std::micro>(start.time_since_epoch()).count();
         trace.duration_us = total * 1e6;
+        trace.thread = std::hash<std::thread::id>{}(std::this_thread::get_id());
         trace.step_start_us.resize(steps_.size());
         trace.step_duration_us.resize(steps_.size());
         for (size_t i = 0; i < steps_.size(); ++i) {

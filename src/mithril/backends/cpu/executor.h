@@ -49,6 +49,7 @@ struct StepTimes {
 struct RunTrace {
   double start_us = 0, duration_us = 0;
   std::vector<double> step_start_us, step_duration_us;  // per step; aliased steps: 0 duration
+  size_t thread = 0;  // hash of the calling thread's id: concurrent runs go on separate tracks
 };
 
 class Executor {
