@@ -1,5 +1,8 @@
 #include "cli/model_setup.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/train_model.h"
@@ -50,6 +53,11 @@ DType parse_float_dtype(const std::string& name, const char* tag) {
 
 DataMap make_setup_inputs(const ModelSetup& setup, const PhysicalModel& compiled, std::map<std::string, Shape> shapes,
                           uint64_t seed, DType dtype, const char* tag) {
+  std::vector<std::string> missing;
+  for (const std::string& key : compiled.input_keys())
+    if (!shapes.count(key) && !(setup.train && key == "target")) missing.push_back(key);
+  MI_CHECK(missing.empty(), KeyError, "[{}] missing input shapes: {} (give them with --shapes KEY=AxB)", tag,
+           fmt::join(missing, ", "));
   Tensor target;
   if (setup.train && !shapes.count("target")) {
     const auto info = setup.base.infer_shapes(shapes);
