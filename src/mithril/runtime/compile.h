@@ -126,7 +126,8 @@ class PhysicalModel {
   // Where the time of the evaluate() calls since compile (or reset_profile()) went: per node of
   // every program run and per op type, with FLOPs, bytes, rates and % of this machine's peaks,
   // total time, peak memory and trace events of the last runs. ValueError unless compiled with
-  // profile=true.
+  // profile=true. Programs dropped from the cache (past 64 input signatures it starts over) take
+  // their times with them.
   ProfileStats profile_stats() const;
   // Clears the step times and traces of every program and the allocator's peak (reset_peak_bytes).
   void reset_profile() const;
