@@ -1,5 +1,6 @@
 // Per-call cost of PhysicalModel::evaluate on a tiny model, relu(x . W^T + b) with x 1x16
-// (Mithril's Layer(Relu)): what a small-batch caller pays per call beyond the arithmetic.
+// (Mithril's Layer(Relu)): what a small-batch caller pays per call beyond the arithmetic, with
+// passes on and off, and with profiling on (against the passes-on line: profiling off is the default).
 // Run: build/bench/call_overhead [calls]
 #include <chrono>
 #include <cstdio>
@@ -44,6 +45,15 @@ int main(int argc, char** argv) {
       const PhysicalModel pm = compile(model, o);
       std::printf("%s evaluate, passes %-3s: %7.0f ns/call\n", dtype_name(dtype).data(), optimize ? "on" : "off",
                   ns_per_call(pm, inputs, nullptr, calls));
+    }
+    {
+      // Profiling off must cost nothing: the run loop reads no clock; on, two clock reads per kernel.
+      CompileOptions o;
+      o.dtype = dtype;
+      o.inference = true;
+      o.profile = true;
+      const PhysicalModel pm = compile(model, o);
+      std::printf("%s evaluate, profile on:  %7.0f ns/call\n", dtype_name(dtype).data(), ns_per_call(pm, inputs, nullptr, calls));
     }
     CompileOptions o;
     o.dtype = dtype;

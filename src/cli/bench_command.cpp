@@ -10,35 +10,24 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/model_setup.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
-#include "mithril/logical/library.h"
-#include "mithril/logical/model_dict.h"
-#include "mithril/logical/train_model.h"
 #include "mithril/runtime/benchmark.h"
-#include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
 
 namespace mithril::cli {
 namespace {
 
-struct BenchArgs {
-  std::string model_file;
-  std::vector<std::string> shape_specs;
-  bool train = false;
-  std::string loss = "mse";
+struct BenchArgs : ModelArgs {
   std::string optimizer = "sgd";
   double lr = 1e-4;
-  std::string dtype = "f32";
   std::vector<int64_t> batch_sizes;
-  int warmup = 3;
-  int iterations = 20;
   bool json = false;
   double max_latency = 0;  // seconds; 0: no limit
   std::string output_prefix = "mithril_bench";
   std::string batch_key;
-  uint64_t seed = 0;
 };
 
 // The input keys that carry the batch: the chosen (or first non-trainable) input, and with
@@ -52,13 +41,6 @@ std::string pick_batch_key(const PhysicalModel& pm, const std::vector<std::strin
         !pm.flat_model().is_differentiable(*pm.flat_model().find(k)))
       return k;
   MI_THROW(ValueError, "[bench] no input with a batch dimension: give --shapes for the model's data input");
-}
-
-logical::Model loss_model(const std::string& loss) {
-  if (loss == "l1") return logical::Model::primitive("AbsoluteError");
-  if (loss == "mse") return logical::Model::primitive("SquaredError");
-  if (loss == "ce") return logical::Model::primitive("CrossEntropy");
-  MI_THROW(ValueError, "[bench] unknown --loss '{}': expected l1, mse or ce", loss);
 }
 
 struct Row {
@@ -120,24 +102,14 @@ void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
 
 int run_bench(BenchArgs a) {
   MI_CHECK(a.optimizer == "sgd", ValueError, "[bench] unknown --optimizer '{}': only sgd is available", a.optimizer);
-  const DType dtype = parse_dtype(a.dtype);
-  MI_CHECK(is_float(dtype), DTypeError, "[bench] --dtype must be a float type (f64, f32, bf16, f16), got {}", a.dtype);
-  std::map<std::string, Shape> shapes = parse_shape_specs(a.shape_specs);
-  logical::Model model = logical::load_model_dict(a.model_file);
+  const DType dtype = parse_float_dtype(a.dtype, "bench");
+  const std::map<std::string, Shape> shapes = parse_shape_specs(a.shape_specs);
+  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
   CompileOptions opts;
   opts.dtype = dtype;
   opts.inference = !a.train;
-  const PhysicalModel base = compile(model);  // for key names and shape inference only
-  std::string output_key;
-  if (a.train) {
-    MI_CHECK(!base.output_keys().empty(), ValueError, "[bench] the model has no output to attach a loss to");
-    output_key = base.output_keys().front();
-    logical::TrainModel tm(model);
-    tm.add_loss({loss_model(a.loss), output_key, std::string("target"), {}});
-    model = tm.build();
-  }
-  const PhysicalModel pm = compile(model, opts);
-  const std::string batch_key = pick_batch_key(pm, base.trainable_keys(), shapes, a.batch_key);
+  const PhysicalModel pm = compile(setup.model, opts);
+  const std::string batch_key = pick_batch_key(pm, setup.base.trainable_keys(), shapes, a.batch_key);
   if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
 
   BenchmarkConfig config;
@@ -151,26 +123,7 @@ int run_bench(BenchArgs a) {
     MI_CHECK(batch > 0, ValueError, "[bench] batch sizes must be positive, got {}", batch);
     std::map<std::string, Shape> s = shapes;
     s[batch_key][0] = batch;
-    Tensor target;
-    if (a.train && !s.count("target")) {
-      std::map<std::string, Shape> fwd = s;
-      const auto info = base.infer_shapes(fwd);
-      const auto it = info.find(output_key);
-      MI_CHECK(it != info.end(), ValueError, "[bench] cannot infer the shape of output '{}' from --shapes", output_key);
-      Shape out_shape = it->second.shape;
-      if (a.loss == "ce") {
-        MI_CHECK(out_shape.size() == 2, ShapeError, "[bench] --loss ce needs a (batch, classes) output, got {}",
-                 shape_str(out_shape));
-        std::vector<double> labels(static_cast<size_t>(out_shape[0]));
-        for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<double>(i % static_cast<size_t>(out_shape[1]));
-        target = Tensor::from_doubles(labels, {out_shape[0]}, DType::i64);
-      } else {
-        target = Tensor::zeros(out_shape, dtype);
-      }
-    }
-    if (target.defined()) s["target"] = target.shape();  // drawn, then replaced by the target below
-    DataMap inputs = make_run_inputs(pm, "", s, a.seed, dtype);
-    if (target.defined()) inputs["target"] = target;
+    DataMap inputs = make_setup_inputs(setup, pm, s, a.seed, dtype, "bench");
     BenchmarkResult r;
     if (a.train) {
       TrainBenchmarkOptions t;
@@ -224,22 +177,14 @@ int run_bench(BenchArgs a) {
 void add_bench_command(CLI::App& app, int& status) {
   auto args = std::make_shared<BenchArgs>();
   auto* cmd = app.add_subcommand("bench", "Benchmark a model dict: throughput, latency and memory, over batch sizes");
-  cmd->add_option("model", args->model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--shapes", args->shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
-      ->allow_extra_args(false);
-  cmd->add_flag("--train", args->train, "Time a training step (forward, backward, SGD update) instead of inference");
-  cmd->add_option("--loss", args->loss, "Loss for --train: l1, mse or ce")->capture_default_str();
+  add_model_options(cmd, *args, "Time a training step (forward, backward, SGD update) instead of inference");
   cmd->add_option("--optimizer", args->optimizer, "Optimizer for --train (sgd)")->capture_default_str();
   cmd->add_option("--lr", args->lr, "Learning rate for --train")->capture_default_str();
-  cmd->add_option("--dtype", args->dtype, "f32, f64, bf16 or f16")->capture_default_str();
   cmd->add_option("--batch-sizes", args->batch_sizes, "Batch sizes to sweep, e.g. 1,2,4,8")->delimiter(',');
   cmd->add_option("--batch-key", args->batch_key, "Input whose leading dim is the batch (default: the data input)");
-  cmd->add_option("--warmup", args->warmup, "Untimed iterations")->capture_default_str();
-  cmd->add_option("--iterations", args->iterations, "Timed iterations")->capture_default_str();
   cmd->add_flag("--json", args->json, "One JSON object per configuration");
   cmd->add_option("--max-latency", args->max_latency, "Latency limit (s) for the recommended batch size");
   cmd->add_option("--output-prefix", args->output_prefix, "Sweep files: PREFIX.csv and PREFIX.png")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Seed of the random inputs")->capture_default_str();
   cmd->callback([args, &status] { status = run_bench(*args); });
 }
 

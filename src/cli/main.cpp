@@ -78,10 +78,10 @@ int run_conformance(const std::vector<std::string>& files, const std::string& fi
   return failed == 0 ? 0 : 1;
 }
 
-int print_summary(const std::string& model_file, const std::vector<std::string>& shape_specs) {
+int print_summary(const std::string& model_file, const std::vector<std::string>& shape_specs, bool gradients) {
   using namespace mithril;
   const auto shapes = parse_shape_specs(shape_specs);
-  fmt::print("{}", format_summary(summarize(logical::load_model_dict(model_file), shapes)));
+  fmt::print("{}", format_summary(summarize(logical::load_model_dict(model_file), shapes, gradients)));
   return 0;
 }
 
@@ -136,12 +136,14 @@ int main(int argc, char** argv) {
   std::string model_file, inputs_file, output_file;
   std::vector<std::string> shape_specs;
   uint64_t seed = 0;
-  auto* summary =
-      app.add_subcommand("summary", "Show a model dict's primitive calls and keys (with --shapes, their shapes)");
+  bool summary_train = false;
+  auto* summary = app.add_subcommand(
+      "summary", "Show a model dict's primitive calls and keys (with --shapes, their shapes, the passes and memory plan)");
   summary->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
   summary
       ->add_option("--shapes", shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable; KEY= for a scalar)")
       ->allow_extra_args(false);
+  summary->add_flag("--train", summary_train, "Show the program with the gradient graph (cotangents on every output)");
   auto* run = app.add_subcommand("run", "Compile a model dict (float64) and evaluate it on given or random inputs");
   run->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
   run->add_option("--shapes", shape_specs, "Shape of a random standard-normal input, e.g. --shapes input=32x128")
@@ -155,13 +157,14 @@ int main(int argc, char** argv) {
   int status = 0;
   mithril::cli::add_train_command(app, status);
   mithril::cli::add_bench_command(app, status);
+  mithril::cli::add_profile_command(app, status);
 
   try {
     app.parse(argc, argv);
     if (*ops) return print_ops(family);
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
-    if (*summary) return print_summary(model_file, shape_specs);
+    if (*summary) return print_summary(model_file, shape_specs, summary_train);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file);
     return status;
   } catch (const CLI::ParseError& e) {

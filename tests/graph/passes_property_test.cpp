@@ -8,6 +8,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <random>
 
 #include "mithril/backends/cpu/executor.h"
@@ -106,6 +107,39 @@ RandomGraph random_graph(uint32_t seed) {
 
 std::vector<Tensor> run(const GraphProgram& p, const std::vector<Tensor>& feed) {
   return cpu::Executor(*p.graph, p.outputs).run(feed);
+}
+
+// Layout folding, directed: chains of permutes and reshapes become one node (none where they
+// cancel), with the same values.
+TEST(PassesProperty, AlgebraicSimplificationFoldsPermutesAndReshapes) {
+  std::mt19937 rng(7);
+  GraphProgram p;
+  Graph& g = *p.graph;
+  const Var x = g.input("x", {2, 3, 4}, DType::f64);
+  const Var twice = ops::permute(ops::permute(x, {1, 0, 2}), {2, 0, 1});  // one permute, axes (2,1,0)
+  const Var cancel = ops::transpose(ops::transpose(x));                  // x itself
+  const Var reshaped = ops::reshape(ops::reshape(x, {6, 4}), {4, 6});     // one reshape
+  const Var back = ops::reshape(ops::reshape(x, {24}), {2, 3, 4});        // x itself
+  const Var negneg = ops::neg(ops::neg(twice));                           // the permute
+  for (const Var& v : {twice, cancel, reshaped, back, negneg}) p.outputs.push_back(v.id());
+  const std::vector<Tensor> feed = {random_tensor(rng, {2, 3, 4})};
+  const std::vector<Tensor> expected = run(p, feed);
+
+  const GraphProgram s = dead_code_elimination(algebraic_simplification(p));
+  std::map<OpKind, int> kinds;
+  for (const Node& n : s.graph->nodes()) ++kinds[n.op->kind()];
+  EXPECT_EQ(s.graph->nodes().size(), 2u) << s.graph->to_string();
+  EXPECT_EQ(kinds[OpKind::Permute], 1) << s.graph->to_string();
+  EXPECT_EQ(kinds[OpKind::Reshape], 1) << s.graph->to_string();
+  EXPECT_EQ(s.outputs[1], s.graph->inputs()[0]);  // transpose of transpose: the input
+  EXPECT_EQ(s.outputs[3], s.graph->inputs()[0]);  // reshape there and back: the input
+  EXPECT_EQ(s.outputs[4], s.outputs[0]);          // neg of neg: the permute
+  const std::vector<Tensor> got = run(s, feed);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].shape(), expected[i].shape()) << i;
+    EXPECT_EQ(got[i].to_doubles(), expected[i].to_doubles()) << i;
+  }
 }
 
 TEST(PassesProperty, EveryCombinationMatchesNoPassesOn500RandomGraphs) {

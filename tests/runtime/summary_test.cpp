@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "mithril/core/error.h"
+#include "mithril/graph/memory_plan.h"
 #include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile.h"
@@ -81,6 +82,37 @@ TEST(Summary, MissingShapesShowAsUnknown) {
   EXPECT_EQ(key(s, "w").symbolic, "[2, 3]");
   EXPECT_EQ(key(s, "y").symbolic, "[4, 2]");
   EXPECT_NE(format_summary(s).find(" ?\n"), std::string::npos) << format_summary(s);  // dtype unknown
+}
+
+// With a shape for every input, the summary carries the program: passes and memory plan.
+TEST(Summary, ShowsPassesAndMemoryPlan) {
+  const std::map<std::string, Shape> shapes{{"x", {4, 3}}, {"w", {2, 3}}, {"b", {2}}};
+  for (const bool gradients : {false, true}) {
+    const ModelSummary s = summarize(example_model(), shapes, gradients);
+    ASSERT_TRUE(s.program.has_value());
+    EXPECT_EQ(s.program_gradients, gradients);
+    const ProgramReport& r = *s.program;
+    ASSERT_FALSE(r.passes.empty());
+    for (size_t i = 1; i < r.passes.size(); ++i) EXPECT_EQ(r.passes[i].nodes_before, r.passes[i - 1].nodes_after);
+    EXPECT_LE(r.lower_bound_bytes, r.planned_peak_bytes);
+    EXPECT_LE(r.planned_peak_bytes, r.naive_bytes);
+    // y, then the gradients of w and b, each counted in whole 64-byte blocks.
+    EXPECT_EQ(r.output_bytes, gradients ? plan_aligned(8 * 4 * 2) + plan_aligned(8 * 2 * 3) + plan_aligned(8 * 2)
+                                        : plan_aligned(8 * 4 * 2));
+    const std::string text = format_summary(s);
+    EXPECT_NE(text.find(gradients ? "program (forward + gradients)" : "program (forward)"), std::string::npos) << text;
+    EXPECT_NE(text.find(r.passes.front().name), std::string::npos) << text;
+    const size_t peak = text.find("planned peak (arena + outputs)");
+    ASSERT_NE(peak, std::string::npos) << text;
+    const std::string value = fmt::format(" {} B\n", r.planned_peak_bytes);  // on the same line
+    EXPECT_EQ(text.find(value, peak) + value.size() - 1, text.find('\n', peak)) << text;
+  }
+  const ModelSummary partial = summarize(example_model(), {{"x", {4, 3}}});
+  EXPECT_FALSE(partial.program.has_value());
+  EXPECT_NE(format_summary(partial).find("no program: give --shapes for every tensor input (missing: b, w)"),
+            std::string::npos)
+      << format_summary(partial);
+  EXPECT_FALSE(summarize(example_model()).program.has_value());
 }
 
 TEST(Summary, UnknownShapeKeyIsAnError) {

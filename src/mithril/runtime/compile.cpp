@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mithril/backends/cpu/executor.h"
+#include "mithril/core/allocator.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/autodiff.h"
@@ -490,6 +491,27 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
   return r;
 }
 
+namespace {
+
+ProgramReport report_of(const PhysicalModel::Impl::Program& program) {
+  const PhysicalModel::Impl::Program* p = &program;
+  ProgramReport r;
+  for (const PassStat& s : p->passes) r.passes.push_back({s.name, s.nodes_before, s.nodes_after});
+  const cpu::Executor& ex = *p->executor;
+  const MemoryPlan& plan = ex.memory_plan();
+  r.nodes = ex.num_steps();
+  r.arena_bytes = plan.arena_bytes;
+  r.output_bytes = ex.output_bytes();
+  r.planned_peak_bytes = ex.planned_peak_bytes();
+  r.naive_bytes = plan.naive_bytes + ex.output_bytes();
+  r.lower_bound_bytes = plan.lower_bound + ex.output_bytes();
+  r.buffers = plan.offsets.size();
+  r.graph = p->graph.graph->to_string();
+  return r;
+}
+
+}  // namespace
+
 ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& input_shapes, bool gradients) const {
   const Impl& m = *impl_;
   Impl::Signature sig;
@@ -511,25 +533,65 @@ ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& 
     sig.cotangent_keys = m.output_keys;
     std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
   }
-  const auto p = m.program_for(sig);
-  ProgramReport r;
-  for (const PassStat& s : p->passes) r.passes.push_back({s.name, s.nodes_before, s.nodes_after});
-  const cpu::Executor& ex = *p->executor;
-  const MemoryPlan& plan = ex.memory_plan();
-  r.nodes = ex.num_steps();
-  r.arena_bytes = plan.arena_bytes;
-  r.output_bytes = ex.output_bytes();
-  r.planned_peak_bytes = ex.planned_peak_bytes();
-  r.naive_bytes = plan.naive_bytes + ex.output_bytes();
-  r.lower_bound_bytes = plan.lower_bound + ex.output_bytes();
-  r.buffers = plan.offsets.size();
-  r.graph = p->graph.graph->to_string();
-  return r;
+  return report_of(*m.program_for(sig));
 }
+
+ProgramReport PhysicalModel::program_report(const DataMap& inputs, bool gradients) const {
+  const Impl& m = *impl_;
+  std::vector<const Tensor*> feed;
+  std::vector<uint32_t> counts;
+  m.gather_inputs(inputs, feed, counts);
+  Impl::Signature sig = m.signature_of(feed, counts, nullptr);
+  sig.gradients = gradients;
+  if (gradients) {
+    sig.cotangent_keys = m.output_keys;
+    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
+  }
+  return report_of(*m.program_for(sig));
+}
+
 
 int64_t PhysicalModel::planned_peak_bytes() const {
   std::lock_guard<std::mutex> lock(impl_->cache_mutex);
   return impl_->last_program ? impl_->last_program->executor->planned_peak_bytes() : 0;
+}
+
+namespace {
+
+void check_profiling(const CompileOptions& o) {
+  MI_CHECK(o.profile, ValueError,
+           "[profile] the model was compiled without profiling: compile with CompileOptions::profile = true");
+}
+
+}  // namespace
+
+ProfileStats PhysicalModel::profile_stats() const {
+  const Impl& m = *impl_;
+  check_profiling(m.options);
+  std::vector<std::shared_ptr<const Impl::Program>> programs;
+  {
+    std::lock_guard<std::mutex> lock(m.cache_mutex);
+    for (const auto& [key, p] : m.programs) programs.push_back(p);
+  }
+  // "forward" and "train" programs; numbered when several input signatures were run.
+  size_t n_forward = 0, n_train = 0;
+  for (const auto& p : programs) ++(p->signature.gradients ? n_train : n_forward);
+  std::vector<ProfiledProgram> profiled;
+  size_t i_forward = 0, i_train = 0;
+  for (const auto& p : programs) {
+    const bool g = p->signature.gradients;
+    std::string label = g ? "train" : "forward";
+    if ((g ? n_train : n_forward) > 1) label += fmt::format("#{}", ++(g ? i_train : i_forward));
+    profiled.push_back({label, p->executor.get()});
+  }
+  return collect_profile(profiled, machine_peaks(m.options.peak_gflops, m.options.peak_gbs));
+}
+
+void PhysicalModel::reset_profile() const {
+  check_profiling(impl_->options);
+  std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+  for (const auto& [key, p] : impl_->programs) p->executor->reset_profile();
+  reset_peak_bytes();
 }
 
 const std::vector<std::string>& PhysicalModel::input_keys() const { return impl_->input_keys; }

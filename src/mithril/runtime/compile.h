@@ -11,6 +11,7 @@
 #include "mithril/core/tensor.h"
 #include "mithril/logical/flatten.h"
 #include "mithril/logical/model.h"
+#include "mithril/runtime/profile.h"
 
 namespace mithril {
 
@@ -115,9 +116,21 @@ class PhysicalModel {
   // Builds (or finds) the program for these input shapes without running it: forward only, or
   // with the gradient graph for cotangents on every output. Shows what passes and planning did.
   ProgramReport program_report(const std::map<std::string, Shape>& input_shapes, bool gradients = false) const;
+  // The same for the signature of these inputs (their shapes and dtypes: integer class labels
+  // or token ids stay integers).
+  ProgramReport program_report(const DataMap& inputs, bool gradients = false) const;
   // Planned peak bytes of the program evaluate() used last (under static_shapes: the forward
   // program built by compile()); 0 before any program exists.
   int64_t planned_peak_bytes() const;
+
+  // Where the time of the evaluate() calls since compile (or reset_profile()) went: per node of
+  // every program run and per op type, with FLOPs, bytes, rates and % of this machine's peaks,
+  // total time, peak memory and trace events of the last runs. ValueError unless compiled with
+  // profile=true. Programs dropped from the cache (past 64 input signatures it starts over) take
+  // their times with them.
+  ProfileStats profile_stats() const;
+  // Clears the step times and traces of every program and the allocator's peak (reset_peak_bytes).
+  void reset_profile() const;
 
   struct Impl;
   explicit PhysicalModel(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}

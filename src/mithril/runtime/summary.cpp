@@ -63,7 +63,7 @@ std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& s
   return out;
 }
 
-ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes) {
+ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients) {
   const PhysicalModel pm = compile(model);
   const logical::FlatModel& flat = pm.flat_model();
   std::map<std::string, PhysicalModel::KeyInfo> infos;
@@ -109,7 +109,30 @@ ModelSummary summarize(const logical::Model& model, const std::map<std::string, 
     }
     s.keys.push_back(std::move(k));
   }
+  if (!input_shapes.empty()) {
+    for (const std::string& key : pm.input_keys())
+      if (!input_shapes.count(key) || flat.edges[static_cast<size_t>(*flat.find(key))].kind != logical::PortKind::tensor_input)
+        s.inputs_without_shape.push_back(key);
+    if (s.inputs_without_shape.empty()) s.program = pm.program_report(input_shapes, gradients);
+    s.program_gradients = gradients;
+  }
   return s;
+}
+
+std::string format_program_report(const ProgramReport& r, bool gradients) {
+  std::vector<std::vector<std::string>> passes = {{"pass", "nodes before", "nodes after"}};
+  for (const ProgramReport::Pass& p : r.passes)
+    passes.push_back({p.name, std::to_string(p.nodes_before), std::to_string(p.nodes_after)});
+  auto bytes = [](int64_t b) { return fmt::format("{} B", b); };
+  std::vector<std::vector<std::string>> plan = {
+      {"intermediate buffers", std::to_string(r.buffers)},
+      {"arena", bytes(r.arena_bytes)},
+      {"outputs", bytes(r.output_bytes)},
+      {"planned peak (arena + outputs)", bytes(r.planned_peak_bytes)},
+      {"naive (every buffer separately)", bytes(r.naive_bytes)},
+      {"lower bound (most bytes live at once)", bytes(r.lower_bound_bytes)}};
+  return fmt::format("program ({}): {} kernel steps after the passes\n{}\nmemory plan:\n{}",
+                     gradients ? "forward + gradients" : "forward", r.nodes, table(passes), table(plan));
 }
 
 std::string format_summary(const ModelSummary& s) {
@@ -128,8 +151,13 @@ std::string format_summary(const ModelSummary& s) {
     if (s.with_shapes) row.push_back(!k.is_tensor ? "-" : k.dtype ? std::string(dtype_name(*k.dtype)) : "?");
     keys.push_back(std::move(row));
   }
-  return fmt::format("primitive calls ({}):\n{}\nkeys ({}):\n{}", s.calls.size(), table(calls), s.keys.size(),
-                     table(keys));
+  std::string out = fmt::format("primitive calls ({}):\n{}\nkeys ({}):\n{}", s.calls.size(), table(calls),
+                                s.keys.size(), table(keys));
+  if (s.program) out += "\n" + format_program_report(*s.program, s.program_gradients);
+  else if (!s.inputs_without_shape.empty())
+    out += fmt::format("\nno program: give --shapes for every tensor input (missing: {})\n",
+                       fmt::join(s.inputs_without_shape, ", "));
+  return out;
 }
 
 }  // namespace mithril

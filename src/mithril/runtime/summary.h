@@ -12,6 +12,7 @@
 #include "mithril/core/dtype.h"
 #include "mithril/core/shape.h"
 #include "mithril/logical/model.h"
+#include "mithril/runtime/compile.h"
 
 namespace mithril {
 
@@ -38,13 +39,22 @@ struct ModelSummary {
   std::vector<Call> calls;
   std::vector<Key> keys;  // in order of first use by the calls
   bool with_shapes = false;
+  // Given a shape for every input: the program compile() builds for them (forward, or with
+  // gradients the forward plus gradient graph) — node counts around each pass and the memory plan.
+  std::optional<ProgramReport> program;
+  bool program_gradients = false;
+  std::vector<std::string> inputs_without_shape;  // why there is no program, when shapes were given
 };
 
 // Compiles `model` (float64) to learn its inputs and trainable keys, and infers every key's
 // symbolic shape (shape_inference.h); with `input_shapes`, also every key's concrete shape and
-// dtype without running kernels. Unknown keys in `input_shapes` are a
+// dtype without running kernels, and, when every input has a shape, the program (`gradients`:
+// with the gradient graph, cotangents on every output). Unknown keys in `input_shapes` are a
 // KeyError naming the key.
-ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes = {});
+ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes = {},
+                       bool gradients = false);
 std::string format_summary(const ModelSummary& summary);
+// Node counts before/after each pass and the memory plan, as `mithril summary` prints them.
+std::string format_program_report(const ProgramReport& report, bool gradients);
 
 }  // namespace mithril

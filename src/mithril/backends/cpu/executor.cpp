@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -33,6 +34,7 @@ size_t value_bytes(const Value& v) { return static_cast<size_t>(numel(v.shape)) 
 struct Executor::Context {
   std::shared_ptr<Storage> arena;
   std::vector<Tensor> args;
+  std::vector<double> step_seconds, step_starts;  // timed runs: per step, reused
 };
 
 Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOptions options)
@@ -180,6 +182,10 @@ std::unique_ptr<Executor::Context> Executor::make_context() const {
   auto ctx = std::make_unique<Context>();
   if (plan_.arena_bytes > 0) ctx->arena = std::make_shared<Storage>(static_cast<size_t>(plan_.arena_bytes));
   ctx->args.resize(arg_values_.size());
+  if (timed_) {
+    ctx->step_seconds.resize(steps_.size());
+    ctx->step_starts.resize(steps_.size());
+  }
   for (size_t a = 0; a < arg_values_.size(); ++a) {
     const ValueId v = arg_values_[a];
     const Value& info = graph_.value(v);
@@ -253,13 +259,15 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
   } else {
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
-    std::vector<double> seconds(steps_.size(), 0.0);
+    std::vector<double>& seconds = ctx.step_seconds;
+    std::vector<double>& starts = ctx.step_starts;
     for (size_t i = 0; i < steps_.size(); ++i) {
       const Step& s = steps_[i];
       if (s.aliased) continue;
       const auto t0 = clock::now();
       s.fn(*s.op, std::span<const Tensor>(args.data() + s.in_begin, s.n_in), std::span<Tensor>(args.data() + s.out_begin, s.n_out));
       seconds[i] = std::chrono::duration<double>(clock::now() - t0).count();
+      starts[i] = std::chrono::duration<double>(t0 - start).count();
       if (verbose_) {
         std::string ins, outs;
         for (const Shape& sh : info_[i].signature.input_shapes) ins.append(ins.empty() ? "" : " ").append(shape_str(sh));
@@ -277,6 +285,25 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
         if (steps_[i].aliased) continue;
         ++times_.calls[i];
         times_.seconds[i] += seconds[i];
+      }
+      if (options_.trace_runs > 0) {
+        // A full window recycles its oldest run's vectors: no allocation in steady state.
+        if (traces_.size() >= options_.trace_runs) {
+          traces_.push_back(std::move(traces_.front()));
+          traces_.pop_front();
+        } else {
+          traces_.emplace_back();
+        }
+        RunTrace& trace = traces_.back();
+        trace.start_us = std::chrono::duration<double, std::micro>(start.time_since_epoch()).count();
+        trace.duration_us = total * 1e6;
+        trace.thread = std::hash<std::thread::id>{}(std::this_thread::get_id());
+        trace.step_start_us.resize(steps_.size());
+        trace.step_duration_us.resize(steps_.size());
+        for (size_t i = 0; i < steps_.size(); ++i) {
+          trace.step_start_us[i] = trace.start_us + starts[i] * 1e6;
+          trace.step_duration_us[i] = seconds[i] * 1e6;
+        }
       }
     }
   }
@@ -302,8 +329,14 @@ StepTimes Executor::profile_times() const {
   return times_;
 }
 
+std::vector<RunTrace> Executor::profile_trace() const {
+  std::lock_guard<std::mutex> lock(profile_mutex_);
+  return {traces_.begin(), traces_.end()};
+}
+
 void Executor::reset_profile() const {
   std::lock_guard<std::mutex> lock(profile_mutex_);
+  traces_.clear();
   times_.runs = 0;
   times_.total_seconds = 0;
   std::fill(times_.calls.begin(), times_.calls.end(), 0);

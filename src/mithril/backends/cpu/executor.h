@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -21,6 +22,7 @@ struct ExecutorOptions {
   bool profile = false;  // time every step (profile_times()); off: the loop has no clock calls
   bool in_place = true;  // elementwise ops may write over an input whose last use they are
   int64_t mem_size = 0;  // when > 0: planned peak bytes (arena + outputs) above it is a ValueError
+  size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
 };
 
 // What the profiler and summaries know about one step.
@@ -39,6 +41,15 @@ struct StepTimes {
   double total_seconds = 0;           // wall time of whole run() calls
   std::vector<int64_t> calls;         // per step
   std::vector<double> seconds;        // per step
+};
+
+// One profiled run: when it and every step started and how long they took. Times are
+// microseconds of std::chrono::steady_clock (since its epoch), so runs of several executors in
+// one process share a time line.
+struct RunTrace {
+  double start_us = 0, duration_us = 0;
+  std::vector<double> step_start_us, step_duration_us;  // per step; aliased steps: 0 duration
+  size_t thread = 0;  // hash of the calling thread's id: concurrent runs go on separate tracks
 };
 
 class Executor {
@@ -64,6 +75,8 @@ class Executor {
   // Arena plus outputs: the bytes one run() needs beyond its inputs and constants.
   int64_t planned_peak_bytes() const { return plan_.arena_bytes + output_bytes_; }
   StepTimes profile_times() const;
+  // The last ExecutorOptions::trace_runs profiled runs, oldest first.
+  std::vector<RunTrace> profile_trace() const;
   void reset_profile() const;
 
  private:
@@ -103,6 +116,7 @@ class Executor {
   mutable std::atomic<bool> primary_busy_{false};
   mutable std::mutex profile_mutex_;
   mutable StepTimes times_;
+  mutable std::deque<RunTrace> traces_;
 };
 
 // Runs one node on constant inputs with its registered kernel (constant folding).

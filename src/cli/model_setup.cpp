@@ -1,0 +1,84 @@
+#include "cli/model_setup.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/model_dict.h"
+#include "mithril/logical/train_model.h"
+#include "mithril/runtime/run_io.h"
+
+namespace mithril::cli {
+namespace {
+
+logical::Model loss_model(const std::string& loss, const char* tag) {
+  if (loss == "l1") return logical::Model::primitive("AbsoluteError");
+  if (loss == "mse") return logical::Model::primitive("SquaredError");
+  if (loss == "ce") return logical::Model::primitive("CrossEntropy");
+  MI_THROW(ValueError, "[{}] unknown --loss '{}': expected l1, mse or ce", tag, loss);
+}
+
+}  // namespace
+
+void add_model_options(CLI::App* cmd, ModelArgs& args, const char* train_help) {
+  cmd->add_option("model", args.model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--shapes", args.shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
+      ->allow_extra_args(false);
+  cmd->add_flag("--train", args.train, train_help);
+  cmd->add_option("--loss", args.loss, "Loss for --train: l1, mse or ce")->capture_default_str();
+  cmd->add_option("--dtype", args.dtype, "f32, f64, bf16 or f16")->capture_default_str();
+  cmd->add_option("--warmup", args.warmup, "Untimed calls first")->capture_default_str();
+  cmd->add_option("--iterations", args.iterations, "Timed calls")->capture_default_str();
+  cmd->add_option("--seed", args.seed, "Seed of the random inputs")->capture_default_str();
+}
+
+ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag) {
+  logical::Model model = logical::load_model_dict(model_file);
+  ModelSetup s{model, compile(model), train, loss, ""};
+  if (!train) return s;
+  const logical::Model loss_fn = loss_model(loss, tag);
+  MI_CHECK(!s.base.output_keys().empty(), ValueError, "[{}] the model has no output to attach a loss to", tag);
+  s.output_key = s.base.output_keys().front();
+  logical::TrainModel tm(model);
+  tm.add_loss({loss_fn, s.output_key, std::string("target"), {}});
+  s.model = tm.build();
+  return s;
+}
+
+DType parse_float_dtype(const std::string& name, const char* tag) {
+  const DType dtype = parse_dtype(name);
+  MI_CHECK(is_float(dtype), DTypeError, "[{}] --dtype must be a float type (f64, f32, bf16, f16), got {}", tag, name);
+  return dtype;
+}
+
+DataMap make_setup_inputs(const ModelSetup& setup, const PhysicalModel& compiled, std::map<std::string, Shape> shapes,
+                          uint64_t seed, DType dtype, const char* tag) {
+  std::vector<std::string> missing;
+  for (const std::string& key : compiled.input_keys())
+    if (!shapes.count(key) && !(setup.train && key == "target")) missing.push_back(key);
+  MI_CHECK(missing.empty(), KeyError, "[{}] missing input shapes: {} (give them with --shapes KEY=AxB)", tag,
+           fmt::join(missing, ", "));
+  Tensor target;
+  if (setup.train && !shapes.count("target")) {
+    const auto info = setup.base.infer_shapes(shapes);
+    const auto it = info.find(setup.output_key);
+    MI_CHECK(it != info.end(), ValueError, "[{}] cannot infer the shape of output '{}' from --shapes", tag,
+             setup.output_key);
+    const Shape out_shape = it->second.shape;
+    if (setup.loss == "ce") {
+      MI_CHECK(out_shape.size() == 2, ShapeError, "[{}] --loss ce needs a (batch, classes) output, got {}", tag,
+               shape_str(out_shape));
+      std::vector<double> labels(static_cast<size_t>(out_shape[0]));
+      for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<double>(i % static_cast<size_t>(out_shape[1]));
+      target = Tensor::from_doubles(labels, {out_shape[0]}, DType::i64);
+    } else {
+      target = Tensor::zeros(out_shape, dtype);
+    }
+    shapes["target"] = target.shape();  // drawn, then replaced by the target below
+  }
+  DataMap inputs = make_run_inputs(compiled, "", shapes, seed, dtype);
+  if (target.defined()) inputs["target"] = target;
+  return inputs;
+}
+
+}  // namespace mithril::cli

@@ -1,0 +1,83 @@
+// `mithril profile MODEL.json --shapes ...`: compiles a model dict with profiling on, runs it
+// (inference, or with --train forward plus gradients of the loss) and prints the execution
+// breakdown per op type and the longest nodes, the measured wall time of the evaluate() calls and
+// how much of it the per-kernel times account for. --trace writes a Chrome-trace JSON.
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "cli/commands.h"
+#include "cli/model_setup.h"
+#include "mithril/core/cpu_features.h"
+#include "mithril/core/error.h"
+#include "mithril/core/thread_pool.h"
+#include "mithril/runtime/compile.h"
+#include "mithril/runtime/profile.h"
+#include "mithril/runtime/summary.h"
+
+namespace mithril::cli {
+namespace {
+
+struct ProfileArgs : ModelArgs {
+  size_t top = 15;
+  std::string trace;
+  double peak_gflops = 0, peak_gbs = 0;
+};
+
+int run_profile(const ProfileArgs& a) {
+  MI_CHECK(a.iterations > 0, ValueError, "[profile] --iterations must be positive, got {}", a.iterations);
+  MI_CHECK(a.warmup >= 0, ValueError, "[profile] --warmup must be >= 0, got {}", a.warmup);
+  const DType dtype = parse_float_dtype(a.dtype, "profile");
+  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile");
+  CompileOptions opts;
+  opts.dtype = dtype;
+  opts.inference = !a.train;
+  opts.profile = true;
+  opts.peak_gflops = a.peak_gflops;
+  opts.peak_gbs = a.peak_gbs;
+  const PhysicalModel pm = compile(setup.model, opts);
+  const DataMap inputs = make_setup_inputs(setup, pm, parse_shape_specs(a.shape_specs), a.seed, dtype, "profile");
+
+  DataMap cotangent;
+  if (a.train) {
+    const Tensor loss = pm.evaluate(inputs).at("final_cost").tensor;
+    cotangent["final_cost"] = Tensor::full(loss.shape(), 1.0, loss.dtype());
+  }
+  auto call = [&] { a.train ? (void)pm.evaluate(inputs, cotangent) : (void)pm.evaluate(inputs); };
+  for (int i = 0; i < a.warmup; ++i) call();
+  (void)pm.profile_stats();  // measures the machine peaks (once) outside the timed calls
+  pm.reset_profile();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < a.iterations; ++i) call();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const ProfileStats stats = pm.profile_stats();
+
+  fmt::print("{} ({}, {}, {} threads, {} kernels), {} warm-up + {} profiled calls\n", a.model_file,
+             a.train ? "forward + gradients, loss " + a.loss : std::string("inference"), a.dtype, num_threads(),
+             isa_name(best_isa()), a.warmup, a.iterations);
+  fmt::print("{}", format_profile(stats, a.top));
+  fmt::print("\nmeasured total (wall time of evaluate calls): {:.3f} ms, {:.3f} ms per call\n", wall * 1e3,
+             wall * 1e3 / a.iterations);
+  fmt::print("sum of per-op times: {:.3f} ms = {:.1f}% of the measured total\n", stats.kernel_seconds * 1e3,
+             wall > 0 ? 100.0 * stats.kernel_seconds / wall : 0.0);
+  if (!a.trace.empty()) {
+    write_chrome_trace(stats, a.trace);
+    fmt::print("wrote {} ({} events)\n", a.trace, stats.trace.size());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_profile_command(CLI::App& app, int& status) {
+  auto args = std::make_shared<ProfileArgs>();
+  auto* cmd = app.add_subcommand("profile", "Profile a model dict: time per op type and node, FLOPs, bytes, % of peak");
+  add_model_options(cmd, *args, "Profile forward plus gradients of a loss on the first output");
+  cmd->add_option("--top", args->top, "Nodes to list")->capture_default_str();
+  cmd->add_option("--trace", args->trace, "Write a Chrome-trace JSON (chrome://tracing, Perfetto) of the last calls");
+  cmd->add_option("--peak-gflops", args->peak_gflops, "GEMM peak for % of peak (default: measured)");
+  cmd->add_option("--peak-gbs", args->peak_gbs, "Memory bandwidth peak for % of peak (default: measured)");
+  cmd->callback([args, &status] { status = run_profile(*args); });
+}
+
+}  // namespace mithril::cli
