@@ -44,6 +44,14 @@ struct PrimCall {
   PrimitiveDef def;
   std::string path;                       // "m1.m0" for messages
   std::map<std::string, EdgeId> ports;    // port name -> edge
+  json args = json::object();             // constructor arguments (two calls with equal ones compute alike)
+};
+
+// A submodel instance of the tree and the edges its keys ended up on.
+struct FlatBlock {
+  std::string path;                     // "m1.m0"
+  std::string model;                    // class name: "Linear", "Add", "Model"
+  std::map<std::string, EdgeId> keys;   // its ports and named keys
 };
 
 struct FlatModel {
@@ -51,6 +59,7 @@ struct FlatModel {
   std::vector<PrimCall> calls;   // topological order
   std::map<std::string, EdgeId> keys;  // every named key of the top model
   std::vector<EdgeId> outputs;   // output edges in order (exposed keys, else canonical outputs)
+  std::vector<FlatBlock> blocks; // every submodel below the top, breadth first, siblings in order
 
   bool is_input(EdgeId e) const { return edges[static_cast<size_t>(e)].producer < 0; }
   bool is_differentiable(EdgeId e) const;
