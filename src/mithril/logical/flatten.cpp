@@ -100,7 +100,7 @@ class Flattener {
     return a;
   }
 
-  Scope flatten_primitive(const PrimitiveDef& def, const std::string& path, const json& args) {
+  Scope flatten_primitive(const PrimitiveDef& def, const std::string& path, const std::optional<json>& args) {
     Scope s;
     s.primitive = true;
     PrimCall call{def, path, {}, args};
@@ -164,7 +164,7 @@ class Flattener {
 
   Scope flatten_model(const Model& model, const std::string& path) {
     if (const PrimitiveDef* def = model.primitive_def()) {
-      Scope s = flatten_primitive(*def, path, model.impl()->args.value_or(json::object()));
+      Scope s = flatten_primitive(*def, path, model.impl()->args);
       // set_differentiability on a primitive marks its own ports (a model dict's primitive with
       // assigned_differentiabilities).
       for (const auto& [ref, flag] : model.impl()->differentiabilities) {

@@ -44,7 +44,9 @@ struct PrimCall {
   PrimitiveDef def;
   std::string path;                       // "m1.m0" for messages
   std::map<std::string, EdgeId> ports;    // port name -> edge
-  json args = json::object();             // constructor arguments (two calls with equal ones compute alike)
+  // Constructor arguments when the primitive was made by name (Model::primitive): two such calls
+  // with equal names, arguments and inputs compute the same. Unset for hand-built definitions.
+  std::optional<json> args;
 };
 
 // A submodel instance of the tree and the edges its keys ended up on.

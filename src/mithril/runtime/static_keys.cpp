@@ -14,13 +14,18 @@ std::vector<std::string> static_keys(const StaticKeyQuery& q) {
   auto root = [&](EdgeId e) { return canon[static_cast<size_t>(e)]; };
 
   // Merge duplicate calls. A fixed value nobody named (a port default, a literal in a
-  // connection) is compared by value: two Sum calls with axis=None read equal axes.
+  // connection) is compared by value: two Sum calls with axis=None read equal axes. Primitives
+  // built by hand (no recorded arguments) may differ in what they capture: never merged.
   std::vector<bool> live(flat.calls.size(), false);
   std::map<std::string, size_t> first_call;
   for (size_t c = 0; c < flat.calls.size(); ++c) {
     if (!q.needed_call[c]) continue;
     const logical::PrimCall& call = flat.calls[c];
-    std::string sig = call.def.name + "|" + call.args.dump();
+    if (!call.args) {
+      live[c] = true;
+      continue;
+    }
+    std::string sig = call.def.name + "|" + call.args->dump();
     for (const auto& p : call.def.ports) {
       if (p.kind == PortKind::output) continue;
       const EdgeId e = call.ports.at(p.name);
