@@ -71,6 +71,28 @@ TEST(ShapeErrors, AReductionOutputIsAScalar) {
             "vs 0");
 }
 
+TEST(ShapeErrors, RulesNameTheBlockAndBothShapes) {
+  auto flatten_y = [](const Model& block) {
+    Model m;
+    m |= block.connect({{"input", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+    return m;
+  };
+  Model f = flatten_y(Model::primitive("Flatten", {{"start_dim", 1}}));
+  f.set_shapes({{"y", {8, 7}}});
+  EXPECT_EQ(error_of<ShapeError>([&] { f.set_shapes({{"x", {8, 3, 2}}}); }),
+            "[shapes] key 'y': [8, 7] from set_shapes of Model conflicts with [8, 6] from 'm0' (Flatten), port "
+            "'output': dim 1 is 7 vs 6");
+  Model s = flatten_y(Model::primitive("Sum", {{"axis", 1}}));
+  EXPECT_EQ(error_of<ShapeError>([&] { s.set_shapes({{"x", {2, 3}}, {"y", {3}}}); }),
+            "[shapes] key 'y': [3] from set_shapes of Model conflicts with [2] from 'm0' (Sum), port 'output': dim 0 "
+            "is 3 vs 2");
+  Model mm;
+  mm |= prim("MatrixMultiply").connect({{"left", "a"}, {"right", "b"}, {"output", IOKey{.name = "c", .expose = true}}});
+  EXPECT_EQ(error_of<ShapeError>([&] { mm.set_shapes({{"a", {2, 3, 4, 5}}, {"b", {4, 5, 6}}}); }),
+            "[shapes] batch dims of left [2, 3, 4, 5] and right [4, 5, 6] of 'm0' (MatrixMultiply) cannot be "
+            "broadcast: dims 3 and 4 cannot be broadcast");
+}
+
 TEST(ModelDictErrors, NameTheFieldAndItsPath) {
   auto load = [](const char* text) { return [text] { model_from_dict(json::parse(text)); }; };
   EXPECT_EQ(error_of<KeyError>(load(R"({"args": {}})")), "[model dict] model: missing the model 'name'");
