@@ -150,6 +150,10 @@ TEST(ModelDict, AssignedShapesRoundTrip) {
   EXPECT_EQ(d.at("assigned_shapes"), json::parse(R"([[["x", [8, 5]]]])"));
   EXPECT_EQ(d.at("submodels").at("m0").at("assigned_shapes"), json::parse(R"([[["input", ["N", 5]]]])"));
   EXPECT_EQ(model_to_dict(model_from_dict(d)), d);
+  // A bare [key, shape] pair is one assignment of its own.
+  json pair = d;
+  pair["assigned_shapes"] = json::parse(R"([["x", [8, 5]]])");
+  EXPECT_EQ(model_to_dict(model_from_dict(pair)), d);
 }
 
 }  // namespace

@@ -130,10 +130,12 @@ Model model_from_dict(const json& d, const std::string& path) {
       model.set_differentiability(SubPort{sub, def->ports[idx].name}, a[1].get<bool>());
     }
   }
-  // assigned_shapes: one list of [key, shape] pairs per set_shapes call.
-  for (const json& set : d.value("assigned_shapes", json::array())) {
-    MI_CHECK(set.is_array(), ValueError, "[model dict] {}.assigned_shapes: expected a list of [key, shape] lists, got {}",
-             path, set.dump());
+  // assigned_shapes: one list of [key, shape] pairs per set_shapes call (a bare [key, shape]
+  // pair is read as a call of its own).
+  for (const json& entry : d.value("assigned_shapes", json::array())) {
+    MI_CHECK(entry.is_array(), ValueError,
+             "[model dict] {}.assigned_shapes: expected a list of [key, shape] lists, got {}", path, entry.dump());
+    const json set = !entry.empty() && entry[0].is_string() ? json::array({entry}) : entry;
     std::map<std::string, json> shapes;
     for (const json& a : set) {
       MI_CHECK(a.is_array() && a.size() == 2 && a[1].is_array(), ValueError,
