@@ -12,6 +12,7 @@
 #include <random>
 
 #include "mithril/core/error.h"
+#include "support/error_of.h"
 
 namespace mithril::io {
 namespace {
@@ -119,14 +120,7 @@ void expect_values(const Tensor& t, const Shape& shape, DType dtype, const std::
   EXPECT_EQ(t.to_doubles(), values);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ValueError& e) {
-    return e.what();
-  }
-  return "no ValueError";
-}
+std::string error_of(const std::function<void()>& f) { return testing::error_of<ValueError>(f); }
 
 TEST_F(Npy, RoundTripEveryDType) {
   const std::vector<double> v = {0, 1, -2, 3.5, 100, -0.25};

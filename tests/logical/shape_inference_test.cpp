@@ -103,6 +103,43 @@ TEST(SymbolicShapes, LossTargetsDefaultToTheirInputsShape) {
   EXPECT_EQ(infer_missing_shapes(flat, {{"input", {4, 2}}}).at("target"), (Shape{4, 2}));
 }
 
+TEST(SymbolicShapes, FlattenKeepsKnownDimsOfAPartlyKnownInput) {
+  Model m;
+  m |= prim("Flatten", {{"start_dim", 1}}).connect({{"input", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+  Model a = m;
+  a.set_shapes({{"x", {"N", 5, 20, 30}}});
+  EXPECT_EQ(shape_of(a, "y"), "[N, 3000]");
+  Model b = m;
+  b.set_shapes({{"x", {8, "C", 20, 30}}});
+  EXPECT_EQ(shape_of(b, "y"), "[8, _]");
+  Model c = m;
+  c.set_shapes({{"x", {8, 3, 2}}});
+  c.set_shapes({{"y", {8, 6}}});
+  EXPECT_EQ(shape_of(c, "y"), "[8, 6]");
+  EXPECT_THROW(c.set_shapes({{"y", {8, 7}}}), ShapeError);
+}
+
+TEST(SymbolicShapes, ReductionsDropOrKeepTheirAxes) {
+  EXPECT_EQ(shape_of(prim("Mean"), "output"), "[]");  // axis=None: a scalar whatever the input
+  Model m;
+  m |= prim("Sum", {{"axis", json{1, -1}}, {"keepdim", true}})
+           .connect({{"input", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+  m.set_shapes({{"x", {"N", 4, 5}}});
+  EXPECT_EQ(shape_of(m, "y"), "[N, 1, 1]");
+  Model n;
+  n |= prim("Max", {{"axis", 0}}).connect({{"input", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+  n.set_shapes({{"x", {3, "M", 5}}});
+  EXPECT_EQ(shape_of(n, "y"), "[M, 5]");
+}
+
+TEST(SymbolicShapes, BroadcastingAKeyWithItselfKeepsItsShape) {
+  // x + x has x's shape, so the output's shape determines the input's.
+  Model m;
+  m |= prim("Add").connect({{"left", "x"}, {"right", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+  m.set_shapes({{"y", {3, "N"}}});
+  EXPECT_EQ(shape_of(m, "x"), "[3, N]");
+}
+
 TEST(LeadingSlice, TakesTheFirstRowsOfTheLikeBatch) {
   const PhysicalModel pm = compile(prim("LeadingSlice"));
   const Tensor x = Tensor::from_doubles({1, 2, 3, 4, 5, 6}, {3, 2}, DType::f64);

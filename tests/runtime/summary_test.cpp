@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <functional>
 
 #include "mithril/core/error.h"
 #include "mithril/graph/memory_plan.h"
@@ -12,6 +11,7 @@
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile.h"
 #include "mithril/runtime/run_io.h"
+#include "support/error_of.h"
 
 namespace mithril {
 namespace {
@@ -26,15 +26,7 @@ const ModelSummary::Key& key(const ModelSummary& s, const std::string& name) {
   throw std::runtime_error("no key " + name);
 }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 TEST(Summary, ListsCallsAndKeysOfTheExampleModel) {
   const ModelSummary s = summarize(example_model());

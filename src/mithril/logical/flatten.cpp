@@ -61,8 +61,14 @@ class Flattener {
 
   static bool same_value(const json& a, const json& b) { return a == b; }
 
-  // Merges b into a's class; the survivor keeps a's identity.
-  EdgeId unite(EdgeId a, EdgeId b, const std::string& where) {
+  // "'output' of 'm1' (Relu)": an output edge by the call that produces it.
+  std::string describe_output(const Edge& e) const {
+    const PrimCall& c = calls_[static_cast<size_t>(e.producer)];
+    return fmt::format("'{}' of '{}' ({})", e.origin, c.path, c.def.name);
+  }
+
+  // Merges b into a's class (the survivor keeps a's identity); `key` is the name the connection gives them, if any.
+  EdgeId unite(EdgeId a, EdgeId b, const std::string& where, const std::string& key = "") {
     a = find_root(a);
     b = find_root(b);
     if (a == b) return a;
@@ -71,8 +77,8 @@ class Flattener {
     const bool a_scalar = is_scalar_kind(ea.kind), b_scalar = is_scalar_kind(eb.kind);
     MI_CHECK(a_scalar == b_scalar, ValueError, "[{}] cannot connect a tensor key to a non-tensor key ('{}' and '{}')",
              where, ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
-    MI_CHECK(ea.producer < 0 || eb.producer < 0, ValueError, "[{}] keys '{}' and '{}' are both outputs of models", where,
-             ea.user_named ? ea.name : ea.origin, eb.user_named ? eb.name : eb.origin);
+    MI_CHECK(ea.producer < 0 || eb.producer < 0, ValueError, "[{}] {} and {} are both outputs of models{}", where,
+             describe_output(ea), describe_output(eb), key.empty() ? "" : fmt::format(" (connected as '{}')", key));
     // An anonymous edge is named after the port that created it: the producer's output port.
     if (eb.producer >= 0) {
       ea.producer = eb.producer;
@@ -94,10 +100,10 @@ class Flattener {
     return a;
   }
 
-  Scope flatten_primitive(const PrimitiveDef& def, const std::string& path) {
+  Scope flatten_primitive(const PrimitiveDef& def, const std::string& path, const std::optional<json>& args) {
     Scope s;
     s.primitive = true;
-    PrimCall call{def, path, {}};
+    PrimCall call{def, path, {}, args};
     const int call_index = static_cast<int>(calls_.size());
     for (const PortDef& p : def.ports) {
       Edge e;
@@ -149,7 +155,7 @@ class Flattener {
   void bind_name(Scope& scope, const std::string& name, EdgeId edge, const std::string& where) {
     const auto it = scope.keys.find(name);
     if (it != scope.keys.end()) {
-      unite(it->second, edge, where);
+      unite(it->second, edge, where, name);
       return;
     }
     scope.keys[name] = edge;
@@ -158,7 +164,7 @@ class Flattener {
 
   Scope flatten_model(const Model& model, const std::string& path) {
     if (const PrimitiveDef* def = model.primitive_def()) {
-      Scope s = flatten_primitive(*def, path);
+      Scope s = flatten_primitive(*def, path, model.impl()->args);
       // set_differentiability on a primitive marks its own ports (a model dict's primitive with
       // assigned_differentiabilities).
       for (const auto& [ref, flag] : model.impl()->differentiabilities) {
@@ -168,6 +174,7 @@ class Flattener {
         edges_[static_cast<size_t>(find_root(s.keys.at(*key)))].differentiable = flag;
       }
       add_shape_sets(*model.impl(), s, path, def->name);
+      record_block(path, def->name, s);
       return s;
     }
     const ModelImpl& m = *model.impl();
@@ -248,7 +255,16 @@ class Flattener {
       edges_[static_cast<size_t>(find_root(e))].differentiable = flag;
     }
     add_shape_sets(m, scope, path, m.name);
+    record_block(path, m.name, scope);
     return scope;
+  }
+
+  void record_block(const std::string& path, const std::string& model, const Scope& scope) {
+    if (path.empty()) return;
+    FlatBlock b{path, model, {}};
+    for (const auto& [k, e] : scope.keys)
+      if (k.rfind('$', 0) != 0) b.keys[k] = e;
+    blocks_.push_back(std::move(b));
   }
 
   void add_shape_sets(const ModelImpl& m, const Scope& scope, const std::string& path, const std::string& name) {
@@ -297,6 +313,13 @@ class Flattener {
       for (EdgeId e : top.canonical_outputs) flat.outputs.push_back(root_of(e));
     }
     assign_names(flat, top);
+    // Blocks are recorded when they finish (children first): ordering by depth is breadth first.
+    for (FlatBlock& b : blocks_)
+      for (auto& [k, e] : b.keys) e = root_of(e);
+    std::stable_sort(blocks_.begin(), blocks_.end(), [](const FlatBlock& a, const FlatBlock& b) {
+      return std::count(a.path.begin(), a.path.end(), '.') < std::count(b.path.begin(), b.path.end(), '.');
+    });
+    flat.blocks = std::move(blocks_);
   }
 
   static std::vector<PrimCall> topological_order(std::vector<PrimCall> calls, FlatModel& flat, const std::string& model) {
@@ -379,6 +402,7 @@ class Flattener {
   std::vector<Edge> edges_;
   std::vector<EdgeId> parent_;
   std::vector<PrimCall> calls_;
+  std::vector<FlatBlock> blocks_;
 };
 
 }  // namespace

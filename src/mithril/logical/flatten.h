@@ -44,6 +44,16 @@ struct PrimCall {
   PrimitiveDef def;
   std::string path;                       // "m1.m0" for messages
   std::map<std::string, EdgeId> ports;    // port name -> edge
+  // Constructor arguments when the primitive was made by name (Model::primitive): two such calls
+  // with equal names, arguments and inputs compute the same. Unset for hand-built definitions.
+  std::optional<json> args;
+};
+
+// A submodel instance of the tree and the edges its keys ended up on.
+struct FlatBlock {
+  std::string path;                     // "m1.m0"
+  std::string model;                    // class name: "Linear", "Add", "Model"
+  std::map<std::string, EdgeId> keys;   // its ports and named keys
 };
 
 struct FlatModel {
@@ -51,6 +61,7 @@ struct FlatModel {
   std::vector<PrimCall> calls;   // topological order
   std::map<std::string, EdgeId> keys;  // every named key of the top model
   std::vector<EdgeId> outputs;   // output edges in order (exposed keys, else canonical outputs)
+  std::vector<FlatBlock> blocks; // every submodel below the top, breadth first, siblings in order
 
   bool is_input(EdgeId e) const { return edges[static_cast<size_t>(e)].producer < 0; }
   bool is_differentiable(EdgeId e) const;

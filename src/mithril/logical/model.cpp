@@ -128,6 +128,7 @@ void Model::set_name(std::string name) {
 void Model::set_args(json args) {
   detach();
   impl_->args = std::move(args);
+  impl_->constructor_shape_sets = impl_->shape_sets.size();
 }
 
 const std::string& Model::name() const { return impl_->name; }

@@ -127,6 +127,7 @@ class ModelImpl {
   std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
   std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
   std::vector<std::map<std::string, json>> shape_sets;       // one entry per set_shapes call
+  size_t constructor_shape_sets = 0;  // how many of them the constructor made (set when args are recorded)
 };
 
 }  // namespace mithril::logical

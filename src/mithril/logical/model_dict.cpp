@@ -130,6 +130,23 @@ Model model_from_dict(const json& d, const std::string& path) {
       model.set_differentiability(SubPort{sub, def->ports[idx].name}, a[1].get<bool>());
     }
   }
+  // assigned_shapes: one list of [key, shape] pairs per set_shapes call (a bare [key, shape]
+  // pair is read as a call of its own).
+  for (const json& entry : d.value("assigned_shapes", json::array())) {
+    MI_CHECK(entry.is_array(), ValueError,
+             "[model dict] {}.assigned_shapes: expected a list of [key, shape] lists, got {}", path, entry.dump());
+    const json set = !entry.empty() && entry[0].is_string() ? json::array({entry}) : entry;
+    std::map<std::string, json> shapes;
+    for (const json& a : set) {
+      MI_CHECK(a.is_array() && a.size() == 2 && a[1].is_array(), ValueError,
+               "[model dict] {}.assigned_shapes: expected [key, shape], got {}", path, a.dump());
+      MI_CHECK(a[0].is_string(), ValueError,
+               "[model dict] {}.assigned_shapes: key {} must be a key name (submodel port references are not "
+               "supported for shapes)", path, a[0].dump());
+      shapes[a[0].get<std::string>()] = a[1];
+    }
+    model.set_shapes(shapes);
+  }
   return model;
 }
 
@@ -200,6 +217,18 @@ json model_to_dict(const Model& model) {
     d["connections"] = conns;
   }
   if (!m.exposed.empty() && !m.args) d["exposed_keys"] = m.exposed;
+  // Shapes the user assigned; those a library constructor sets are made again when loading.
+  const size_t first_set = m.args ? m.constructor_shape_sets : 0;
+  if (m.shape_sets.size() > first_set) {
+    json sets = json::array();
+    for (size_t i = first_set; i < m.shape_sets.size(); ++i) {
+      const auto& set = m.shape_sets[i];
+      json pairs = json::array();
+      for (const auto& [key, shape] : set) pairs.push_back({key, shape});
+      sets.push_back(pairs);
+    }
+    d["assigned_shapes"] = sets;
+  }
   if (!m.differentiabilities.empty() && !m.args) {
     json a = json::array();
     for (const auto& [ref, flag] : m.differentiabilities) {

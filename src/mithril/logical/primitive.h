@@ -67,8 +67,11 @@ struct PrimitiveDef {
   std::map<std::string, json> shapes;
   // A relation templates cannot state, applied once enough is known: `broadcast` (the first two
   // tensor inputs broadcast to `output`, NumPy rules), `transpose` (`output` permutes `input` by
-  // the `axes` port), `matmul` (batch dims of `left` and `right` broadcast to `output`'s).
-  enum class ShapeRule { none, broadcast, transpose, matmul } shape_rule = ShapeRule::none;
+  // the `axes` port), `matmul` (batch dims of `left` and `right` broadcast to `output`'s),
+  // `flatten` (`output` merges dims start_dim..end_dim of `input`; a merged dim with an unknown
+  // part is unknown, the other dims carry over), `reduce` (`output` is `input` without the dims
+  // the `axis` port names, or with them as 1 when `keepdim`; a scalar for axis = null).
+  enum class ShapeRule { none, broadcast, transpose, matmul, flatten, reduce } shape_rule = ShapeRule::none;
 
   const PortDef* port(const std::string& port_name) const;
   std::vector<std::string> input_names() const;

@@ -105,7 +105,7 @@ struct SymbolicShapes::Impl {
       parts.push_back(fmt::format("{}...", n));
     }
     for (int d : s.post) parts.push_back(dim_str(d));
-    return "[" + fmt::format("{}", fmt::join(parts, ", ")) + "]";
+    return fmt::format("[{}]", fmt::join(parts, ", "));
   }
 
   void unify_dim(int a, int b, size_t position) {
@@ -348,6 +348,11 @@ struct SymbolicShapes::Impl {
                 "the shape of its broadcasting partner '" + edge_label(known_e) + "' (assumed equal)");
       return;
     }
+    if (l == r) {  // x op x: broadcasting a shape with itself gives that shape, both ways
+      if (ls) return constrain(o, *ls, block(c, "output"));
+      if (const auto& os = shape[static_cast<size_t>(o)]) constrain(l, *os, block(c, ins[0]));
+      return;
+    }
     if (!ls || !rs) return;
     std::optional<Sym> out;
     try {
@@ -430,6 +435,90 @@ struct SymbolicShapes::Impl {
     constrain(o, out, block(c, "output"));
   }
 
+  // A dim of known size made once per key, so that repeated passes change nothing.
+  int sized_once(const std::string& key, int64_t value) {
+    const auto it = fresh.find(key);
+    if (it != fresh.end()) return it->second;
+    const int id = new_dim(value, "");
+    fresh.emplace(key, id);
+    return id;
+  }
+
+  // Reductions: over all axes without keepdim the output is a scalar whatever the input; else,
+  // once the input's rank is known, the reduced dims go (or become 1 with keepdim) and the others
+  // carry over. Bad axes are left to the builder to report.
+  void rule_reduce(size_t ci, const PrimCall& c) {
+    const json* axis = port_value(c, "axis");
+    const json* keep = port_value(c, "keepdim");
+    if (!axis || !keep || !keep->is_boolean()) return;
+    const EdgeId out = c.ports.at("output");
+    if (axis->is_null() && !keep->get<bool>()) return constrain(out, Sym{}, block(c, "output"));
+    const auto& in = shape[static_cast<size_t>(c.ports.at("input"))];
+    if (!in) return;
+    const Sym n = norm(*in);
+    if (!n.fixed()) return;
+    const auto r = static_cast<int64_t>(n.pre.size());
+    std::vector<bool> reduced(static_cast<size_t>(r), axis->is_null());
+    if (!axis->is_null()) {
+      const json axes = axis->is_array() ? *axis : json::array({*axis});
+      for (const json& a : axes) {
+        if (!a.is_number_integer()) return;
+        int64_t k = a.get<int64_t>();
+        if (k < 0) k += r;
+        if (k < 0 || k >= r) return;
+        reduced[static_cast<size_t>(k)] = true;
+      }
+    }
+    Sym o;
+    for (int64_t i = 0; i < r; ++i) {
+      if (!reduced[static_cast<size_t>(i)]) o.pre.push_back(n.pre[static_cast<size_t>(i)]);
+      else if (keep->get<bool>()) o.pre.push_back(sized_once("r" + std::to_string(ci) + "#" + std::to_string(i), 1));
+    }
+    constrain(out, o, block(c, "output"));
+  }
+
+  // Flatten of an input of known rank, before all its dims are known: the dims outside
+  // start_dim..end_dim carry over; the merged dim is their product when all are known, else a
+  // dim of its own (made once per call). Bad dims are left to the builder to report.
+  void rule_flatten(size_t ci, const PrimCall& c) {
+    const auto& in = shape[static_cast<size_t>(c.ports.at("input"))];
+    if (!in) return;
+    const Sym n = norm(*in);
+    const json* start_v = port_value(c, "start_dim");
+    const json* end_v = port_value(c, "end_dim");
+    if (!n.fixed() || !start_v || !end_v || !start_v->is_number_integer() || !end_v->is_number_integer()) return;
+    const auto r = static_cast<int64_t>(n.pre.size());
+    int64_t start = start_v->get<int64_t>(), end = end_v->get<int64_t>();
+    if (start < 0) start += r;
+    if (end < 0) end += r;
+    if (r == 0 || start < 0 || end >= r || start > end) return;
+    Sym out;
+    std::optional<int64_t> product = 1;
+    for (int64_t i = 0; i < r; ++i) {
+      const int d = n.pre[static_cast<size_t>(i)];
+      if (i < start || i > end) {
+        out.pre.push_back(d);
+        continue;
+      }
+      const auto& v = dims[static_cast<size_t>(find_dim(d))].value;
+      product = product && v ? std::optional<int64_t>(*product * *v) : std::nullopt;
+      if (i != end) continue;
+      const std::string key = "f" + std::to_string(ci);
+      const int merged = once(key, false);
+      if (product && !fresh.count(key + "=")) {  // unify with the product once it is known
+        fresh.emplace(key + "=", merged);
+        try {
+          unify_dim(merged, new_dim(product, ""), static_cast<size_t>(i));
+        } catch (const Conflict& cf) {
+          throw ShapeError(fmt::format("[shapes] output of {} flattens input {} to {}: {}", block(c, "input"),
+                                       str(*in), *product, cf.why));
+        }
+      }
+      out.pre.push_back(merged);
+    }
+    constrain(c.ports.at("output"), out, block(c, "output"));
+  }
+
   // Runs the primitive's builder on placeholder inputs once every input shape is concrete and
   // some output is not: the op rules give the output shapes (or reject the input shapes).
   void rule_build(const PrimCall& c) {
@@ -493,6 +582,8 @@ struct SymbolicShapes::Impl {
           case PrimitiveDef::ShapeRule::broadcast: rule_broadcast(ci, c); break;
           case PrimitiveDef::ShapeRule::transpose: rule_transpose(c); break;
           case PrimitiveDef::ShapeRule::matmul: rule_matmul(ci, c); break;
+          case PrimitiveDef::ShapeRule::flatten: rule_flatten(ci, c); break;
+          case PrimitiveDef::ShapeRule::reduce: rule_reduce(ci, c); break;
           case PrimitiveDef::ShapeRule::none: break;
         }
         rule_build(c);
@@ -550,6 +641,16 @@ std::optional<Shape> SymbolicShapes::concrete(EdgeId e) const { return impl_->co
 std::string SymbolicShapes::str(EdgeId e) const {
   const auto& s = impl_->shape[static_cast<size_t>(e)];
   return s ? impl_->str(*s) : "?";
+}
+
+std::optional<std::vector<SymbolicShapes::DimInfo>> SymbolicShapes::dims(EdgeId e) const {
+  const auto& s = impl_->shape[static_cast<size_t>(e)];
+  if (!s) return std::nullopt;
+  const Sym n = impl_->norm(*s);
+  if (!n.fixed()) return std::nullopt;
+  std::vector<DimInfo> out;
+  for (int d : n.pre) out.push_back({impl_->dims[static_cast<size_t>(d)].value, d});
+  return out;
 }
 
 bool SymbolicShapes::known(EdgeId e) const { return impl_->shape[static_cast<size_t>(e)].has_value(); }

@@ -39,6 +39,13 @@ class SymbolicShapes {
   // "[N, 1, d_in]", "[V..., 3]", "[]" for a scalar; "?" when nothing is known.
   std::string str(EdgeId e) const;
   bool known(EdgeId e) const;
+  // The dims of a key of known rank (nullopt: no shape, or a variadic part is still open): each
+  // a value when known, and an id that dims known to be equal share.
+  struct DimInfo {
+    std::optional<int64_t> value;
+    int id = 0;
+  };
+  std::optional<std::vector<DimInfo>> dims(EdgeId e) const;
 
   // From now on a key that broadcasting leaves without any shape takes its partner's shape (no
   // broadcasting assumed), and propagates again. Used to choose shapes for random inputs (a loss

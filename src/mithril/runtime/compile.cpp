@@ -13,6 +13,7 @@
 #include "mithril/io/json_tensor.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/shape.h"
+#include "mithril/runtime/static_keys.h"
 
 namespace mithril {
 
@@ -25,7 +26,7 @@ struct PhysicalModel::Impl {
   FlatModel flat;
   CompileOptions options;
   std::vector<EdgeId> outputs;                    // returned outputs (discards removed)
-  std::vector<std::string> output_keys, input_keys, trainable_keys, discarded_keys;
+  std::vector<std::string> output_keys, input_keys, trainable_keys, discarded_keys, static_keys;
   std::vector<bool> needed_call;                  // calls the returned outputs depend on
   std::map<EdgeId, Data> constants;               // tensor constants by edge
   std::map<EdgeId, json> constant_values;         // JSON of every constant edge (scalars too)
@@ -193,6 +194,13 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   std::sort(impl->input_keys.begin(), impl->input_keys.end());
   std::sort(impl->trainable_keys.begin(), impl->trainable_keys.end());
   std::sort(impl->discarded_keys.begin(), impl->discarded_keys.end());
+  StaticKeyQuery sq{&flat, impl->needed_call, {}, impl->outputs, {}};
+  for (const auto& [e, v] : impl->constant_values) sq.constants.insert(e);
+  for (const auto& [e, d] : impl->constants) sq.constants.insert(e);
+  for (const std::string& key : impl->input_keys)
+    if (!std::binary_search(impl->trainable_keys.begin(), impl->trainable_keys.end(), key))
+      sq.data_inputs.insert(*flat.find(key));
+  impl->static_keys = static_keys(sq);
   // Static shapes: build and plan now, so a plan over mem_size fails at compile time.
   if (impl->options.static_shapes) {
     if (!impl->options.inference && !impl->trainable_keys.empty()) impl->program_for(impl->static_signature(true));
@@ -598,6 +606,7 @@ const std::vector<std::string>& PhysicalModel::input_keys() const { return impl_
 const std::vector<std::string>& PhysicalModel::trainable_keys() const { return impl_->trainable_keys; }
 const std::vector<std::string>& PhysicalModel::output_keys() const { return impl_->output_keys; }
 const std::vector<std::string>& PhysicalModel::discarded_keys() const { return impl_->discarded_keys; }
+const std::vector<std::string>& PhysicalModel::static_keys() const { return impl_->static_keys; }
 const logical::FlatModel& PhysicalModel::flat_model() const { return impl_->flat; }
 
 std::map<std::string, PhysicalModel::KeyInfo> PhysicalModel::infer_shapes(

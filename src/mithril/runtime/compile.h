@@ -94,6 +94,9 @@ class PhysicalModel {
   const std::vector<std::string>& trainable_keys() const;  // inputs that get gradients
   const std::vector<std::string>& output_keys() const;
   const std::vector<std::string>& discarded_keys() const;  // discarded outputs and what only fed them
+  // Mithril's all_static_keys (sorted): data inputs (runtime inputs without gradients) and the
+  // values folded at compile time that the runtime graph still reads or returns (static_keys.h).
+  const std::vector<std::string>& static_keys() const;
   const logical::FlatModel& flat_model() const;
 
   // Shape and dtype of a key's value in the graph built for some input shapes.

@@ -11,9 +11,11 @@
 #include "mithril/io/json_tensor.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/model_dict.h"
+#include "mithril/logical/shape_inference.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/ops/reduce.h"
 #include "mithril/runtime/compile.h"
+#include "mithril/runtime/legacy_shape_case.h"
 #include "mithril/runtime/randomized.h"
 
 namespace mithril::conformance {
@@ -171,6 +173,40 @@ void run_discard_case(const json& c) {
                          fmt::join(want_discard, ", ")));
 }
 
+// static_keys_directed_test (README §5): the given inputs are constants (their values do not
+// matter for the key set); the static key set of the inference compile must match.
+void run_static_keys_case(const json& c) {
+  const logical::Model model = logical::model_from_dict(c.at("model"));
+  CompileOptions opt;
+  opt.inference = true;
+  const json given = c.value("static_input_shapes", json::object());
+  for (const auto& [k, shape] : given.items())
+    opt.constant_tensors[k] = Data(Tensor::zeros(shape.get<Shape>(), DType::f64));
+  const PhysicalModel pm = compile(model, opt);
+  const auto want = c.at("results").at("static_keys").get<std::vector<std::string>>();
+  std::vector<std::string> want_sorted = want;
+  std::sort(want_sorted.begin(), want_sorted.end());
+  if (pm.static_keys() != want_sorted)
+    mismatch(fmt::format("static keys [{}] but expected [{}]", fmt::join(pm.static_keys(), ", "),
+                         fmt::join(want_sorted, ", ")));
+}
+
+// shape_directed_test (README §9): converted from the old API, then the symbolic shapes of the
+// flat (training) model with the case's key shapes are compared by legacy name.
+void run_legacy_shape_case(const json& c) {
+  const LegacyShapeCase lc = from_legacy_shape_case(c);
+  logical::Model model = logical::model_from_dict(lc.model);
+  if (!lc.training.is_null()) model = training_model(model, lc.training);
+  const logical::FlatModel flat = logical::flatten(model);
+  logical::SymbolicShapes shapes(flat);
+  for (const auto& [key, shape] : lc.key_shapes) {
+    const auto e = flat.find(key);
+    if (!e) mismatch("the case gives a shape for '" + key + "', which is not a key of the model");
+    shapes.constrain(*e, shape, "the case's shape of '" + key + "'");
+  }
+  if (const auto problems = compare_legacy_shapes(flat, shapes, lc.expected)) mismatch(*problems);
+}
+
 // numpy_utils (README §7): un-broadcasting a gradient with sum_to.
 void run_numpy_utils_case(const json& c) {
   const json& kw = c.at("kwargs");
@@ -194,6 +230,8 @@ CaseRunner runner_for(const std::string& stem) {
   if (stem == "error_test") return run_error_case;
   if (stem == "discard_keys_directed_test") return run_discard_case;
   if (stem == "numpy_utils") return run_numpy_utils_case;
+  if (stem == "static_keys_directed_test") return run_static_keys_case;
+  if (stem == "shape_directed_test") return run_legacy_shape_case;
   if (stem == "randomized_model_tests_all_backends") return run_randomized;
   return nullptr;
 }

@@ -14,9 +14,12 @@ std::vector<PortDef> reduce_ports() {
 
 void add_reduce(PrimitiveRegistry& r, const char* name, ReduceFn fn) {
   r.add(name, {}, [=](const json&) {
-    return single_output(name, reduce_ports(), [=](Graph&, const PortReader& in) {
-      return fn(in.tensor("input"), in.scalar_axes("axis"), in.scalar_bool("keepdim"));
-    });
+    return with_shape_rule(single_output(name, reduce_ports(),
+                                         [=](Graph&, const PortReader& in) {
+                                           return fn(in.tensor("input"), in.scalar_axes("axis"),
+                                                     in.scalar_bool("keepdim"));
+                                         }),
+                           PrimitiveDef::ShapeRule::reduce);
   });
 }
 
@@ -24,11 +27,16 @@ void add_variance(PrimitiveRegistry& r) {
   r.add("Variance", {}, [](const json&) {
     std::vector<PortDef> ports = reduce_ports();
     ports.push_back(scalar_port("correction", 0.0));
-    return single_output("Variance", ports, [](Graph&, const PortReader& in) {
-      const json& c = in.scalar("correction");
-      MI_CHECK(c.is_number(), ValueError, "[Variance] port 'correction' must be a number, got {}", c.dump());
-      return ops::variance(in.tensor("input"), in.scalar_axes("axis"), in.scalar_bool("keepdim"), c.get<double>());
-    });
+    return with_shape_rule(
+        single_output("Variance", ports,
+                      [](Graph&, const PortReader& in) {
+                        const json& c = in.scalar("correction");
+                        MI_CHECK(c.is_number(), ValueError, "[Variance] port 'correction' must be a number, got {}",
+                                 c.dump());
+                        return ops::variance(in.tensor("input"), in.scalar_axes("axis"), in.scalar_bool("keepdim"),
+                                             c.get<double>());
+                      }),
+        PrimitiveDef::ShapeRule::reduce);
   });
 }
 

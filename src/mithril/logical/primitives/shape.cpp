@@ -92,11 +92,12 @@ void add_concat(PrimitiveRegistry& r) {
 
 void add_flatten(PrimitiveRegistry& r) {
   r.add("Flatten", {}, [](const json&) {
-    return single_output("Flatten", {tensor_port("input"), scalar_port("start_dim", 0), scalar_port("end_dim", -1)},
-                         [](Graph&, const PortReader& in) {
-                           return ops::flatten(in.tensor("input"), in.scalar_int("start_dim"),
-                                               in.scalar_int("end_dim"));
-                         });
+    return with_shape_rule(
+        single_output("Flatten", {tensor_port("input"), scalar_port("start_dim", 0), scalar_port("end_dim", -1)},
+                      [](Graph&, const PortReader& in) {
+                        return ops::flatten(in.tensor("input"), in.scalar_int("start_dim"), in.scalar_int("end_dim"));
+                      }),
+        PrimitiveDef::ShapeRule::flatten);
   });
 }
 
