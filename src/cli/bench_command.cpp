@@ -15,6 +15,7 @@
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
 #include "mithril/runtime/benchmark.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/summary.h"
 
 namespace mithril::cli {
@@ -48,7 +49,7 @@ struct Row {
   BenchmarkResult result;
 };
 
-nlohmann::ordered_json to_json(const BenchArgs& a, const Row& row) {
+nlohmann::ordered_json to_json(const BenchArgs& a, const CompileOptions& opts, const Row& row) {
   nlohmann::ordered_json j;
   j["model"] = a.model_file;
   j["mode"] = a.train ? "train" : "inference";
@@ -63,6 +64,7 @@ nlohmann::ordered_json to_json(const BenchArgs& a, const Row& row) {
   j["isa"] = isa_name(best_isa());
   j["warmup_iterations"] = a.warmup;
   j["benchmark_iterations"] = a.iterations;
+  j["compile_options"] = compile_options_to_json(opts);
   const BenchmarkResult& r = row.result;
   j["throughput"] = r.throughput ? nlohmann::ordered_json(*r.throughput) : nlohmann::ordered_json();
   if (r.latency)
@@ -102,12 +104,12 @@ void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
 
 int run_bench(BenchArgs a) {
   MI_CHECK(a.optimizer == "sgd", ValueError, "[bench] unknown --optimizer '{}': only sgd is available", a.optimizer);
-  const DType dtype = parse_float_dtype(a.dtype, "bench");
-  const std::map<std::string, Shape> shapes = parse_shape_specs(a.shape_specs);
+  std::map<std::string, Shape> shapes;
+  CompileOptions opts = command_compile_options(a.options, {.dtype = DType::f32}, a.dtype, a.shape_specs, shapes, "bench");
+  opts.inference = !a.train;  // --train picks what is timed, whatever the options say
+  const DType dtype = opts.dtype;
+  a.dtype = std::string(dtype_name(dtype));
   const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
-  CompileOptions opts;
-  opts.dtype = dtype;
-  opts.inference = !a.train;
   const PhysicalModel pm = compile(setup.model, opts);
   const std::string batch_key = pick_batch_key(pm, setup.base.trainable_keys(), shapes, a.batch_key);
   if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
@@ -133,7 +135,7 @@ int run_bench(BenchArgs a) {
       r = run_benchmark(pm, inputs, config);
     }
     rows.push_back({batch, r});
-    if (a.json) fmt::print("{}\n", to_json(a, rows.back()).dump());
+    if (a.json) fmt::print("{}\n", to_json(a, opts, rows.back()).dump());
   }
   if (a.json) return 0;
 

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/model_setup.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/env.h"
@@ -85,12 +86,16 @@ int print_summary(const std::string& model_file, const std::vector<std::string>&
   return 0;
 }
 
-// Compiles the model (float64), evaluates it on the given or random inputs and prints each output.
+// Compiles the model (float64 unless --dtype or the --options precision say otherwise), evaluates
+// it on the given or random inputs and prints each output.
 int run_model(const std::string& model_file, const std::vector<std::string>& shape_specs,
-              const std::string& inputs_file, uint64_t seed, const std::string& output_file) {
+              const std::string& inputs_file, uint64_t seed, const std::string& output_file,
+              const std::string& options_arg, const std::string& dtype_flag) {
   using namespace mithril;
-  const PhysicalModel pm = compile(logical::load_model_dict(model_file));
-  const DataMap inputs = make_run_inputs(pm, inputs_file, parse_shape_specs(shape_specs), seed);
+  std::map<std::string, Shape> shapes;
+  const CompileOptions opts = cli::command_compile_options(options_arg, {}, dtype_flag, shape_specs, shapes, "run");
+  const PhysicalModel pm = compile(logical::load_model_dict(model_file), opts);
+  const DataMap inputs = make_run_inputs(pm, inputs_file, shapes, seed, opts.dtype);
   const DataMap outputs = pm.evaluate(inputs);
   std::map<std::string, Tensor> to_save;
   for (const std::string& key : pm.output_keys()) {
@@ -144,13 +149,16 @@ int main(int argc, char** argv) {
       ->add_option("--shapes", shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable; KEY= for a scalar)")
       ->allow_extra_args(false);
   summary->add_flag("--train", summary_train, "Show the program with the gradient graph (cotangents on every output)");
-  auto* run = app.add_subcommand("run", "Compile a model dict (float64) and evaluate it on given or random inputs");
+  auto* run = app.add_subcommand("run", "Compile a model dict and evaluate it on given or random inputs");
   run->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
   run->add_option("--shapes", shape_specs, "Shape of a random standard-normal input, e.g. --shapes input=32x128")
       ->allow_extra_args(false);
   run->add_option("--inputs", inputs_file, "Inputs by key name (.npz)")->check(CLI::ExistingFile);
   run->add_option("--seed", seed, "Seed of the random inputs")->capture_default_str();
   run->add_option("--output", output_file, "Write the outputs to this .npz");
+  std::string run_options, run_dtype;
+  run->add_option("--dtype", run_dtype, "f64, f32, bf16 or f16 (default: the --options precision, else f64)");
+  mithril::cli::add_compile_options_flag(run, run_options);
 
   // Commands in their own files (src/cli/*_command.cpp, declared in commands.h) run from their
   // CLI11 callbacks during parse() and leave their exit status here.
@@ -165,7 +173,7 @@ int main(int argc, char** argv) {
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);
-    if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file);
+    if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
     return status;
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

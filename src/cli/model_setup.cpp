@@ -6,7 +6,9 @@
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/train_model.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/run_io.h"
+#include "mithril/runtime/summary.h"
 
 namespace mithril::cli {
 namespace {
@@ -26,10 +28,27 @@ void add_model_options(CLI::App* cmd, ModelArgs& args, const char* train_help) {
       ->allow_extra_args(false);
   cmd->add_flag("--train", args.train, train_help);
   cmd->add_option("--loss", args.loss, "Loss for --train: l1, mse or ce")->capture_default_str();
-  cmd->add_option("--dtype", args.dtype, "f32, f64, bf16 or f16")->capture_default_str();
+  cmd->add_option("--dtype", args.dtype, "f32, f64, bf16 or f16 (default: the --options precision, else f32)");
+  add_compile_options_flag(cmd, args.options);
   cmd->add_option("--warmup", args.warmup, "Untimed calls first")->capture_default_str();
   cmd->add_option("--iterations", args.iterations, "Timed calls")->capture_default_str();
   cmd->add_option("--seed", args.seed, "Seed of the random inputs")->capture_default_str();
+}
+
+void add_compile_options_flag(CLI::App* cmd, std::string& options) {
+  cmd->add_option("--options", options,
+                  "Compile options by name (ml.compile keywords): a JSON file or inline '{...}'; "
+                  "--dtype and --shapes override it");
+}
+
+CompileOptions command_compile_options(const std::string& options_arg, CompileOptions base,
+                                       const std::string& dtype_flag, const std::vector<std::string>& shape_specs,
+                                       std::map<std::string, Shape>& shapes, const char* tag) {
+  CompileOptions opts = options_arg.empty() ? std::move(base) : load_compile_options(options_arg, std::move(base));
+  if (!dtype_flag.empty()) opts.dtype = parse_float_dtype(dtype_flag, tag);
+  shapes = opts.shapes;
+  for (const auto& [key, shape] : parse_shape_specs(shape_specs)) shapes[key] = shape;
+  return opts;
 }
 
 ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag) {

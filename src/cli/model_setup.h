@@ -15,13 +15,14 @@
 namespace mithril::cli {
 
 // The options both commands take: the model, input shapes, --train with its loss, the dtype, the
-// warm-up and timed calls and the seed of the random inputs.
+// compile options by name, the warm-up and timed calls and the seed of the random inputs.
 struct ModelArgs {
   std::string model_file;
   std::vector<std::string> shape_specs;
   bool train = false;
   std::string loss = "mse";
-  std::string dtype = "f32";
+  std::string dtype;  // empty: the --options precision, else f32
+  std::string options;
   int warmup = 3;
   int iterations = 20;
   uint64_t seed = 0;
@@ -36,6 +37,17 @@ struct ModelSetup {
   std::string loss;        // l1, mse or ce
   std::string output_key;  // with train: the output the loss is attached to
 };
+
+// Adds `--options FILE.json|'{...}'` (compile options by name, runtime/compile_options.h) to `cmd`.
+void add_compile_options_flag(CLI::App* cmd, std::string& options);
+
+// A command's compile options: its defaults (`base`), then the --options file or inline JSON over
+// them, then the explicit flags over that: --dtype when given (`dtype_flag` not empty), and
+// --shapes, merged key by key over the file's `shapes` into `shapes` (the shapes of the inputs
+// the command draws).
+CompileOptions command_compile_options(const std::string& options_arg, CompileOptions base,
+                                       const std::string& dtype_flag, const std::vector<std::string>& shape_specs,
+                                       std::map<std::string, Shape>& shapes, const char* tag);
 
 // `tag` names the command in error messages ("bench"). Unknown losses are a ValueError.
 ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag);

@@ -27,16 +27,17 @@ struct ProfileArgs : ModelArgs {
 int run_profile(const ProfileArgs& a) {
   MI_CHECK(a.iterations > 0, ValueError, "[profile] --iterations must be positive, got {}", a.iterations);
   MI_CHECK(a.warmup >= 0, ValueError, "[profile] --warmup must be >= 0, got {}", a.warmup);
-  const DType dtype = parse_float_dtype(a.dtype, "profile");
-  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile");
-  CompileOptions opts;
-  opts.dtype = dtype;
-  opts.inference = !a.train;
+  std::map<std::string, Shape> shapes;
+  CompileOptions opts =
+      command_compile_options(a.options, {.dtype = DType::f32}, a.dtype, a.shape_specs, shapes, "profile");
+  opts.inference = !a.train;  // --train picks what is profiled, whatever the options say
   opts.profile = true;
-  opts.peak_gflops = a.peak_gflops;
-  opts.peak_gbs = a.peak_gbs;
+  if (a.peak_gflops > 0) opts.peak_gflops = a.peak_gflops;
+  if (a.peak_gbs > 0) opts.peak_gbs = a.peak_gbs;
+  const DType dtype = opts.dtype;
+  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile");
   const PhysicalModel pm = compile(setup.model, opts);
-  const DataMap inputs = make_setup_inputs(setup, pm, parse_shape_specs(a.shape_specs), a.seed, dtype, "profile");
+  const DataMap inputs = make_setup_inputs(setup, pm, shapes, a.seed, dtype, "profile");
 
   DataMap cotangent;
   if (a.train) {
@@ -53,7 +54,7 @@ int run_profile(const ProfileArgs& a) {
   const ProfileStats stats = pm.profile_stats();
 
   fmt::print("{} ({}, {}, {} threads, {} kernels), {} warm-up + {} profiled calls\n", a.model_file,
-             a.train ? "forward + gradients, loss " + a.loss : std::string("inference"), a.dtype, num_threads(),
+             a.train ? "forward + gradients, loss " + a.loss : std::string("inference"), dtype_name(dtype), num_threads(),
              isa_name(best_isa()), a.warmup, a.iterations);
   fmt::print("{}", format_profile(stats, a.top));
   fmt::print("\nmeasured total (wall time of evaluate calls): {:.3f} ms, {:.3f} ms per call\n", wall * 1e3,

@@ -1,0 +1,311 @@
+// CompileOptions by name (compile_options.h): every accepted ml.compile name lands in its field,
+// every seed knob this build lacks is rejected with its exact message, unknown names and wrong
+// value types name the option, and to_json/from_json round-trip.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "mithril/core/error.h"
+#include "mithril/logical/model_dict.h"
+#include "mithril/runtime/compile_options.h"
+#include "support/error_of.h"
+
+namespace mithril {
+namespace {
+
+using logical::json;
+using testing::error_of;
+
+CompileOptions parse(const char* text) { return compile_options_from_json(json::parse(text)); }
+
+template <typename E = ValueError>
+std::string error_parsing(const char* text) {
+  return error_of<E>([&] { (void)parse(text); });
+}
+
+TEST(CompileOptionsFromJson, EmptyObjectGivesTheDefaults) {
+  const CompileOptions o = parse("{}");
+  const CompileOptions d;
+  EXPECT_EQ(o.inference, d.inference);
+  EXPECT_EQ(o.dtype, d.dtype);
+  EXPECT_EQ(o.mem_size, d.mem_size);
+  EXPECT_TRUE(o.optimizations.constant_folding && o.optimizations.operator_fusion &&
+              o.optimizations.dead_code_elimination && o.optimizations.common_subexpression && o.graph_optimization);
+  EXPECT_TRUE(o.shapes.empty() && o.constant_keys.empty() && o.discard_keys.empty() && o.trainable_keys.empty());
+}
+
+TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
+  const CompileOptions o = parse(R"({
+    "inference": true, "static_inference": true, "static_shapes": true, "static_types": true,
+    "shapes": {"x": [32, 128], "s": []}, "mem_size": 4294967296, "profile": true,
+    "peak_gflops": 100.5, "peak_gbs": 20,
+    "optimizations": {"constant_folding": false, "operator_fusion": false,
+                      "dead_code_elimination": false, "common_subexpression": false},
+    "graph_optimization": false, "jit": true, "pre_allocate": true,
+    "constant_keys": {"axis": 1}, "static_keys": {"c": [[1, 2]]},
+    "discard_keys": ["d1", "d2"], "trainable_keys": ["t"],
+    "backend": {"name": "cpu", "device": "cpu", "precision": "bfloat16", "pre_allocate": true}})");
+  EXPECT_TRUE(o.inference);
+  EXPECT_TRUE(o.static_inference);
+  EXPECT_TRUE(o.static_shapes);
+  EXPECT_TRUE(o.static_types);
+  EXPECT_EQ(o.shapes, (std::map<std::string, Shape>{{"x", {32, 128}}, {"s", {}}}));
+  EXPECT_EQ(o.mem_size, int64_t{4294967296});
+  EXPECT_TRUE(o.profile);
+  EXPECT_DOUBLE_EQ(o.peak_gflops, 100.5);
+  EXPECT_DOUBLE_EQ(o.peak_gbs, 20);
+  EXPECT_FALSE(o.optimizations.constant_folding);
+  EXPECT_FALSE(o.optimizations.operator_fusion);
+  EXPECT_FALSE(o.optimizations.dead_code_elimination);
+  EXPECT_FALSE(o.optimizations.common_subexpression);
+  EXPECT_FALSE(o.graph_optimization);
+  ASSERT_EQ(o.constant_keys.size(), 2u);
+  EXPECT_EQ(o.constant_keys.at("axis"), json(1));
+  EXPECT_EQ(o.constant_keys.at("c"), json::parse("[[1, 2]]"));
+  EXPECT_EQ(o.discard_keys, (std::vector<std::string>{"d1", "d2"}));
+  EXPECT_EQ(o.trainable_keys, (std::vector<std::string>{"t"}));
+  EXPECT_EQ(o.dtype, DType::bf16);
+}
+
+TEST(CompileOptionsFromJson, PrecisionNamesAndBackendForms) {
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float64"}})").dtype, DType::f64);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float32"}})").dtype, DType::f32);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "bfloat16"}})").dtype, DType::bf16);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float16"}})").dtype, DType::f16);
+  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32"}})").dtype, DType::f32);  // Mithril's backend dtype=
+  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32", "precision": "float32"}})").dtype, DType::f32);
+  EXPECT_EQ(parse(R"({"backend": "cpu"})").dtype, DType::f64);
+  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}})").mem_size, 1024);
+  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}, "mem_size": 1024})").mem_size, 1024);
+  EXPECT_EQ(error_parsing(R"({"backend": {"dtype": "f32", "precision": "float16"}})"),
+            "[compile options] backend.dtype and backend.precision name different dtypes (f32 and f16)");
+  EXPECT_EQ(error_parsing(R"({"mem_size": 1, "backend": {"mem_size": 2}})"),
+            "[compile options] mem_size is given twice with different values: 1 and 2");
+  EXPECT_EQ(error_parsing(R"({"static_keys": {"a": 1}, "constant_keys": {"a": 2}})"),
+            "[compile options] key 'a' is given twice in constant_keys/static_keys");
+}
+
+TEST(CompileOptionsFromJson, SwitchesOffAreAcceptedForKnobsWeDoNotHave) {
+  // false asks for what compile() does anyway: honoured, not ignored.
+  const CompileOptions o = parse(R"({"pjit": false, "vectorize": false, "torch_fx": false, "torch_dynamo": false,
+      "mixed_precision": false, "backend": {"cudnn_benchmark": false, "enable_amp": false}})");
+  EXPECT_EQ(o.dtype, DType::f64);
+}
+
+// Every seed knob this build does not have, with the message users see.
+TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
+  const std::pair<const char*, std::string> cases[] = {
+      {R"({"jit": false})",
+       "'jit' = false is not supported: compile() always specializes one program per input signature (shapes and "
+       "dtypes) and caches it, which is what jit=true asks for; there is no interpreted mode"},
+      {R"({"jit_options": {"static_argnums": [0, 1]}})",
+       "'jit_options' is not supported: JAX/PyTorch JIT settings (static_argnums, donate_argnums, torch.compile "
+       "backend and mode) do not exist in C++; compile() specializes and caches one program per input signature by "
+       "itself"},
+      {R"({"pjit": true})",
+       "'pjit' is not supported: partitioned JIT is JAX's multi-device compilation, not available in C++ (one CPU "
+       "device)"},
+      {R"({"vectorize": true})",
+       "'vectorize' is not supported: JAX's automatic vectorization (vmap) is not available in C++; the CPU kernels "
+       "are vectorized (AVX2) anyway"},
+      {R"({"xla_optimization_level": 3})",
+       "'xla_optimization_level' is not supported: XLA is not available in C++; the graph passes are selected with "
+       "'optimizations' and 'graph_optimization'"},
+      {R"({"tpu_replicas": 8})", "'tpu_replicas' is not supported: TPUs are not available: this build has the CPU "
+                                 "backend only"},
+      {R"({"torch_fx": true})",
+       "'torch_fx' is not supported: torch.fx is PyTorch-only; the graph passes are selected with 'optimizations'"},
+      {R"({"torch_dynamo": true})",
+       "'torch_dynamo' is not supported: TorchDynamo is PyTorch-only; the graph passes are selected with "
+       "'optimizations'"},
+      {R"({"mixed_precision": true})",
+       "'mixed_precision' is not supported: a compiled model runs in one dtype (backend precision); mixed precision "
+       "(bf16 compute on float32 master weights) is a Trainer option: TrainerOptions::mixed_precision, mithril "
+       "train --precision bf16"},
+      {R"({"target_hardware": "nvidia_a100"})",
+       "'target_hardware' is not supported: compiling for a named accelerator is not available: this build has the "
+       "CPU backend only, whose kernels are picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
+      {R"({"optimize_for": "throughput"})",
+       "'optimize_for' is not supported: there is no throughput/latency mode to select: compile() builds one program "
+       "per input signature (mithril bench --batch-sizes finds the batch size for either)"},
+      {R"({"parallelism": "data"})",
+       "'parallelism' is not supported: data, model and pipeline parallelism across devices are not available: this "
+       "build runs on one CPU device, whose kernels use every thread of the pool (MITHRIL_NUM_THREADS)"},
+      {R"({"parallelism": "model"})",
+       "'parallelism' is not supported: data, model and pipeline parallelism across devices are not available: this "
+       "build runs on one CPU device, whose kernels use every thread of the pool (MITHRIL_NUM_THREADS)"},
+      {R"({"tensor_split_dims": {"weights": 1}})",
+       "'tensor_split_dims' is not supported: splitting tensors across devices (model parallelism) is not "
+       "available: one CPU device"},
+      {R"({"pipeline_stages": 4})",
+       "'pipeline_stages' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
+      {R"({"pipeline_chunks": 8})",
+       "'pipeline_chunks' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
+      {R"({"quantize": "int8"})",
+       "'quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
+       "float32, bfloat16 or float16 (backend precision)"},
+      {R"({"backend": {"quantize": "int8"}})",
+       "'backend.quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
+       "float32, bfloat16 or float16 (backend precision)"},
+      {R"({"pre_allocate": false})",
+       "'pre_allocate' = false is not supported: the intermediates of every program are planned into one arena "
+       "allocated when the program is built (at compile() under static_shapes); there is no allocate-per-op mode"},
+      {R"({"backend": {"pre_allocate": false}})",
+       "'backend.pre_allocate' = false is not supported: the intermediates of every program are planned into one "
+       "arena allocated when the program is built (at compile() under static_shapes); there is no allocate-per-op "
+       "mode"},
+      {R"({"backend": {"cudnn_benchmark": true}})",
+       "'backend.cudnn_benchmark' is not supported: the cuDNN autotuner is CUDA-only and this build has no GPU "
+       "backend"},
+      {R"({"backend": {"enable_amp": true}})",
+       "'backend.enable_amp' is not supported: automatic mixed precision is CUDA-only (torch.cuda.amp) and this "
+       "build has no GPU backend; bf16 mixed precision training is the Trainer's (mithril train --precision bf16)"},
+      {R"({"backend": {"device_mesh": [4]}})",
+       "'backend.device_mesh' is not supported: device meshes are not available: this build runs on one CPU device"},
+      {R"({"backend": {"device": "cuda"}})",
+       "device 'cuda' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+      {R"({"backend": {"device": "gpu"}})",
+       "device 'gpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+      {R"({"backend": {"device": "tpu"}})",
+       "device 'tpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+      {R"({"backend": {"device": "cuda:1"}})",
+       "device 'cuda:1' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+      {R"({"backend": {"device": "fpga"}})",
+       "device 'fpga' is not available: this build has the CPU backend only (devices: cpu)"},
+      {R"({"backend": {"name": "jax"}})",
+       "backend 'jax' is not available: this build has one backend, \"cpu\" (C++ kernels with OpenBLAS GEMM)"},
+      {R"({"backend": "torch"})",
+       "backend 'torch' is not available: this build has one backend, \"cpu\" (C++ kernels with OpenBLAS GEMM)"},
+  };
+  for (const auto& [text, message] : cases)
+    EXPECT_EQ(error_parsing(text), "[compile options] " + message) << text;
+}
+
+TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
+  EXPECT_EQ(error_parsing<KeyError>(R"({"infrence": true})"),
+            "[compile options] unknown option 'infrence' (valid: backend, constant_keys, discard_keys, "
+            "graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
+            "profile, shapes, static_inference, static_keys, static_shapes, static_types, trainable_keys)");
+  EXPECT_EQ(error_parsing<KeyError>(R"({"optimizations": {"loop_unrolling": true}})"),
+            "[compile options] unknown optimization 'optimizations.loop_unrolling' (valid: common_subexpression, "
+            "constant_folding, dead_code_elimination, operator_fusion)");
+  EXPECT_EQ(error_parsing<KeyError>(R"({"backend": {"precison": "float32"}})"),
+            "[compile options] unknown backend option 'backend.precison' (valid: device, dtype, mem_size, name, "
+            "pre_allocate, precision)");
+}
+
+TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) {
+  const std::pair<const char*, std::string> cases[] = {
+      {"[]", "'compile options' must be a JSON object {option: value}, got []"},
+      {R"({"inference": "yes"})", "'inference' must be a boolean, got \"yes\""},
+      {R"({"static_shapes": 1})", "'static_shapes' must be a boolean, got 1"},
+      {R"({"jit": "on"})", "'jit' must be a boolean, got \"on\""},
+      {R"({"mem_size": -1})", "'mem_size' must be a non-negative integer (bytes), got -1"},
+      {R"({"mem_size": 1.5})", "'mem_size' must be a non-negative integer (bytes), got 1.5"},
+      {R"({"peak_gflops": "fast"})", "'peak_gflops' must be a non-negative number, got \"fast\""},
+      {R"({"discard_keys": "y"})", "'discard_keys' must be a list of key names, got \"y\""},
+      {R"({"trainable_keys": [1]})", "'trainable_keys' must be a list of key names, got [1]"},
+      {R"({"shapes": [[1, 2]]})", "'shapes' must be an object {key: [dims]}, got [[1,2]]"},
+      {R"({"shapes": {"x": [null, 3]}})",
+       "'shapes.x' must be a list of non-negative integer dims (static shapes have no symbolic or unknown dims), "
+       "got [null,3]"},
+      {R"({"shapes": {"x": ["N", 3]}})",
+       "'shapes.x' must be a list of non-negative integer dims (static shapes have no symbolic or unknown dims), "
+       "got [\"N\",3]"},
+      {R"({"optimizations": true})", "'optimizations' must be an object of booleans, got true"},
+      {R"({"optimizations": {"constant_folding": "no"}})",
+       "'optimizations.constant_folding' must be a boolean, got \"no\""},
+      {R"({"constant_keys": [1]})", "'constant_keys' must be an object {key: value}, got [1]"},
+      {R"({"backend": 3})",
+       "'backend' must be an object such as {\"name\": \"cpu\", \"precision\": \"float32\"} or \"cpu\", got 3"},
+      {R"({"backend": {"precision": "int32"}})",
+       "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"int32\""},
+      {R"({"backend": {"precision": "float8"}})",
+       "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"float8\""},
+      {R"({"backend": {"name": 1}})", "'backend.name' must be a backend name (\"cpu\"), got 1"},
+      {R"({"backend": {"device": ["cpu"]}})", "'backend.device' must be a device name (\"cpu\"), got [\"cpu\"]"},
+  };
+  for (const auto& [text, message] : cases)
+    EXPECT_EQ(error_parsing(text), "[compile options] " + message) << text;
+}
+
+TEST(CompileOptionsToJson, RoundTripsEveryField) {
+  CompileOptions o;
+  o.inference = true;
+  o.static_shapes = o.static_types = true;
+  o.shapes = {{"x", {4, 3}}, {"b", {2}}};
+  o.mem_size = 1 << 20;
+  o.profile = true;
+  o.peak_gflops = 50;
+  o.optimizations.operator_fusion = false;
+  o.optimizations.common_subexpression = false;
+  o.graph_optimization = false;
+  o.constant_keys = {{"axis", json(0)}};
+  o.constant_tensors = {{"w", Tensor::from_doubles({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64)}};
+  o.discard_keys = {"z"};
+  o.trainable_keys = {"b"};
+  o.dtype = DType::f16;
+
+  const json j = compile_options_to_json(o);
+  EXPECT_EQ(j.at("backend"), json::parse(R"({"name": "cpu", "device": "cpu", "precision": "float16"})"));
+  EXPECT_EQ(j.at("constant_keys"), json::parse(R"({"axis": 0, "w": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]})"));
+  const CompileOptions back = compile_options_from_json(j);
+  EXPECT_EQ(back.inference, o.inference);
+  EXPECT_EQ(back.static_inference, o.static_inference);
+  EXPECT_EQ(back.static_shapes, o.static_shapes);
+  EXPECT_EQ(back.static_types, o.static_types);
+  EXPECT_EQ(back.shapes, o.shapes);
+  EXPECT_EQ(back.mem_size, o.mem_size);
+  EXPECT_EQ(back.profile, o.profile);
+  EXPECT_EQ(back.peak_gflops, o.peak_gflops);
+  EXPECT_EQ(back.peak_gbs, o.peak_gbs);
+  EXPECT_EQ(back.optimizations.constant_folding, o.optimizations.constant_folding);
+  EXPECT_EQ(back.optimizations.operator_fusion, o.optimizations.operator_fusion);
+  EXPECT_EQ(back.optimizations.dead_code_elimination, o.optimizations.dead_code_elimination);
+  EXPECT_EQ(back.optimizations.common_subexpression, o.optimizations.common_subexpression);
+  EXPECT_EQ(back.graph_optimization, o.graph_optimization);
+  EXPECT_EQ(back.discard_keys, o.discard_keys);
+  EXPECT_EQ(back.trainable_keys, o.trainable_keys);
+  EXPECT_EQ(back.dtype, o.dtype);
+  EXPECT_EQ(back.constant_keys.size(), 2u);  // the tensor constant comes back as its nested list
+  EXPECT_EQ(compile_options_to_json(back), j);  // a fixed point
+}
+
+logical::Model example_model() {
+  return logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
+}
+
+TEST(CompileOptionsFromJson, OptionsByNameCompileTheModelTheyDescribe) {
+  const PhysicalModel pm = compile(example_model(), parse(R"({
+      "static_inference": true, "shapes": {"x": [4, 3], "w": [2, 3], "b": [2]},
+      "backend": {"name": "cpu", "device": "cpu", "precision": "float32"}, "jit": true})"));
+  EXPECT_GT(pm.planned_peak_bytes(), 0);  // static_shapes: planned inside compile()
+  const DataMap inputs = {{"x", Tensor::full({4, 3}, 1.0, DType::f32)},
+                          {"w", Tensor::full({2, 3}, 1.0, DType::f32)},
+                          {"b", Tensor::full({2}, 1.0, DType::f32)}};
+  const Tensor y = pm.evaluate(inputs).at("y").tensor;
+  EXPECT_EQ(y.dtype(), DType::f32);
+  EXPECT_EQ(y.to_doubles(), std::vector<double>(8, 4.0));
+  EXPECT_EQ(error_of<ValueError>([&] { (void)pm.evaluate(inputs, {{"y", Tensor::full({4, 2}, 1.0, DType::f32)}}); }),
+            "[evaluate] the model was compiled with inference=true: no gradients");
+}
+
+TEST(LoadCompileOptions, InlineJsonFilesAndTheirErrors) {
+  EXPECT_TRUE(load_compile_options(R"(  {"inference": true})").inference);
+  const std::string path = ::testing::TempDir() + "compile_options_test.json";
+  {
+    std::ofstream f(path);
+    f << R"({"backend": {"precision": "float32"}})";
+  }
+  EXPECT_EQ(load_compile_options(path).dtype, DType::f32);
+  std::remove(path.c_str());
+  EXPECT_EQ(error_of<ValueError>([&] { (void)load_compile_options(path); }),
+            "[compile options] cannot read options file '" + path + "'");
+  EXPECT_EQ(error_of<ValueError>([] { (void)load_compile_options("{\"inference\": }"); }).rfind(
+                "[compile options] inline JSON is not valid JSON: ", 0),
+            0u);
+}
+
+}  // namespace
+}  // namespace mithril
