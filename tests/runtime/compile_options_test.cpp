@@ -44,7 +44,8 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
                       "dead_code_elimination": false, "common_subexpression": false},
     "graph_optimization": false, "jit": true, "pre_allocate": true,
     "constant_keys": {"axis": 1}, "static_keys": {"c": [[1, 2]]},
-    "discard_keys": ["d1", "d2"], "trainable_keys": ["t"],
+    "discard_keys": ["d1", "d2"], "trainable_keys": ["t"], "data_keys": ["x"],
+    "safe_shapes": true, "safe_names": true, "use_short_namings": true,
     "backend": {"name": "cpu", "device": "cpu", "precision": "bfloat16", "pre_allocate": true}})");
   EXPECT_TRUE(o.inference);
   EXPECT_TRUE(o.static_inference);
@@ -65,6 +66,7 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
   EXPECT_EQ(o.constant_keys.at("c"), json::parse("[[1, 2]]"));
   EXPECT_EQ(o.discard_keys, (std::vector<std::string>{"d1", "d2"}));
   EXPECT_EQ(o.trainable_keys, (std::vector<std::string>{"t"}));
+  EXPECT_EQ(o.data_keys, (std::vector<std::string>{"x"}));
   EXPECT_EQ(o.dtype, DType::bf16);
 }
 
@@ -148,6 +150,21 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"backend": {"quantize": "int8"}})",
        "'backend.quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
        "float32, bfloat16 or float16 (backend precision)"},
+      {R"({"jacobian_keys": ["w"]})",
+       "'jacobian_keys' is not supported: full Jacobians are not available: evaluate() with output gradients "
+       "returns vector-Jacobian products for the trainable keys"},
+      {R"({"file_path": "model.py"})",
+       "'file_path' is not supported: the CPU backend runs the graph itself and generates no code to write; mithril "
+       "summary MODEL.json --shapes ... prints the optimized program"},
+      {R"({"safe_shapes": false})",
+       "'safe_shapes' = false is not supported: compile() keeps Mithril's default: evaluate() checks every input's "
+       "shape and dtype against the program it runs"},
+      {R"({"safe_names": false})",
+       "'safe_names' = false is not supported: compile() keeps Mithril's default key-name checks; they cannot be "
+       "switched off"},
+      {R"({"use_short_namings": false})",
+       "'use_short_namings' = false is not supported: keys are named as Mithril names them by default (the "
+       "conformance suite compares them)"},
       {R"({"pre_allocate": false})",
        "'pre_allocate' = false is not supported: the intermediates of every program are planned into one arena "
        "allocated when the program is built (at compile() under static_shapes); there is no allocate-per-op mode"},
@@ -184,9 +201,10 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
 
 TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
   EXPECT_EQ(error_parsing<KeyError>(R"({"infrence": true})"),
-            "[compile options] unknown option 'infrence' (valid: backend, constant_keys, discard_keys, "
+            "[compile options] unknown option 'infrence' (valid: backend, constant_keys, data_keys, discard_keys, "
             "graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
-            "profile, shapes, static_inference, static_keys, static_shapes, static_types, trainable_keys)");
+            "profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, "
+            "trainable_keys, use_short_namings)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"optimizations": {"loop_unrolling": true}})"),
             "[compile options] unknown optimization 'optimizations.loop_unrolling' (valid: common_subexpression, "
             "constant_folding, dead_code_elimination, operator_fusion)");
@@ -201,6 +219,7 @@ TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) 
       {R"({"inference": "yes"})", "'inference' must be a boolean, got \"yes\""},
       {R"({"static_shapes": 1})", "'static_shapes' must be a boolean, got 1"},
       {R"({"jit": "on"})", "'jit' must be a boolean, got \"on\""},
+      {R"({"data_keys": [["x"]]})", "'data_keys' must be a list of key names, got [[\"x\"]]"},
       {R"({"mem_size": -1})", "'mem_size' must be a non-negative integer (bytes), got -1"},
       {R"({"mem_size": 1.5})", "'mem_size' must be a non-negative integer (bytes), got 1.5"},
       {R"({"peak_gflops": "fast"})", "'peak_gflops' must be a non-negative number, got \"fast\""},
@@ -245,6 +264,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.constant_tensors = {{"w", Tensor::from_doubles({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64)}};
   o.discard_keys = {"z"};
   o.trainable_keys = {"b"};
+  o.data_keys = {"x"};
   o.dtype = DType::f16;
 
   const json j = compile_options_to_json(o);
@@ -267,6 +287,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(back.graph_optimization, o.graph_optimization);
   EXPECT_EQ(back.discard_keys, o.discard_keys);
   EXPECT_EQ(back.trainable_keys, o.trainable_keys);
+  EXPECT_EQ(back.data_keys, o.data_keys);
   EXPECT_EQ(back.dtype, o.dtype);
   EXPECT_EQ(back.constant_keys.size(), 2u);  // the tensor constant comes back as its nested list
   EXPECT_EQ(compile_options_to_json(back), j);  // a fixed point
@@ -289,6 +310,26 @@ TEST(CompileOptionsFromJson, OptionsByNameCompileTheModelTheyDescribe) {
   EXPECT_EQ(y.to_doubles(), std::vector<double>(8, 4.0));
   EXPECT_EQ(error_of<ValueError>([&] { (void)pm.evaluate(inputs, {{"y", Tensor::full({4, 2}, 1.0, DType::f32)}}); }),
             "[evaluate] the model was compiled with inference=true: no gradients");
+}
+
+// data_keys: inputs that get no gradient although the model would differentiate them.
+TEST(CompileOptionsFromJson, DataKeysAreInputsWithoutGradients) {
+  const PhysicalModel all = compile(example_model());
+  EXPECT_EQ(all.trainable_keys(), (std::vector<std::string>{"b", "w"}));
+  const PhysicalModel pm = compile(example_model(), parse(R"({"data_keys": ["w"]})"));
+  EXPECT_EQ(pm.trainable_keys(), (std::vector<std::string>{"b"}));
+  const DataMap inputs = {{"x", Tensor::full({4, 3}, 1.0, DType::f64)},
+                          {"w", Tensor::full({2, 3}, 1.0, DType::f64)},
+                          {"b", Tensor::full({2}, 1.0, DType::f64)}};
+  const auto r = pm.evaluate(inputs, {{"y", Tensor::full({4, 2}, 1.0, DType::f64)}});
+  EXPECT_EQ(r.gradients.size(), 1u);
+  EXPECT_EQ(r.gradients.at("b").tensor.to_doubles(), (std::vector<double>{4.0, 4.0}));
+  EXPECT_EQ(error_of<KeyError>([] { (void)compile(example_model(), {.data_keys = {"q"}}); }),
+            "[compile] data key 'q' is not a key of the model");
+  EXPECT_EQ(error_of<ValueError>([] { (void)compile(example_model(), {.trainable_keys = {"w"}, .data_keys = {"w"}}); }),
+            "[compile] 'w' is both a data key and a trainable key");
+  EXPECT_EQ(error_of<ValueError>([] { (void)compile(example_model(), {.data_keys = {"y"}}); }),
+            "[compile] data key 'y' is computed by the model, not an input");
 }
 
 TEST(LoadCompileOptions, InlineJsonFilesAndTheirErrors) {

@@ -177,13 +177,23 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   for (EdgeId e : impl->outputs) impl->output_keys.push_back(flat.name(e));
   std::set<std::string> trainable(options.trainable_keys.begin(), options.trainable_keys.end());
   for (const std::string& key : options.trainable_keys) edge_of(key, "trainable key");
+  // Data keys: inputs given at run time as data, so no gradient even where the model would
+  // differentiate them (a weight held fixed, say).
+  const std::set<std::string> data(options.data_keys.begin(), options.data_keys.end());
+  for (const std::string& key : options.data_keys) {
+    const EdgeId e = edge_of(key, "data key");
+    MI_CHECK(!trainable.count(key), ValueError, "[compile] '{}' is both a data key and a trainable key", key);
+    MI_CHECK(flat.edges[static_cast<size_t>(e)].producer < 0, ValueError,
+             "[compile] data key '{}' is computed by the model, not an input", key);
+  }
   for (EdgeId e : needed_edges) {
     const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
     if (edge.producer >= 0 || impl->is_constant(e)) continue;
     MI_CHECK(is_tensor_kind(edge.kind), ValueError,
              "[compile] non-tensor key '{}' has no value: give it as a constant key", flat.name(e));
     impl->input_keys.push_back(flat.name(e));
-    if (!impl->options.inference && (flat.is_differentiable(e) || trainable.count(flat.name(e))))
+    if (!impl->options.inference && !data.count(flat.name(e)) &&
+        (flat.is_differentiable(e) || trainable.count(flat.name(e))))
       impl->trainable_keys.push_back(flat.name(e));
   }
   for (size_t i = 0; i < flat.edges.size(); ++i) {

@@ -36,6 +36,7 @@ struct CompileOptions {
   DataMap constant_tensors;
   std::vector<std::string> discard_keys;  // outputs not to return; their sub-graph is pruned
   std::vector<std::string> trainable_keys;  // extra keys to differentiate
+  std::vector<std::string> data_keys;       // runtime inputs that get no gradient (Mithril's data_keys)
   bool inference = false;                 // no gradient graph
   DType dtype = DType::f64;               // dtype of parameters, inputs and constants
 

@@ -19,7 +19,7 @@ namespace {
 
 using logical::json;
 
-// Seed knobs this build does not have, with the reason users see. `off_ok`: the knob is a
+// Seed knobs (and Mithril compile arguments) this build does not have, with the reason users see. `off_ok`: the knob is a
 // switch whose `false` asks for what compile() does anyway, so false is accepted (not ignored:
 // it is honoured) and only true is rejected. The table is consulted at the top level and inside
 // "backend", since the seed puts some knobs on the backend object and others on ml.compile.
@@ -63,13 +63,41 @@ constexpr Rejected kRejected[] = {
     {"quantize", false,
      "quantized (int8) kernels are not available: models compute in float64, float32, bfloat16 or float16 "
      "(backend precision)"},
+    // Mithril's own compile arguments this build does not have.
+    {"jacobian_keys", false,
+     "full Jacobians are not available: evaluate() with output gradients returns vector-Jacobian products for the "
+     "trainable keys"},
+    {"file_path", false,
+     "the CPU backend runs the graph itself and generates no code to write; mithril summary MODEL.json --shapes ... "
+     "prints the optimized program"},
+};
+
+// Switches whose `true` is what compile() always does, so true is accepted and false, asking for
+// a mode that does not exist, is rejected with the reason.
+struct AlwaysOn {
+  std::string_view name;
+  std::string_view reason;
+};
+constexpr AlwaysOn kAlwaysOn[] = {
+    {"jit",
+     "compile() always specializes one program per input signature (shapes and dtypes) and caches it, which is "
+     "what jit=true asks for; there is no interpreted mode"},
+    {"pre_allocate",
+     "the intermediates of every program are planned into one arena allocated when the program is built (at "
+     "compile() under static_shapes); there is no allocate-per-op mode"},
+    {"safe_shapes",
+     "compile() keeps Mithril's default: evaluate() checks every input's shape and dtype against the program it "
+     "runs"},
+    {"safe_names", "compile() keeps Mithril's default key-name checks; they cannot be switched off"},
+    {"use_short_namings", "keys are named as Mithril names them by default (the conformance suite compares them)"},
 };
 
 constexpr std::string_view kTopLevel[] = {
-    "backend",        "constant_keys",    "discard_keys",    "graph_optimization", "inference",
-    "jit",            "mem_size",         "optimizations",   "peak_gbs",           "peak_gflops",
-    "pre_allocate",   "profile",          "shapes",          "static_inference",   "static_keys",
-    "static_shapes",  "static_types",     "trainable_keys",
+    "backend",          "constant_keys", "data_keys",   "discard_keys",     "graph_optimization",
+    "inference",        "jit",           "mem_size",    "optimizations",    "peak_gbs",
+    "peak_gflops",      "pre_allocate",  "profile",     "safe_names",       "safe_shapes",
+    "shapes",           "static_inference", "static_keys", "static_shapes", "static_types",
+    "trainable_keys",   "use_short_namings",
 };
 constexpr std::string_view kBackend[] = {"device", "dtype", "mem_size", "name", "pre_allocate", "precision"};
 constexpr std::string_view kOptimizations[] = {"common_subexpression", "constant_folding", "dead_code_elimination",
@@ -79,13 +107,23 @@ constexpr std::string_view kOptimizations[] = {"common_subexpression", "constant
   MI_THROW(ValueError, "[compile options] '{}' is not supported: {}", path, reason);
 }
 
-// Throws the rejection of `name` if it is a seed knob this build does not have; returns true for
-// such a knob switched off (accepted: nothing to set), false for every other name.
-bool switched_off_knob(std::string_view name, const std::string& path, const json& value) {
+[[noreturn]] void wrong_type(const std::string& path, std::string_view expected, const json& value) {
+  MI_THROW(ValueError, "[compile options] '{}' must be {}, got {}", path, expected, value.dump());
+}
+
+// Handles the names of kRejected and kAlwaysOn: throws the rejection, or returns true when the
+// value asks for what compile() does anyway (nothing to set); false for every other name.
+bool fixed_behaviour_knob(std::string_view name, const std::string& path, const json& value) {
   for (const Rejected& r : kRejected) {
     if (r.name != name) continue;
     if (r.off_ok && value.is_boolean() && !value.get<bool>()) return true;
     reject(path, r.reason);
+  }
+  for (const AlwaysOn& a : kAlwaysOn) {
+    if (a.name != name) continue;
+    if (!value.is_boolean()) wrong_type(path, "a boolean", value);
+    MI_CHECK(value.get<bool>(), ValueError, "[compile options] '{}' = false is not supported: {}", path, a.reason);
+    return true;
   }
   return false;
 }
@@ -93,10 +131,6 @@ bool switched_off_knob(std::string_view name, const std::string& path, const jso
 template <size_t N>
 [[noreturn]] void unknown(const std::string& what, const std::string& path, const std::string_view (&valid)[N]) {
   MI_THROW(KeyError, "[compile options] unknown {} '{}' (valid: {})", what, path, fmt::join(valid, ", "));
-}
-
-[[noreturn]] void wrong_type(const std::string& path, std::string_view expected, const json& value) {
-  MI_THROW(ValueError, "[compile options] '{}' must be {}, got {}", path, expected, value.dump());
 }
 
 bool as_bool(const json& v, const std::string& path) {
@@ -146,19 +180,6 @@ DType as_precision(const json& v, const std::string& path) {
   return dtype;
 }
 
-// jit and pre_allocate: what compile() always does. true is accepted; false asks for a mode that
-// does not exist and is rejected.
-void check_always_on(const json& v, const std::string& path, std::string_view what) {
-  MI_CHECK(as_bool(v, path), ValueError, "[compile options] '{}' = false is not supported: {}", path, what);
-}
-
-constexpr std::string_view kJitAlways =
-    "compile() always specializes one program per input signature (shapes and dtypes) and caches it, which is what "
-    "jit=true asks for; there is no interpreted mode";
-constexpr std::string_view kPreallocateAlways =
-    "the intermediates of every program are planned into one arena allocated when the program is built (at "
-    "compile() under static_shapes); there is no allocate-per-op mode";
-
 void set_mem_size(CompileOptions& o, std::optional<int64_t>& seen, const json& v, const std::string& path) {
   const int64_t bytes = as_byte_count(v, path);
   MI_CHECK(!seen || *seen == bytes, ValueError, "[compile options] mem_size is given twice with different values: {} and {}",
@@ -173,7 +194,7 @@ void apply_backend(const json& backend, CompileOptions& o, std::optional<int64_t
   std::string dtype_path;
   for (const auto& [name, v] : backend.items()) {
     const std::string path = "backend." + name;
-    if (switched_off_knob(name, path, v)) continue;
+    if (fixed_behaviour_knob(name, path, v)) continue;
     if (name == "name") {
       if (!v.is_string()) wrong_type(path, "a backend name (\"cpu\")", v);
       MI_CHECK(v.get<std::string>() == "cpu", ValueError,
@@ -198,8 +219,6 @@ void apply_backend(const json& backend, CompileOptions& o, std::optional<int64_t
       dtype_path = path;
     } else if (name == "mem_size") {
       set_mem_size(o, mem_size, v, path);
-    } else if (name == "pre_allocate") {
-      check_always_on(v, path, kPreallocateAlways);
     } else {
       unknown("backend option", path, kBackend);
     }
@@ -244,7 +263,7 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
   CompileOptions o = std::move(base);
   std::optional<int64_t> mem_size;
   for (const auto& [name, v] : options.items()) {
-    if (switched_off_knob(name, name, v)) continue;
+    if (fixed_behaviour_knob(name, name, v)) continue;
     if (name == "inference") o.inference = as_bool(v, name);
     else if (name == "static_inference") o.static_inference = as_bool(v, name);
     else if (name == "static_shapes") o.static_shapes = as_bool(v, name);
@@ -254,13 +273,12 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
     else if (name == "peak_gflops") o.peak_gflops = as_rate(v, name);
     else if (name == "peak_gbs") o.peak_gbs = as_rate(v, name);
     else if (name == "mem_size") set_mem_size(o, mem_size, v, name);
-    else if (name == "jit") check_always_on(v, name, kJitAlways);
-    else if (name == "pre_allocate") check_always_on(v, name, kPreallocateAlways);
     else if (name == "optimizations") apply_optimizations(v, o.optimizations);
     else if (name == "backend") apply_backend(v, o, mem_size);
     else if (name == "constant_keys" || name == "static_keys") add_constant_keys(v, name, o);
     else if (name == "discard_keys") o.discard_keys = as_key_list(v, name);
     else if (name == "trainable_keys") o.trainable_keys = as_key_list(v, name);
+    else if (name == "data_keys") o.data_keys = as_key_list(v, name);
     else if (name == "shapes") {
       as_object(v, name, "an object {key: [dims]}");
       for (const auto& [key, dims] : v.items()) o.shapes[key] = as_shape(dims, "shapes." + key);
@@ -303,6 +321,7 @@ json compile_options_to_json(const CompileOptions& o) {
   j["constant_keys"] = constants;
   j["discard_keys"] = o.discard_keys;
   j["trainable_keys"] = o.trainable_keys;
+  j["data_keys"] = o.data_keys;
   return j;
 }
 
