@@ -92,12 +92,11 @@ constexpr AlwaysOn kAlwaysOn[] = {
     {"use_short_namings", "keys are named as Mithril names them by default (the conformance suite compares them)"},
 };
 
+// The accepted names, sorted, for the message on an unknown one.
 constexpr std::string_view kTopLevel[] = {
-    "backend",          "constant_keys", "data_keys",   "discard_keys",     "graph_optimization",
-    "inference",        "jit",           "mem_size",    "optimizations",    "peak_gbs",
-    "peak_gflops",      "pre_allocate",  "profile",     "safe_names",       "safe_shapes",
-    "shapes",           "static_inference", "static_keys", "static_shapes", "static_types",
-    "trainable_keys",   "use_short_namings",
+    "backend", "constant_keys", "data_keys", "discard_keys", "graph_optimization", "inference", "jit", "mem_size",
+    "optimizations", "peak_gbs", "peak_gflops", "pre_allocate", "profile", "safe_names", "safe_shapes", "shapes",
+    "static_inference", "static_keys", "static_shapes", "static_types", "trainable_keys", "use_short_namings",
 };
 constexpr std::string_view kBackend[] = {"device", "dtype", "mem_size", "name", "pre_allocate", "precision"};
 constexpr std::string_view kOptimizations[] = {"common_subexpression", "constant_folding", "dead_code_elimination",
