@@ -175,6 +175,18 @@ TEST(ModelDictRoundTrip, ModelValuedArgumentsKeepTheirOwnStructure) {
   EXPECT_EQ(d.at("args").at("activation").at("name"), "Model");
   EXPECT_EQ(d.at("args").at("activation").at("submodels").size(), 2u);
   expect_round_trip(layer, {{"input", {3, 4}}}, {}, "Layer of a composite");
+  // Arguments are written when saving: an activation that cannot be saved still builds a
+  // Layer, and saving names what it cannot write.
+  Model unsaveable;
+  unsaveable |= logical::Linear(2).connect({{"input", "x"}});
+  unsaveable.set_differentiability(logical::SubPort{"m0", "input"}, true);
+  const Model built = logical::Layer(unsaveable, 2);
+  try {
+    logical::model_to_dict(built);
+    ADD_FAILURE() << "saved a differentiability of a composite's port";
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.what(), "[model dict] cannot save the differentiability of 'm0.input': not a primitive port");
+  }
   expect_round_trip(logical::KernelizedSVM(prim("PolynomialKernel")),
                     {{"input1", {4, 2}}, {"input2", {5, 2}}, {"poly_coef", {}}, {"degree", {}}}, {},
                     "KernelizedSVM(PolynomialKernel)");

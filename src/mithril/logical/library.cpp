@@ -5,7 +5,6 @@
 #include <set>
 
 #include "mithril/core/error.h"
-#include "mithril/logical/model_dict.h"
 
 namespace mithril::logical {
 namespace {
@@ -28,15 +27,14 @@ void trainable(Model& m, std::initializer_list<const char*> keys) {
 // The last step of every library constructor: the model remembers its constructor arguments
 // as a model dict writes them, all of them with their defaults (absent ones as null), so that
 // model_to_dict saves {"name", "args"} and loading calls the same constructor (make_model).
-Model with_args(Model m, json args) {
-  m.set_args(std::move(args));
+// Model-valued arguments (activation, kernel, cell) hold a null place in `args` and are written
+// there as their own model dicts when saving.
+Model with_args(Model m, json args, std::vector<std::pair<std::string, Model>> model_args = {}) {
+  m.set_args(std::move(args), std::move(model_args));
   return m;
 }
 
 json optional_arg(std::optional<int64_t> v) { return v ? json(*v) : json(nullptr); }
-
-// A model-valued argument (activation, kernel, cell) is written as its own model dict.
-json model_arg(const Model& m) { return model_to_dict(m); }
 
 }  // namespace
 
@@ -73,7 +71,7 @@ Model Layer(const Model& activation, std::optional<int64_t> dimension) {
                      {canonical_port(activation, false), "output"}},
         "activation");
   m.set_canonical_input({"linear", "input"});
-  return with_args(m, {{"activation", model_arg(activation)}, {"dimension", optional_arg(dimension)}});
+  return with_args(m, {{"activation", nullptr}, {"dimension", optional_arg(dimension)}}, {{"/activation", activation}});
 }
 
 Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dimensions) {
@@ -90,9 +88,9 @@ Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dim
           {{"input", in}, {"weight", "weight" + idx}, {"bias", "bias" + idx}, {"output", out}}, local);
   }
   if (!dimensions.empty()) m.set_canonical_input({"layer0", "input"});
-  json acts = json::array();
-  for (const Model& a : activations) acts.push_back(model_arg(a));
-  return with_args(m, {{"activations", acts}, {"dimensions", dimensions}});
+  std::vector<std::pair<std::string, Model>> model_args;
+  for (size_t i = 0; i < activations.size(); ++i) model_args.emplace_back("/activations/" + std::to_string(i), activations[i]);
+  return with_args(m, {{"activations", json::array()}, {"dimensions", dimensions}}, std::move(model_args));
 }
 
 Model LayerNorm(bool use_scale, bool use_bias, double eps) {
@@ -169,7 +167,7 @@ Model KernelizedSVM(const Model& kernel) {
   m.expose({"kernel", "output"});
   m.set_canonical_input({"kernel_model", "input1"});
   m.set_canonical_output({"linear", "output"});
-  return with_args(m, {{"kernel", model_arg(kernel)}});
+  return with_args(m, {{"kernel", nullptr}}, {{"/kernel", kernel}});
 }
 
 Model PolynomialRegression(int64_t degree, std::optional<int64_t> dimension) {
@@ -292,7 +290,7 @@ Model ManyToOne(const Model& cell, int64_t max_sequence_length) {
   m.expose(outputs);
   m.set_canonical_input({cell_name(0), "input"});
   m.set_canonical_output({"hidden_concat", "output"});
-  return with_args(m, {{"cell_type", model_arg(cell)}, {"max_sequence_length", max_sequence_length}});
+  return with_args(m, {{"cell_type", nullptr}, {"max_sequence_length", max_sequence_length}}, {{"/cell_type", cell}});
 }
 
 Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_forcing) {
@@ -326,9 +324,9 @@ Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_for
   m.expose(outputs);
   m.set_canonical_input({cell_name(0), "input"});
   m.set_canonical_output({cell_name(steps - 1), "output"});
-  return with_args(m, {{"cell_type", model_arg(cell)},
-                       {"max_sequence_length", max_sequence_length},
-                       {"teacher_forcing", teacher_forcing}});
+  return with_args(m,
+                   {{"cell_type", nullptr}, {"max_sequence_length", max_sequence_length}, {"teacher_forcing", teacher_forcing}},
+                   {{"/cell_type", cell}});
 }
 
 Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64_t max_target_sequence_length,
@@ -363,10 +361,12 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
   m.expose(outputs);
   m.set_canonical_input({"encoder", kCanonicalInput});
   m.set_canonical_output({"decoder", kCanonicalOutput});
-  return with_args(m, {{"cell_type", model_arg(cell)},
-                       {"max_input_sequence_length", max_input_sequence_length},
-                       {"max_target_sequence_length", max_target_sequence_length},
-                       {"teacher_forcing", teacher_forcing}});
+  return with_args(m,
+                   {{"cell_type", nullptr},
+                    {"max_input_sequence_length", max_input_sequence_length},
+                    {"max_target_sequence_length", max_target_sequence_length},
+                    {"teacher_forcing", teacher_forcing}},
+                   {{"/cell_type", cell}});
 }
 
 bool is_library_model(const std::string& name) {

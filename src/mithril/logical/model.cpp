@@ -41,6 +41,7 @@ void Model::detach() {
 void Model::drop_args() {
   if (impl_->primitive) return;  // a primitive's args are its attributes, never its structure
   impl_->args.reset();
+  impl_->model_args.clear();
   impl_->constructor_shape_sets = impl_->constructor_differentiabilities = impl_->constructor_exposed = 0;
 }
 
@@ -134,9 +135,10 @@ void Model::set_name(std::string name) {
   impl_->name = std::move(name);
 }
 
-void Model::set_args(json args) {
+void Model::set_args(json args, std::vector<std::pair<std::string, Model>> model_args) {
   detach();
   impl_->args = std::move(args);
+  impl_->model_args = std::move(model_args);
   impl_->constructor_shape_sets = impl_->shape_sets.size();
   impl_->constructor_differentiabilities = impl_->differentiabilities.size();
   impl_->constructor_exposed = impl_->exposed.size();

@@ -93,7 +93,9 @@ class Model {
   // constructor's own and are made again when loading; later ones are saved as assigned_*.
   // Adding a submodel or moving a canonical port afterwards makes the model a plain composite
   // again (saved with its submodels), since the arguments no longer describe it.
-  void set_args(json args);
+  // `model_args` are model-valued arguments (an activation, a kernel, a cell) by JSON pointer
+  // into `args` ("/activation", "/activations/1"): saving writes each there as its model dict.
+  void set_args(json args, std::vector<std::pair<std::string, Model>> model_args = {});
 
   const std::string& name() const;
   bool is_primitive() const;
@@ -126,6 +128,7 @@ class ModelImpl {
  public:
   std::string name = "Model";
   std::optional<json> args;  // constructor arguments of library/primitive models
+  std::vector<std::pair<std::string, Model>> model_args;  // model-valued ones, by JSON pointer into args
   std::optional<PrimitiveDef> primitive;
   std::vector<Submodel> submodels;
   std::vector<std::string> exposed;

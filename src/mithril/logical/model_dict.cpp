@@ -210,7 +210,9 @@ json model_to_dict(const Model& model) {
   // name, so that loading composes it from its submodels.
   d["name"] = m.args || m.primitive ? m.name : std::string("Model");
   if (m.args) {
-    if (!m.args->empty()) d["args"] = *m.args;
+    json args = *m.args;
+    for (const auto& [pointer, arg] : m.model_args) args[json::json_pointer(pointer)] = model_to_dict(arg);
+    if (!args.empty()) d["args"] = args;
   } else if (!m.primitive) {
     json subs = json::object(), conns = json::object();
     for (const Submodel& s : m.submodels) {
