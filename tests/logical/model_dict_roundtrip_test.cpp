@@ -248,6 +248,14 @@ TEST(ModelDictRoundTrip, ChangedLibraryModelIsSavedAsItsInternals) {
   EXPECT_FALSE(d.contains("args"));
   EXPECT_EQ(d.at("submodels").size(), 4u);
   expect_round_trip(m, {{"input", {3, 4}}}, {}, "Linear += Relu");
+  // A renamed one too: its name no longer says which constructor the arguments are for.
+  Model renamed = logical::Linear(2);
+  renamed.set_name("Projection");
+  EXPECT_EQ(logical::model_to_dict(renamed).at("name"), "Model");
+  expect_round_trip(renamed, {{"input", {3, 4}}}, {}, "renamed Linear");
+  Model relu = prim("Relu");
+  relu.set_name("Activation");
+  EXPECT_EQ(logical::model_to_dict(relu), json::parse(R"({"name": "Relu"})"));
 }
 
 }  // namespace

@@ -132,6 +132,7 @@ void Model::set_canonical_output(const SubPort& port) {
 
 void Model::set_name(std::string name) {
   detach();
+  if (name != impl_->name) drop_args();  // the dict name says which constructor the args are for
   impl_->name = std::move(name);
 }
 

@@ -208,7 +208,7 @@ json model_to_dict(const Model& model) {
   json d = json::object();
   // A composite without constructor arguments is saved as a plain "Model" whatever its display
   // name, so that loading composes it from its submodels.
-  d["name"] = m.args || m.primitive ? m.name : std::string("Model");
+  d["name"] = m.primitive ? m.primitive->name : m.args ? m.name : std::string("Model");
   if (m.args) {
     json args = *m.args;
     for (const auto& [pointer, arg] : m.model_args) args[json::json_pointer(pointer)] = model_to_dict(arg);
