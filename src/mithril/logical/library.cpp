@@ -89,7 +89,8 @@ Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dim
   }
   if (!dimensions.empty()) m.set_canonical_input({"layer0", "input"});
   std::vector<std::pair<std::string, Model>> model_args;
-  for (size_t i = 0; i < activations.size(); ++i) model_args.emplace_back("/activations/" + std::to_string(i), activations[i]);
+  for (size_t i = 0; i < activations.size(); ++i)
+    model_args.emplace_back("/activations/" + std::to_string(i), activations[i]);
   return with_args(m, {{"activations", json::array()}, {"dimensions", dimensions}}, std::move(model_args));
 }
 

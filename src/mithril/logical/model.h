@@ -91,8 +91,8 @@ class Model {
   // "args"), so that saving writes {"name", "args"} instead of the model's internals. Called last
   // by a constructor: the shapes, differentiabilities and exposed keys it set so far are the
   // constructor's own and are made again when loading; later ones are saved as assigned_*.
-  // Adding a submodel, renaming or moving a canonical port afterwards makes the model a plain composite
-  // again (saved with its submodels), since the arguments no longer describe it.
+  // Adding a submodel, renaming or moving a canonical port afterwards makes the model a plain
+  // composite again (saved with its submodels), since the arguments no longer describe it.
   // `model_args` are model-valued arguments (an activation, a kernel, a cell) by JSON pointer
   // into `args` ("/activation", "/activations/1"): saving writes each there as its model dict.
   void set_args(json args, std::vector<std::pair<std::string, Model>> model_args = {});
