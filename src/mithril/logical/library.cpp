@@ -24,6 +24,18 @@ void trainable(Model& m, std::initializer_list<const char*> keys) {
   for (const char* k : keys) m.set_differentiability(std::string(k), true);
 }
 
+// The last step of every library constructor: the model remembers its constructor arguments
+// as a model dict writes them, all of them with their defaults (absent ones as null), so that
+// model_to_dict saves {"name", "args"} and loading calls the same constructor (make_model).
+// Model-valued arguments (activation, kernel, cell) hold a null place in `args` and are written
+// there as their own model dicts when saving.
+Model with_args(Model m, json args, std::vector<std::pair<std::string, Model>> model_args = {}) {
+  m.set_args(std::move(args), std::move(model_args));
+  return m;
+}
+
+json optional_arg(std::optional<int64_t> v) { return v ? json(*v) : json(nullptr); }
+
 }  // namespace
 
 Model Linear(std::optional<int64_t> dimension, bool use_bias) {
@@ -47,7 +59,7 @@ Model Linear(std::optional<int64_t> dimension, bool use_bias) {
       {"input", {"N,...", "d_in"}}, {"weight", {d_out, "d_in"}}, {"output", {"N,...", d_out}}};
   if (use_bias) shapes["bias"] = {d_out};
   m.set_shapes(shapes);
-  return m;
+  return with_args(m, {{"dimension", optional_arg(dimension)}, {"use_bias", use_bias}});
 }
 
 Model Layer(const Model& activation, std::optional<int64_t> dimension) {
@@ -59,7 +71,7 @@ Model Layer(const Model& activation, std::optional<int64_t> dimension) {
                      {canonical_port(activation, false), "output"}},
         "activation");
   m.set_canonical_input({"linear", "input"});
-  return m;
+  return with_args(m, {{"activation", nullptr}, {"dimension", optional_arg(dimension)}}, {{"/activation", activation}});
 }
 
 Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dimensions) {
@@ -76,7 +88,10 @@ Model MLP(const std::vector<Model>& activations, const std::vector<int64_t>& dim
           {{"input", in}, {"weight", "weight" + idx}, {"bias", "bias" + idx}, {"output", out}}, local);
   }
   if (!dimensions.empty()) m.set_canonical_input({"layer0", "input"});
-  return m;
+  std::vector<std::pair<std::string, Model>> model_args;
+  for (size_t i = 0; i < activations.size(); ++i)
+    model_args.emplace_back("/activations/" + std::to_string(i), activations[i]);
+  return with_args(m, {{"activations", json::array()}, {"dimensions", dimensions}}, std::move(model_args));
 }
 
 Model LayerNorm(bool use_scale, bool use_bias, double eps) {
@@ -109,7 +124,7 @@ Model LayerNorm(bool use_scale, bool use_bias, double eps) {
   if (use_scale) shapes["weight"] = {"d"};
   if (use_bias) shapes["bias"] = {"d"};
   m.set_shapes(shapes);
-  return m;
+  return with_args(m, {{"use_scale", use_scale}, {"use_bias", use_bias}, {"eps", eps}});
 }
 
 Model ElementWiseAffine() {
@@ -118,7 +133,7 @@ Model ElementWiseAffine() {
   m.add(prim("Multiply"), {{"left", "input"}, {"right", "weight"}, {"output", anonymous()}}, "scale");
   m.add(prim("Add"), {{"left", ref("scale", "output")}, {"right", "bias"}, {"output", "output"}}, "shift");
   trainable(m, {"weight", "bias"});
-  return m;
+  return with_args(m, json::object());
 }
 
 namespace {
@@ -131,7 +146,7 @@ Model linear_with_head(const char* name, const char* head, const char* second_na
   m.expose({"output", second_name});
   m.set_canonical_input({"linear", "input"});
   m.set_canonical_output({"linear", "output"});
-  return m;
+  return with_args(m, json::object());
 }
 }  // namespace
 
@@ -153,7 +168,7 @@ Model KernelizedSVM(const Model& kernel) {
   m.expose({"kernel", "output"});
   m.set_canonical_input({"kernel_model", "input1"});
   m.set_canonical_output({"linear", "output"});
-  return m;
+  return with_args(m, {{"kernel", nullptr}}, {{"/kernel", kernel}});
 }
 
 Model PolynomialRegression(int64_t degree, std::optional<int64_t> dimension) {
@@ -164,7 +179,7 @@ Model PolynomialRegression(int64_t degree, std::optional<int64_t> dimension) {
                             {"output", "output"}},
         "linear");
   m.set_canonical_input({"features", "input"});
-  return m;
+  return with_args(m, {{"degree", degree}, {"dimension", optional_arg(dimension)}});
 }
 
 Model L1() {
@@ -172,7 +187,7 @@ Model L1() {
   m.set_name("L1");
   m.add(prim("Absolute"), {{"input", "input"}, {"output", anonymous()}}, "abs");
   m.add(prim("Sum"), {{"input", ref("abs", "output")}, {"output", "output"}}, "sum");
-  return m;
+  return with_args(m, json::object());
 }
 
 Model L2() {
@@ -182,7 +197,7 @@ Model L2() {
   m.add(prim("Sum"), {{"input", ref("square", "output")}, {"output", anonymous()}}, "sum");
   m.add(prim("Multiply"), {{"left", ref("sum", "output")}, {"right", Connection::tensor(0.5)}, {"output", "output"}},
         "half");
-  return m;
+  return with_args(m, json::object());
 }
 
 Model QuadraticFormRegularizer() {
@@ -196,7 +211,7 @@ Model QuadraticFormRegularizer() {
   m.add(prim("Multiply"), {{"left", ref("form", "output")}, {"right", Connection::tensor(0.5)}, {"output", "output"}},
         "half");
   m.set_canonical_input({"left_product", "left"});
-  return m;
+  return with_args(m, json::object());
 }
 
 Model MDS(int64_t prediction_dim, const std::string& input_type) {
@@ -221,7 +236,7 @@ Model MDS(int64_t prediction_dim, const std::string& input_type) {
   m.add(prim("Buffer"), {{"input", "coords"}, {"output", "predicted_coords"}}, "coords");
   m.expose({"output", "predicted_coords"});
   trainable(m, {"coords"});
-  return m;
+  return with_args(m, {{"prediction_dim", prediction_dim}, {"input_type", input_type}});
 }
 
 namespace {
@@ -276,7 +291,7 @@ Model ManyToOne(const Model& cell, int64_t max_sequence_length) {
   m.expose(outputs);
   m.set_canonical_input({cell_name(0), "input"});
   m.set_canonical_output({"hidden_concat", "output"});
-  return m;
+  return with_args(m, {{"cell_type", nullptr}, {"max_sequence_length", max_sequence_length}}, {{"/cell_type", cell}});
 }
 
 Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_forcing) {
@@ -310,7 +325,9 @@ Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_for
   m.expose(outputs);
   m.set_canonical_input({cell_name(0), "input"});
   m.set_canonical_output({cell_name(steps - 1), "output"});
-  return m;
+  return with_args(m,
+                   {{"cell_type", nullptr}, {"max_sequence_length", max_sequence_length}, {"teacher_forcing", teacher_forcing}},
+                   {{"/cell_type", cell}});
 }
 
 Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64_t max_target_sequence_length,
@@ -345,7 +362,12 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
   m.expose(outputs);
   m.set_canonical_input({"encoder", kCanonicalInput});
   m.set_canonical_output({"decoder", kCanonicalOutput});
-  return m;
+  return with_args(m,
+                   {{"cell_type", nullptr},
+                    {"max_input_sequence_length", max_input_sequence_length},
+                    {"max_target_sequence_length", max_target_sequence_length},
+                    {"teacher_forcing", teacher_forcing}},
+                   {{"/cell_type", cell}});
 }
 
 bool is_library_model(const std::string& name) {
@@ -368,10 +390,11 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
     const json* v = arg(key);
     return v ? std::optional<int64_t>(v->get<int64_t>()) : std::nullopt;
   };
+  // The constructor recorded its arguments (with_args), so the model saves as it does when
+  // built in C++; here only unknown arguments are rejected.
   auto check_args = [&](Model m) {
     for (const auto& [k, v] : args.items())
       MI_CHECK(used.count(k), AttributeError, "[{}] unknown argument '{}'", m.name(), k);
-    m.set_args(args);
     return m;
   };
   if (!is_library_model(name)) return Model::primitive(name, args);

@@ -38,6 +38,13 @@ void Model::detach() {
   if (impl_.use_count() > 1) impl_ = std::make_shared<ModelImpl>(*impl_);
 }
 
+void Model::drop_args() {
+  if (impl_->primitive) return;  // a primitive's args are its attributes, never its structure
+  impl_->args.reset();
+  impl_->model_args.clear();
+  impl_->constructor_shape_sets = impl_->constructor_differentiabilities = impl_->constructor_exposed = 0;
+}
+
 std::string canonical_port(const Model& m, bool input) {
   if (const PrimitiveDef* def = m.primitive_def()) {
     const auto names = input ? def->input_names() : def->output_names();
@@ -52,6 +59,7 @@ std::string canonical_port(const Model& m, bool input) {
 Model& Model::add(const Model& sub, std::map<std::string, Connection> connections, std::string local_name) {
   MI_CHECK(!is_primitive(), ValueError, "[{}] submodels cannot be added to a primitive model", name());
   detach();
+  drop_args();
   if (local_name.empty()) local_name = fmt::format("m{}", impl_->submodels.size());
   for (const Submodel& s : impl_->submodels)
     MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
@@ -112,23 +120,29 @@ void Model::set_shapes(const std::map<std::string, json>& shapes) {
 
 void Model::set_canonical_input(const SubPort& port) {
   detach();
+  drop_args();
   impl_->canonical_input = port;
 }
 
 void Model::set_canonical_output(const SubPort& port) {
   detach();
+  drop_args();
   impl_->canonical_output = port;
 }
 
 void Model::set_name(std::string name) {
   detach();
+  if (name != impl_->name) drop_args();  // the dict name says which constructor the args are for
   impl_->name = std::move(name);
 }
 
-void Model::set_args(json args) {
+void Model::set_args(json args, std::vector<std::pair<std::string, Model>> model_args) {
   detach();
   impl_->args = std::move(args);
+  impl_->model_args = std::move(model_args);
   impl_->constructor_shape_sets = impl_->shape_sets.size();
+  impl_->constructor_differentiabilities = impl_->differentiabilities.size();
+  impl_->constructor_exposed = impl_->exposed.size();
 }
 
 const std::string& Model::name() const { return impl_->name; }

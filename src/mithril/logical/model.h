@@ -87,9 +87,15 @@ class Model {
   void set_canonical_input(const SubPort& port);
   void set_canonical_output(const SubPort& port);
   void set_name(std::string name);  // class name shown in summaries and errors ("Linear")
-  // Records the constructor arguments of a library or primitive model, so that saving writes
-  // {"name", "args"} instead of the model's internals.
-  void set_args(json args);
+  // Records the constructor arguments of a library or primitive model (as a model dict's
+  // "args"), so that saving writes {"name", "args"} instead of the model's internals. Called last
+  // by a constructor: the shapes, differentiabilities and exposed keys it set so far are the
+  // constructor's own and are made again when loading; later ones are saved as assigned_*.
+  // Adding a submodel, renaming or moving a canonical port afterwards makes the model a plain
+  // composite again (saved with its submodels), since the arguments no longer describe it.
+  // `model_args` are model-valued arguments (an activation, a kernel, a cell) by JSON pointer
+  // into `args` ("/activation", "/activations/1"): saving writes each there as its model dict.
+  void set_args(json args, std::vector<std::pair<std::string, Model>> model_args = {});
 
   const std::string& name() const;
   bool is_primitive() const;
@@ -99,6 +105,7 @@ class Model {
 
  private:
   void detach();  // copy-on-write before mutation
+  void drop_args();  // a changed library model is saved as its internals (see set_args)
   std::shared_ptr<ModelImpl> impl_;
 };
 
@@ -121,13 +128,16 @@ class ModelImpl {
  public:
   std::string name = "Model";
   std::optional<json> args;  // constructor arguments of library/primitive models
+  std::vector<std::pair<std::string, Model>> model_args;  // model-valued ones, by JSON pointer into args
   std::optional<PrimitiveDef> primitive;
   std::vector<Submodel> submodels;
   std::vector<std::string> exposed;
   std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
   std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
   std::vector<std::map<std::string, json>> shape_sets;       // one entry per set_shapes call
-  size_t constructor_shape_sets = 0;  // how many of them the constructor made (set when args are recorded)
+  // How many shape sets, differentiabilities and exposed keys the constructor made (counted
+  // when args are recorded); saving writes only those that follow.
+  size_t constructor_shape_sets = 0, constructor_differentiabilities = 0, constructor_exposed = 0;
 };
 
 }  // namespace mithril::logical

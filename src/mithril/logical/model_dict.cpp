@@ -119,11 +119,15 @@ Model model_from_dict(const json& d, const std::string& path) {
       MI_CHECK(a[0].is_array() && a[0].size() == 2, ValueError,
                "[model dict] {}.assigned_differentiabilities: bad key reference {}", path, a[0].dump());
       // [submodel, index]: the index-th external key of that submodel.
+      // The submodel is looked up in the model built so far: a library model has no
+      // "submodels" field, its constructor made them.
+      MI_CHECK(a[0][0].is_string() && a[0][1].is_number_integer() && a[0][1].get<int64_t>() >= 0, ValueError,
+               "[model dict] {}.assigned_differentiabilities: bad key reference {}", path, a[0].dump());
       const std::string sub = a[0][0].get<std::string>();
       const auto idx = a[0][1].get<size_t>();
-      const json& sd = d.at("submodels").at(sub);
-      const Model sm = model_from_dict(sd, path + ".submodels." + sub);
-      const PrimitiveDef* def = sm.primitive_def();
+      const auto& subs = model.impl()->submodels;
+      const auto it = std::find_if(subs.begin(), subs.end(), [&](const Submodel& s) { return s.local_name == sub; });
+      const PrimitiveDef* def = it == subs.end() ? nullptr : it->model.primitive_def();
       MI_CHECK(def && idx < def->ports.size(), ValueError,
                "[model dict] {}.assigned_differentiabilities: cannot resolve key {} of submodel '{}'", path,
                a[0].dump(), sub);
@@ -202,9 +206,13 @@ json connection_to_dict(const Connection& c) {
 json model_to_dict(const Model& model) {
   const ModelImpl& m = *model.impl();
   json d = json::object();
-  d["name"] = m.name;
+  // A composite without constructor arguments is saved as a plain "Model" whatever its display
+  // name, so that loading composes it from its submodels.
+  d["name"] = m.primitive ? m.primitive->name : m.args ? m.name : std::string("Model");
   if (m.args) {
-    if (!m.args->empty()) d["args"] = *m.args;
+    json args = *m.args;
+    for (const auto& [pointer, arg] : m.model_args) args[json::json_pointer(pointer)] = model_to_dict(arg);
+    if (!args.empty()) d["args"] = args;
   } else if (!m.primitive) {
     json subs = json::object(), conns = json::object();
     for (const Submodel& s : m.submodels) {
@@ -216,8 +224,11 @@ json model_to_dict(const Model& model) {
     d["submodels"] = subs;
     d["connections"] = conns;
   }
-  if (!m.exposed.empty() && !m.args) d["exposed_keys"] = m.exposed;
-  // Shapes the user assigned; those a library constructor sets are made again when loading.
+  // What the user assigned; what a library constructor set is made again when loading.
+  const size_t first_exposed = m.args ? m.constructor_exposed : 0;
+  if (m.exposed.size() > first_exposed)
+    d["exposed_keys"] = std::vector<std::string>(m.exposed.begin() + static_cast<std::ptrdiff_t>(first_exposed),
+                                                 m.exposed.end());
   const size_t first_set = m.args ? m.constructor_shape_sets : 0;
   if (m.shape_sets.size() > first_set) {
     json sets = json::array();
@@ -229,9 +240,11 @@ json model_to_dict(const Model& model) {
     }
     d["assigned_shapes"] = sets;
   }
-  if (!m.differentiabilities.empty() && !m.args) {
+  const size_t first_diff = m.args ? m.constructor_differentiabilities : 0;
+  if (m.differentiabilities.size() > first_diff) {
     json a = json::array();
-    for (const auto& [ref, flag] : m.differentiabilities) {
+    for (size_t i = first_diff; i < m.differentiabilities.size(); ++i) {
+      const auto& [ref, flag] = m.differentiabilities[i];
       if (const auto* name = std::get_if<std::string>(&ref)) {
         a.push_back({*name, flag});
         continue;
