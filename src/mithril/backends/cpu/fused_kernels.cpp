@@ -1,8 +1,8 @@
 // Kernels of the fused ops (ops/fused.h). The epilogue steps run with the registered kernels of
 // the original ops, on blocks of whole output rows written in place, so each step computes
 // exactly what it computed unfused while the block stays in cache. The common tail of a linear
-// layer (bias add, then optionally relu) is a plain loop with no per-call setup; the product
-// itself is one BLAS call, reading a transposed weight in place instead of copying it.
+// layer (bias add, then optionally relu) is a plain loop with no per-call setup; each product
+// is one BLAS call, reading transposed operands in place instead of copying them.
 #include <algorithm>
 #include <vector>
 
@@ -27,7 +27,7 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
   // they broadcast against a (block rows, cols) block.
   std::vector<Tensor> operands(in.size());
   std::vector<bool> full(in.size(), false);
-  const size_t first_operand = op.kind() == OpKind::FusedLinear ? 2 : 0;
+  const size_t first_operand = op.first_operand();
   for (size_t i = first_operand; i < in.size(); ++i) {
     switch (*fused_operand_kind(in[i].shape(), shape)) {
       case FusedOperand::full:
@@ -101,19 +101,32 @@ size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t 
   return s;
 }
 
+// out (m x n) = sum_j op(x_j) @ op(w_j): the first product overwrites out, the others are
+// accumulated into it by the GEMM (beta = 1). A first product with one row goes through GEMV.
 template <typename T>
 void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto& op = static_cast<const FusedOp&>(base);
-  const int64_t k = in[0].shape().back(), n = op.shape.back();
+  const int64_t n = op.shape.back();
   const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
   if (m == 0 || n == 0) return;
-  const T* x = in[0].data<T>();
-  const T* w = in[1].data<T>();
   T* c = out[0].data<T>();
-  if (k == 0) std::fill(c, c + m * n, T(0));
-  else if (m == 1 && op.transpose_right) blas_gemv(false, n, k, w, k, x, c);
-  else if (m == 1) gemv_rowvec(x, w, n, c, k, n);
-  else gemm(false, op.transpose_right, m, n, k, T(1), x, k, w, op.transpose_right ? k : n, T(0), c, n);
+  for (size_t j = 0; j < op.products.size(); ++j) {
+    const FusedProduct& p = op.products[j];
+    const Tensor& xt = in[2 * j];
+    const int64_t k = p.transpose_left ? xt.shape()[0] : xt.shape().back();
+    const T* x = xt.data<T>();
+    const T* w = in[2 * j + 1].data<T>();
+    const T beta = j == 0 ? T(0) : T(1);
+    if (k == 0) {
+      if (j == 0) std::fill(c, c + m * n, T(0));
+    } else if (j == 0 && m == 1 && p.transpose_right) {
+      blas_gemv(false, n, k, w, k, x, c);
+    } else if (j == 0 && m == 1) {
+      gemv_rowvec(x, w, n, c, k, n);
+    } else {
+      gemm(p.transpose_left, p.transpose_right, m, n, k, T(1), x, p.transpose_left ? m : k, w, p.transpose_right ? k : n, beta, c, n);
+    }
+  }
   const size_t done = linear_tail<T>(op, in, c, m, n);
   run_steps(op, in, out[0], done);
 }
