@@ -101,8 +101,9 @@ size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t 
   return s;
 }
 
-// out (m x n) = sum_j op(x_j) @ op(w_j): the first product overwrites out, the others are
-// accumulated into it by the GEMM (beta = 1). A first product with one row goes through GEMV.
+// out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV;
+// otherwise the output is split into blocks once, and each block gets all products in turn,
+// the first overwriting it and the others accumulated by the GEMM (beta = 1).
 template <typename T>
 void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto& op = static_cast<const FusedOp&>(base);
@@ -110,22 +111,31 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
   const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
   if (m == 0 || n == 0) return;
   T* c = out[0].data<T>();
+  std::vector<int64_t> ks;
+  int64_t k_total = 0;
   for (size_t j = 0; j < op.products.size(); ++j) {
-    const FusedProduct& p = op.products[j];
-    const Tensor& xt = in[2 * j];
-    const int64_t k = p.transpose_left ? xt.shape()[0] : xt.shape().back();
-    const T* x = xt.data<T>();
-    const T* w = in[2 * j + 1].data<T>();
-    const T beta = j == 0 ? T(0) : T(1);
-    if (k == 0) {
-      if (j == 0) std::fill(c, c + m * n, T(0));
-    } else if (j == 0 && m == 1 && p.transpose_right) {
-      blas_gemv(false, n, k, w, k, x, c);
-    } else if (j == 0 && m == 1) {
-      gemv_rowvec(x, w, n, c, k, n);
-    } else {
-      gemm(p.transpose_left, p.transpose_right, m, n, k, T(1), x, p.transpose_left ? m : k, w, p.transpose_right ? k : n, beta, c, n);
-    }
+    ks.push_back(op.products[j].transpose_left ? in[2 * j].shape()[0] : in[2 * j].shape().back());
+    k_total += ks.back();
+  }
+  const FusedProduct& p0 = op.products[0];
+  if (op.products.size() == 1 && m == 1 && ks[0] > 0) {
+    const T* x = in[0].data<T>();
+    const T* w = in[1].data<T>();
+    if (p0.transpose_right) blas_gemv(false, n, ks[0], w, ks[0], x, c);
+    else gemv_rowvec(x, w, n, c, ks[0], n);
+  } else {
+    for_gemm_blocks(m, n, m * n * k_total, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+      bool written = false;
+      for (size_t j = 0; j < op.products.size(); ++j) {
+        if (ks[j] == 0) continue;
+        const FusedProduct& p = op.products[j];
+        gemm_block(p.transpose_left, p.transpose_right, i0, i1, j0, j1, ks[j], T(1), in[2 * j].data<T>(), p.transpose_left ? m : ks[j],
+                   in[2 * j + 1].data<T>(), p.transpose_right ? ks[j] : n, written ? T(1) : T(0), c, n);
+        written = true;
+      }
+      if (!written)
+        for (int64_t i = i0; i < i1; ++i) std::fill(c + i * n + j0, c + i * n + j1, T(0));
+    });
   }
   const size_t done = linear_tail<T>(op, in, c, m, n);
   run_steps(op, in, out[0], done);

@@ -55,12 +55,17 @@ double exp_in(double v) {
 struct Blocks {
   Tensor data;  // contiguous
   int64_t outer, n, inner;
+  // Reductions over a leading and a trailing run of axes around the kept ones, (reps, outer, n)
+  // (a bias gradient over N, H, W of NCHW): the reduced elements of output o are, in order,
+  // data[r * rep_stride + o * n + k] for r in [0, reps) and k in [0, n), read in place.
+  int64_t reps = 1, rep_stride = 0;
 };
 
 // Views a reduction over `axes` as (outer, n, inner) blocks. Size-1 dims do not affect memory
 // order, so they are skipped; the remaining dims collapse into runs of kept and reduced dims.
-// One reduced run needs no copy; several are gathered to the end by make_reduction_view.
-Blocks reduction_blocks(const Tensor& in, const Axes& axes) {
+// One reduced run needs no copy, nor do two around the kept dims when `allow_reps` (the caller
+// handles Blocks::reps); others are gathered to the end by make_reduction_view.
+Blocks reduction_blocks(const Tensor& in, const Axes& axes, bool allow_reps = false) {
   struct Run {
     int64_t size;
     bool reduced;
@@ -74,6 +79,8 @@ Blocks reduction_blocks(const Tensor& in, const Axes& axes) {
     else runs.push_back({size, reduced});
   }
   const auto reduced_runs = std::count_if(runs.begin(), runs.end(), [](const Run& r) { return r.reduced; });
+  if (allow_reps && runs.size() == 3 && runs[0].reduced && runs[2].reduced)
+    return {in, runs[1].size, runs[2].size, 1, runs[0].size, runs[1].size * runs[2].size};
   if (reduced_runs > 1) {
     ReductionView v = make_reduction_view(in, axes);
     return {v.data, v.outer, v.count, 1};
@@ -120,15 +127,18 @@ const ReduceOp& reduce_op(const Op& op) { return static_cast<const ReduceOp&>(op
 // Single-pass folds: state = init(), step(state, value, k) for k in order, out = finish(state).
 template <typename T, typename Out, typename State, typename Init, typename Step, typename Finish>
 void fold(const Op& op, const Tensor& in, Tensor& out, Init init, Step step, Finish finish) {
-  const Blocks v = reduction_blocks(in, reduce_op(op).axes);
+  const Blocks v = reduction_blocks(in, reduce_op(op).axes, true);
   const T* x = v.data.data<T>();
   Out* y = out.data<Out>();
-  for_each_segment(v.outer, v.n, v.inner, [&](int64_t off, int64_t idx, auto cols, auto stride) {
+  for_each_segment(v.outer, v.n * v.reps, v.inner, [&](int64_t off, int64_t idx, auto cols, auto stride) {
     std::array<State, kTile> s;
     for (int64_t c = 0; c < cols; ++c) s[c] = init();
-    for (int64_t k = 0; k < v.n; ++k) {
-      const T* row = x + off + k * stride;
-      for (int64_t c = 0; c < cols; ++c) step(s[c], row[c], k);
+    for (int64_t r = 0; r < v.reps; ++r) {
+      const T* block = x + r * v.rep_stride + (v.reps == 1 ? off : idx * v.n);
+      for (int64_t k = 0; k < v.n; ++k) {
+        const T* row = block + k * stride;
+        for (int64_t c = 0; c < cols; ++c) step(s[c], row[c], r * v.n + k);
+      }
     }
     for (int64_t c = 0; c < cols; ++c) y[idx + c] = finish(s[c]);
   });
