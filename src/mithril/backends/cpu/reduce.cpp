@@ -314,13 +314,26 @@ void softmax_last_axis_kernel(const Op& op, std::span<const Tensor> in, std::spa
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * n;
       T* yr = y + r * n;
+      // Max and sum in kLanes independent accumulators, so the loops vectorize (the max is the
+      // same in any order; NaNs are skipped by it and propagate through exp).
+      constexpr int64_t kLanes = 8;
+      const int64_t whole = n / kLanes * kLanes;
+      std::array<T, kLanes> lane_max;
+      lane_max.fill(-std::numeric_limits<T>::infinity());
+      for (int64_t k = 0; k < whole; k += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j) lane_max[j] = std::max(lane_max[j], xr[k + j]);
       T m = -std::numeric_limits<T>::infinity();
-      for (int64_t k = 0; k < n; ++k) m = std::max(m, xr[k]);
+      for (T v : lane_max) m = std::max(m, v);
+      for (int64_t k = whole; k < n; ++k) m = std::max(m, xr[k]);
       if (!std::isfinite(m)) m = T(0);  // all -inf stays -inf, +inf gives NaN/inf as in the general kernel
       for (int64_t k = 0; k < n; ++k) yr[k] = xr[k] - m;
       vec::exp(yr, yr, n);
+      std::array<double, kLanes> lane_sum{};
+      for (int64_t k = 0; k < whole; k += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += static_cast<double>(yr[k + j]);
       double sum = 0;
-      for (int64_t k = 0; k < n; ++k) sum += yr[k];
+      for (double v : lane_sum) sum += v;
+      for (int64_t k = whole; k < n; ++k) sum += yr[k];
       if constexpr (kLog) {
         const T shift = static_cast<T>(std::log(sum));
         for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) - shift;

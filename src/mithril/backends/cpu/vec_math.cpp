@@ -1,6 +1,7 @@
 #include "mithril/backends/cpu/vec_math.h"
 
 #include <cmath>
+#include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -54,12 +55,38 @@ MI_AVX2 inline int out_of_range(__m256 x, float lo, float hi) {
 
 constexpr float kExpLo = -87.3f, kExpHi = 88.0f;  // n = round(x log2 e) stays in [-126, 127]
 
+// exp_core for x in [-150, 88.0], subnormal and zero results included (softmax of widely spread
+// scores lands there often, and libm's underflow path is slow): 2^n is applied as 2^n1 2^n2 with
+// n1 = floor(n / 2), both normal, so the only rounding beyond exp_core's is the final one.
+MI_AVX2 inline __m256 exp_core_wide(__m256 x) {
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500E-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073E-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894E-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  const __m256i n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(y, e1), e2);
+}
+
 MI_AVX2 void exp_f32(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 r = exp_core(v);
-    if (out_of_range(v, kExpLo, kExpHi)) {
+    // Below -150 the result is 0 (and exp_core_wide's n must stay small): clamp.
+    const __m256 r = exp_core_wide(_mm256_max_ps(v, _mm256_set1_ps(-150.0f)));
+    if (out_of_range(v, -std::numeric_limits<float>::infinity(), kExpHi)) {
       alignas(32) float in[8];  // x may alias y: keep the inputs before storing
       _mm256_store_ps(in, v);
       for (int k = 0; k < 8; ++k) y[i + k] = std::exp(in[k]);
