@@ -13,6 +13,7 @@
 #include "mithril/ops/binary.h"
 #include "mithril/ops/fused.h"
 #include "mithril/ops/linalg.h"
+#include "mithril/ops/reduce.h"
 #include "mithril/ops/shape.h"
 #include "mithril/ops/unary.h"
 
@@ -145,6 +146,35 @@ TEST(FusedProducts, AddChainOfProductsAccumulatesIntoOneNode) {
     }
     EXPECT_EQ(chains, 2u);
     EXPECT_EQ(singles, 2u);
+  }
+}
+
+TEST(FusedColumns, LayerNormChainIsOneNodeAndPerRowOperandsAreNotBiases) {
+  // (x - mean) / sqrt(var + eps) * w + b: the per-row mean and deviation are column operands.
+  // A product plus a column (m, 1) with n > m must not be taken for a bias row.
+  for (DType dt : {DType::f64, DType::f32}) {
+    const GraphProgram fused = check_fused(
+        [dt] {
+          std::mt19937 rng(4);
+          Built b;
+          Graph& g = *b.program.graph;
+          const Var x = g.input("x", {3, 4, 7}, dt), w = g.input("w", {7}, dt), bias = g.input("b", {7}, dt);
+          const Var a = g.input("a", {3, 5}, dt), m = g.input("m", {5, 6}, dt), col = g.input("c", {3, 1}, dt);
+          for (const Shape& s : {Shape{3, 4, 7}, Shape{7}, Shape{7}, Shape{3, 5}, Shape{5, 6}, Shape{3, 1}})
+            b.feed.push_back(random_tensor(rng, s, dt));
+          const Var centred = x - ops::mean(x, Axes{-1}, true);
+          const Var norm = centred / ops::sqrt(ops::variance(x, Axes{-1}, true) + 1e-5) * w + bias;
+          b.program.outputs = {norm.id(), ops::tanh(ops::matmul(a, m) + col).id()};
+          return b;
+        },
+        dt == DType::f64 ? 1e-12 : 1e-5);
+    size_t chains = 0;
+    for (const Node& n : fused.graph->nodes())
+      if (n.op->kind() == OpKind::FusedElementwise && static_cast<const FusedOp&>(*n.op).steps.size() == 4) ++chains;
+    EXPECT_EQ(chains, 1u);  // sub, div, mul, add
+    const auto linear = fused_linear_nodes(fused);
+    ASSERT_EQ(linear.size(), 1u);
+    EXPECT_EQ(linear[0]->steps.size(), 2u);  // the column add and the tanh
   }
 }
 

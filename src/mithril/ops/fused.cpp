@@ -1,5 +1,7 @@
 #include "mithril/ops/fused.h"
 
+#include <algorithm>
+
 #include "mithril/core/error.h"
 
 namespace mithril {
@@ -7,6 +9,8 @@ namespace mithril {
 std::optional<FusedOperand> fused_operand_kind(const Shape& operand, const Shape& output) {
   if (operand == output) return FusedOperand::full;
   if (numel(operand) == 1 && operand.size() <= output.size()) return FusedOperand::scalar;
+  if (operand.size() == output.size() && operand.back() == 1 && std::equal(operand.begin(), operand.end() - 1, output.begin()))
+    return FusedOperand::column;
   bool row = !output.empty() && !operand.empty() && operand.size() <= output.size() && operand.back() == output.back();
   for (size_t i = 0; row && i + 1 < operand.size(); ++i) row = operand[i] == 1;
   if (!row) return std::nullopt;

@@ -25,8 +25,10 @@ struct FusedStep {
 };
 
 // How an input of a fused node is read against the output shape S: the full shape S (chunked
-// with the output), one element, or one row (the last dim of S, broadcast over the rows).
-enum class FusedOperand { full, scalar, row };
+// with the output), one element, one row (the last dim of S, broadcast over the rows), or one
+// column (S with a last dim of 1, broadcast along each row: a per-row statistic such as the mean
+// and deviation of a layer norm).
+enum class FusedOperand { full, scalar, row, column };
 std::optional<FusedOperand> fused_operand_kind(const Shape& operand, const Shape& output);  // nullopt: none fits
 
 // One product of a fused linear node, x @ w: x is (..., k), or (k, m) read transposed with

@@ -36,6 +36,10 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
         break;
       case FusedOperand::scalar: operands[i] = in[i].reshape({}); break;
       case FusedOperand::row: operands[i] = in[i].reshape({cols}); break;
+      case FusedOperand::column:  // sliced by rows like a full operand, broadcast along them
+        operands[i] = in[i].reshape({rows, 1});
+        full[i] = true;
+        break;
     }
   }
   std::vector<const KernelEntry*> kernels;
@@ -84,8 +88,9 @@ size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t 
   if (!op.steps.empty() && op.steps[0].op->kind() == OpKind::Add) {
     const std::vector<int>& args = op.steps[0].args;
     const int other = args[0] == FusedStep::kRunning ? args[1] : args[0];
-    if (other != FusedStep::kRunning && (args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
-        in[static_cast<size_t>(other)].numel() <= n && in[static_cast<size_t>(other)].shape() != op.shape) {
+    const auto kind = other == FusedStep::kRunning ? std::nullopt : fused_operand_kind(in[static_cast<size_t>(other)].shape(), op.shape);
+    if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
+        (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
       const Tensor& bias = in[static_cast<size_t>(other)];
       const T* b = bias.data<T>();
       const bool scalar = bias.numel() == 1;
