@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/ops/fused.h"
 
@@ -53,7 +54,10 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
   const Tensor out2d = out.reshape({rows, cols});
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(cols, 1));
   const int64_t blocks = (rows + block_rows - 1) / block_rows;
-  parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+  // Threads only for as much work per thread as a plain elementwise kernel would want: waking
+  // the pool costs more than a few small blocks (an LSTM step's gates are 8192 elements).
+  const int64_t work_per_block = block_rows * cols * static_cast<int64_t>(op.steps.size() - first);
+  parallel_for(0, blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, work_per_block)), [&](int64_t b0, int64_t b1) {
     std::vector<Tensor> args;
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
