@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <string>
 #include <random>
 
 #include "mithril/backends/cpu/executor.h"
@@ -27,9 +28,17 @@ Tensor random_tensor(std::mt19937& rng, const Shape& shape, DType dtype) {
   return Tensor::from_doubles(v, shape, dtype);
 }
 
+// A graph under construction with its feed: input() adds a graph input and a random value for it.
 struct Built {
+  Built(uint32_t seed, DType dtype) : rng(seed), dtype(dtype) {}
+  Var input(const std::string& name, const Shape& shape) {
+    feed.push_back(random_tensor(rng, shape, dtype));
+    return program.graph->input(name, shape, dtype);
+  }
   GraphProgram program;
   std::vector<Tensor> feed;
+  std::mt19937 rng;
+  DType dtype;
 };
 
 // Builds the graph twice (the passes consume a program), compares fused with unfused results and
@@ -63,12 +72,9 @@ TEST(FusedProducts, TransposedLeftOperandIsReadInPlace) {
   for (DType dt : {DType::f64, DType::f32}) {
     const GraphProgram fused = check_fused(
         [dt] {
-          std::mt19937 rng(1);
-          Built b;
-          Graph& g = *b.program.graph;
-          const Var a = g.input("a", {7, 5}, dt), w = g.input("w", {7, 9}, dt);
+          Built b(1, dt);
+          const Var a = b.input("a", {7, 5}), w = b.input("w", {7, 9});
           b.program.outputs = {ops::relu(ops::matmul(ops::transpose(a), w)).id()};
-          b.feed = {random_tensor(rng, {7, 5}, dt), random_tensor(rng, {7, 9}, dt)};
           return b;
         },
         dt == DType::f64 ? 1e-12 : 1e-5);
@@ -82,15 +88,10 @@ TEST(FusedProducts, TransposeOfAProductIsComputedAsSwappedProduct) {
   // (a^T g)^T = g^T a: the gradient of a transposed weight, with no transpose materialized.
   const GraphProgram fused = check_fused(
       [] {
-        std::mt19937 rng(2);
-        Built b;
-        Graph& g = *b.program.graph;
-        const Var a = g.input("a", {6, 4}, DType::f64), gr = g.input("g", {6, 3}, DType::f64);
-        const Var c = g.input("c", {4, 3}, DType::f64);
+        Built b(2, DType::f64);
+        const Var a = b.input("a", {6, 4}), gr = b.input("g", {6, 3}), c = b.input("c", {4, 3});
         b.program.outputs = {ops::transpose(ops::matmul(ops::transpose(a), gr)).id(),
                              ops::transpose(ops::matmul(a, c)).id()};  // (a c)^T = c^T a^T
-        b.feed = {random_tensor(rng, {6, 4}, DType::f64), random_tensor(rng, {6, 3}, DType::f64),
-                  random_tensor(rng, {4, 3}, DType::f64)};
         return b;
       },
       1e-12);
@@ -107,25 +108,18 @@ TEST(FusedProducts, AddChainOfProductsAccumulatesIntoOneNode) {
   for (DType dt : {DType::f64, DType::f32}) {
     const GraphProgram fused = check_fused(
         [dt] {
-          std::mt19937 rng(3);
-          Built b;
-          Graph& g = *b.program.graph;
-          const Var w = g.input("w", {5, 6}, dt);
-          b.feed.push_back(random_tensor(rng, {5, 6}, dt));
-          std::optional<Var> acc, dz, stopped;
+          Built b(3, dt);
+          const Var w = b.input("w", {5, 6});
+          std::optional<Var> acc, dz;
           for (int t = 0; t < 5; ++t) {
-            const Var x = g.input("x" + std::to_string(t), {3, 6}, dt), gr = g.input("g" + std::to_string(t), {3, 5}, dt);
-            b.feed.push_back(random_tensor(rng, {3, 6}, dt));
-            b.feed.push_back(random_tensor(rng, {3, 5}, dt));
+            const Var x = b.input("x" + std::to_string(t), {3, 6}), gr = b.input("g" + std::to_string(t), {3, 5});
             const Var dw = ops::transpose(ops::matmul(ops::transpose(x), gr));
             acc = acc ? *acc + dw : dw;
             const Var p = ops::matmul(ops::reshape(gr, {3, 1, 5}), w);
             dz = dz ? *dz + p : p;
           }
-          const Var p0 = ops::matmul(g.input("u", {2, 6}, dt), ops::transpose(w));
-          const Var p1 = ops::matmul(g.input("v", {2, 6}, dt), ops::transpose(w));
-          b.feed.push_back(random_tensor(rng, {2, 6}, dt));
-          b.feed.push_back(random_tensor(rng, {2, 6}, dt));
+          const Var p0 = ops::matmul(b.input("u", {2, 6}), ops::transpose(w));
+          const Var p1 = ops::matmul(b.input("v", {2, 6}), ops::transpose(w));
           b.program.outputs = {ops::tanh(*acc).id(), dz->id(), (ops::relu(p0) + p1).id()};
           return b;
         },
@@ -155,13 +149,9 @@ TEST(FusedColumns, LayerNormChainIsOneNodeAndPerRowOperandsAreNotBiases) {
   for (DType dt : {DType::f64, DType::f32}) {
     const GraphProgram fused = check_fused(
         [dt] {
-          std::mt19937 rng(4);
-          Built b;
-          Graph& g = *b.program.graph;
-          const Var x = g.input("x", {3, 4, 7}, dt), w = g.input("w", {7}, dt), bias = g.input("b", {7}, dt);
-          const Var a = g.input("a", {3, 5}, dt), m = g.input("m", {5, 6}, dt), col = g.input("c", {3, 1}, dt);
-          for (const Shape& s : {Shape{3, 4, 7}, Shape{7}, Shape{7}, Shape{3, 5}, Shape{5, 6}, Shape{3, 1}})
-            b.feed.push_back(random_tensor(rng, s, dt));
+          Built b(4, dt);
+          const Var x = b.input("x", {3, 4, 7}), w = b.input("w", {7}), bias = b.input("b", {7});
+          const Var a = b.input("a", {3, 5}), m = b.input("m", {5, 6}), col = b.input("c", {3, 1});
           const Var centred = x - ops::mean(x, Axes{-1}, true);
           const Var norm = centred / ops::sqrt(ops::variance(x, Axes{-1}, true) + 1e-5) * w + bias;
           b.program.outputs = {norm.id(), ops::tanh(ops::matmul(a, m) + col).id()};
