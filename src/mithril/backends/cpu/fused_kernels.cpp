@@ -110,9 +110,49 @@ size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t 
   return s;
 }
 
-// out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV;
-// otherwise the output is split into blocks once, and each block gets all products in turn,
-// the first overwriting it and the others accumulated by the GEMM (beta = 1).
+// Inner sizes at most this small make inefficient GEMMs (packing and C traffic per few
+// multiply-adds): many such products are concatenated along k into one GEMM instead.
+constexpr int64_t kConcatMaxInner = 64;
+
+// Copies the k_j x `width` operand `src` (k along rows when k_rows, else along columns) to
+// columns/rows [k0, k0 + k_j) of the concatenation `dst` (k_total along the same axis).
+template <typename T>
+void place_along_k(const T* src, int64_t kj, int64_t width, bool k_rows, T* dst, int64_t k0, int64_t k_total) {
+  if (k_rows) {
+    std::copy(src, src + kj * width, dst + k0 * width);
+  } else {
+    for (int64_t r = 0; r < width; ++r) std::copy(src + r * kj, src + (r + 1) * kj, dst + r * k_total + k0);
+  }
+}
+
+// sum_j op(x_j) op(w_j) as one GEMM over the concatenations [x_0 | x_1 | ...] and [w_0; w_1; ...]
+// along k, when there are several products with the same transposes and all small inner sizes
+// (an unrolled recurrence's weight gradient: 64 products with k = batch 32). Returns false
+// when that does not apply.
+template <typename T>
+bool concatenated_product(const FusedOp& op, std::span<const Tensor> in, const std::vector<int64_t>& ks, int64_t k_total, int64_t m,
+                          int64_t n, T* c) {
+  if (op.products.size() < 4 || k_total == 0) return false;
+  for (size_t j = 0; j < op.products.size(); ++j)
+    if (!(op.products[j] == op.products[0]) || ks[j] > kConcatMaxInner) return false;
+  const FusedProduct& p = op.products[0];
+  std::vector<T> xs(static_cast<size_t>(k_total * m)), ws(static_cast<size_t>(k_total * n));
+  int64_t k0 = 0;
+  for (size_t j = 0; j < op.products.size(); ++j) {
+    // x_j is (m, k_j), or (k_j, m) read transposed; w_j is (k_j, n), or (n, k_j) read transposed.
+    place_along_k(in[2 * j].data<T>(), ks[j], m, p.transpose_left, xs.data(), k0, k_total);
+    place_along_k(in[2 * j + 1].data<T>(), ks[j], n, !p.transpose_right, ws.data(), k0, k_total);
+    k0 += ks[j];
+  }
+  gemm(p.transpose_left, p.transpose_right, m, n, k_total, T(1), xs.data(), p.transpose_left ? m : k_total, ws.data(),
+       p.transpose_right ? k_total : n, T(0), c, n);
+  return true;
+}
+
+// out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV; many
+// products with small inner sizes through one GEMM over their concatenation; otherwise the
+// output is split into blocks once, and each block gets all products in turn, the first
+// overwriting it and the others accumulated by the GEMM (beta = 1).
 template <typename T>
 void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto& op = static_cast<const FusedOp&>(base);
@@ -132,7 +172,7 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
     const T* w = in[1].data<T>();
     if (p0.transpose_right) blas_gemv(false, n, ks[0], w, ks[0], x, c);
     else gemv_rowvec(x, w, n, c, ks[0], n);
-  } else {
+  } else if (!concatenated_product<T>(op, in, ks, k_total, m, n, c)) {
     for_gemm_blocks(m, n, m * n * k_total, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
       bool written = false;
       for (size_t j = 0; j < op.products.size(); ++j) {
