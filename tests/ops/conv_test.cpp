@@ -271,6 +271,9 @@ const PoolCase kPoolCases[] = {
     {{5, 6}, {.kernel = {2, 2}, .stride = {1, 1}}},
     {{2, 1, 2, 5, 5}, {.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}},
     {{1, 2, 3}, {.kernel = {2, 2}, .stride = {2, 1}, .padding = {2, 2, 0, 3}}},
+    // The common 2x2 / stride 2 layer (a direct kernel path); odd sizes drop the last row/column.
+    {{2, 3, 6, 9}, {.kernel = {2, 2}}},
+    {{3, 7, 4}, {.kernel = {2, 2}, .stride = {2, 2}}},
 };
 
 TEST(Pool2d, ForwardMatchesReferenceWithPaddingZerosCounted) {

@@ -77,6 +77,7 @@ class Vectorized : public ::testing::Test {
 
 TEST_F(Vectorized, ExpWithinTwoUlps) {
   expect_ulps<float>(cpu::vec::exp, exp_ref_f, -110, 90, 2, "exp f32");
+  expect_ulps<float>(cpu::vec::exp, exp_ref_f, -104.5, -86, 2, "exp f32, subnormal results");
   expect_ulps<double>(cpu::vec::exp, exp_ref_d, -750, 710, 2, "exp f64");
 }
 

@@ -3,6 +3,12 @@
 // epilogue program: each step applies one elementwise op to the running value (the result so
 // far) and the fused node's inputs. Kernels run the steps block by block over rows of the
 // output, so intermediates never leave the cache and need no buffers of their own.
+//
+// A fused linear node computes a sum of 2-D products before its steps: out = sum_j op(x_j) op(w_j),
+// where op transposes an operand in place when the pass folded a transpose into the product
+// (a gradient's x^T g, or a transposed product (a b)^T = b^T a^T), and the products after the
+// first are the matmuls of an add chain (a weight gradient summed over the steps of an unrolled
+// recurrence) accumulated into the same output by the GEMM, so they need no buffers either.
 #pragma once
 
 #include <optional>
@@ -19,19 +25,32 @@ struct FusedStep {
 };
 
 // How an input of a fused node is read against the output shape S: the full shape S (chunked
-// with the output), one element, or one row (the last dim of S, broadcast over the rows).
-enum class FusedOperand { full, scalar, row };
+// with the output), one element, one row (the last dim of S, broadcast over the rows), or one
+// column (S with a last dim of 1, broadcast along each row: a per-row statistic such as the mean
+// and deviation of a layer norm).
+enum class FusedOperand { full, scalar, row, column };
 std::optional<FusedOperand> fused_operand_kind(const Shape& operand, const Shape& output);  // nullopt: none fits
+
+// One product of a fused linear node, x @ w: x is (..., k), or (k, m) read transposed with
+// transpose_left (2-D only); w is (k, n), or (n, k) read transposed with transpose_right.
+struct FusedProduct {
+  bool transpose_left = false;
+  bool transpose_right = false;
+  bool operator==(const FusedProduct&) const = default;
+};
 
 struct FusedOp : Op {
   // FusedElementwise: inputs are the operands of the steps; the first step reads no running value.
-  // FusedLinear: inputs 0 and 1 are x (..., k) and the weight, (n, k) with transpose_right
-  // (x @ weight^T, a transpose folded into the product) or (k, n); the steps follow the product.
-  FusedOp(OpKind kind, Shape shape, DType dtype, std::vector<FusedStep> steps, bool transpose_right = false);
+  // FusedLinear: inputs 2j and 2j+1 are x and w of products[j]; their sum is the running value
+  // of the steps, whose operands are the inputs after the products'.
+  FusedOp(OpKind kind, Shape shape, DType dtype, std::vector<FusedStep> steps, std::vector<FusedProduct> products = {});
   Shape shape;
   DType dtype;
   std::vector<FusedStep> steps;
-  bool transpose_right;
+  std::vector<FusedProduct> products;  // FusedLinear only: at least one
+
+  // Index of the first step operand among the inputs.
+  size_t first_operand() const { return 2 * products.size(); }
 
   std::vector<Shape> infer_shapes(std::span<const Shape> inputs) const override;
   std::vector<DType> infer_dtypes(std::span<const DType> inputs) const override;

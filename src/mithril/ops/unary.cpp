@@ -133,7 +133,9 @@ std::vector<std::optional<Var>> UnaryOp::vjp(const std::vector<Var>& in, const s
     case OpKind::Cos: return {-(g * ops::sin(x))};
     case OpKind::Tanh: return {g * (1.0 - y * y)};
     case OpKind::Sigmoid: return {g * y * (1.0 - y)};
-    case OpKind::Relu: return {g * ops::cast(ops::greater(x, ops::scalar_like(x, 0.0)), g.dtype())};
+    // The mask from the output (y > 0 exactly where x > 0): the input then has no use besides
+    // the relu, which lets the relu fuse into the product before it.
+    case OpKind::Relu: return {g * ops::cast(ops::greater(y, ops::scalar_like(y, 0.0)), g.dtype())};
     case OpKind::LeakyRelu:
       return {g * where_scalar(ops::greater(x, ops::scalar_like(x, 0.0)), ops::scalar_like(x, 1.0), attrs.slope)};
     case OpKind::Softplus: return {g * ops::sigmoid(x)};

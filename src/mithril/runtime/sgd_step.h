@@ -1,5 +1,7 @@
-// Plain SGD for benchmarks and examples: param -= lr * grad, in place. A stand-in until the
-// optimizer library exists; it is deliberately one small function so callers can switch.
+// Plain SGD for benchmarks and examples: param -= lr * grad, in place. The optimizer library
+// (train/optimizer.h: SGD with momentum, Adam, ...) sits above runtime/, which cannot depend on
+// it; the benchmarks keep this step because Mithril's speed benchmarks train with plain SGD, and
+// one multiply-subtract per element is all that step is.
 #pragma once
 
 #include "mithril/runtime/compile.h"

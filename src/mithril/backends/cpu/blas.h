@@ -57,29 +57,36 @@ inline void gemm_call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double 
               static_cast<blasint>(ldc));
 }
 
+// Runs block(i0, i1, j0, j1) over the blocks of an (m x n) product of `macs` multiply-adds: one
+// block when it is small (or there is one thread), else the longer of m and n is cut into one
+// block per thread (blocks of whole 16-column / 8-row tiles), each computed by single-threaded
+// GEMMs.
+template <typename F>
+void for_gemm_blocks(int64_t m, int64_t n, int64_t macs, F&& block) {
+  if (macs < kBlasThreadedMacs || num_threads() == 1) {
+    block(int64_t{0}, m, int64_t{0}, n);
+  } else if (n >= m) {
+    parallel_for(0, (n + 15) / 16, 1, [&](int64_t t0, int64_t t1) { block(int64_t{0}, m, t0 * 16, std::min(n, t1 * 16)); });
+  } else {
+    parallel_for(0, (m + 7) / 8, 1, [&](int64_t t0, int64_t t1) { block(t0 * 8, std::min(m, t1 * 8), int64_t{0}, n); });
+  }
+}
+
+// The block (i0..i1, j0..j1) of C = alpha * op(A) op(B) + beta * C as one single-threaded GEMM.
+template <typename T>
+void gemm_block(bool ta, bool tb, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t k, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  gemm_call(ta, tb, i1 - i0, j1 - j0, k, alpha, ta ? a + i0 : a + i0 * lda, lda, tb ? b + j0 * ldb : b + j0, ldb, beta,
+            c + i0 * ldc + j0, ldc);
+}
+
 // C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C; beta == 0 never reads C.
-// Large products are cut along the longer of m and n into one block per thread (blocks of
-// whole 16-column / 8-row tiles), each a single-threaded GEMM.
 template <typename T>
 void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb,
           T beta, T* c, int64_t ldc) {
-  if (m * n * k < kBlasThreadedMacs || num_threads() == 1) {
-    gemm_call(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    return;
-  }
-  if (n >= m) {
-    const int64_t tiles = (n + 15) / 16;
-    parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
-      const int64_t j0 = t0 * 16, j1 = std::min(n, t1 * 16);
-      gemm_call(ta, tb, m, j1 - j0, k, alpha, a, lda, tb ? b + j0 * ldb : b + j0, ldb, beta, c + j0, ldc);
-    });
-  } else {
-    const int64_t tiles = (m + 7) / 8;
-    parallel_for(0, tiles, 1, [&](int64_t t0, int64_t t1) {
-      const int64_t i0 = t0 * 8, i1 = std::min(m, t1 * 8);
-      gemm_call(ta, tb, i1 - i0, n, k, alpha, ta ? a + i0 : a + i0 * lda, lda, b, ldb, beta, c + i0 * ldc, ldc);
-    });
-  }
+  for_gemm_blocks(m, n, m * n * k, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+    gemm_block(ta, tb, i0, i1, j0, j1, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  });
 }
 
 // y = op(A) x with A (rows x cols) row-major; never reads y.

@@ -259,15 +259,27 @@ void for_each_window_pos(const PoolGeom& g, int64_t oy, int64_t ox, F f) {
   }
 }
 
+// One step of a window's max: NaN wins, the first NaN stays.
+template <typename T>
+T max_step(T m, T v) {
+  return v > m || std::isnan(v) ? (std::isnan(m) ? m : v) : m;
+}
+
 // The window max, padding zeros included; NaN wins.
 template <typename T>
 T window_max(const PoolGeom& g, const T* x, int64_t oy, int64_t ox) {
   T m = -std::numeric_limits<T>::infinity();
-  for_each_window_pos(g, oy, ox, [&](int64_t at) {
-    const T v = at < 0 ? T(0) : x[at];
-    if (v > m || std::isnan(v)) m = std::isnan(m) ? m : v;
-  });
+  for_each_window_pos(g, oy, ox, [&](int64_t at) { m = max_step(m, at < 0 ? T(0) : x[at]); });
   return m;
+}
+
+// 2x2 windows at stride 2 without padding or dilation, all inside the input (the common
+// pooling layer): addressed directly instead of through the general window walk.
+bool plain_2x2(const PoolGeom& g) {
+  const Pool2dParams& p = g.p;
+  return p.kernel == std::array<int64_t, 2>{2, 2} && p.stride == std::array<int64_t, 2>{2, 2} &&
+         p.padding == std::array<int64_t, 4>{0, 0, 0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} && 2 * g.oh <= g.h &&
+         2 * g.ow <= g.w;
 }
 
 // Runs f(plane) over planes, split so each task has enough window work.
@@ -293,6 +305,17 @@ void max_pool_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor>
   for_each_plane(g, [&](int64_t pl) {
     const T* xp = x + pl * g.h * g.w;
     T* yp = y + pl * g.oh * g.ow;
+    if (plain_2x2(g)) {
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const T* r0 = xp + 2 * oy * g.w;
+        const T* r1 = r0 + g.w;
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const T m = -std::numeric_limits<T>::infinity();
+          yp[oy * g.ow + ox] = max_step(max_step(max_step(max_step(m, r0[2 * ox]), r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+        }
+      }
+      return;
+    }
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox) yp[oy * g.ow + ox] = window_max(g, xp, oy, ox);
   });
@@ -328,6 +351,20 @@ void max_pool_backward_kernel(const Op& op, std::span<const Tensor> in, std::spa
     const T* gp = go + pl * g.oh * g.ow;
     T* gxp = gx + pl * g.h * g.w;
     std::fill(gxp, gxp + g.h * g.w, T(0));
+    if (plain_2x2(g)) {  // windows do not overlap: each input element is in at most one
+      for (int64_t oy = 0; oy < g.oh; ++oy) {
+        const int64_t r0 = 2 * oy * g.w, r1 = r0 + g.w;
+        for (int64_t ox = 0; ox < g.ow; ++ox) {
+          const int64_t at[4] = {r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1};
+          T m = -std::numeric_limits<T>::infinity();
+          for (int64_t a : at) m = max_step(m, xp[a]);
+          const T grad = gp[oy * g.ow + ox];
+          for (int64_t a : at)
+            if (xp[a] == m) gxp[a] += grad;
+        }
+      }
+      return;
+    }
     for (int64_t oy = 0; oy < g.oh; ++oy)
       for (int64_t ox = 0; ox < g.ow; ++ox) {
         const T m = window_max(g, xp, oy, ox);

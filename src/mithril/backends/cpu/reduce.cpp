@@ -30,6 +30,23 @@ using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
 constexpr int64_t kTile = 64;  // neighbouring outputs updated together when inner > 1
 
+using One = std::integral_constant<int64_t, 1>;
+
+// sum_k f(x[k]) in double, over kLanes interleaved partial sums combined at the end: a
+// contiguous row's sum is then not one chain of dependent adds (4 cycles each) but vectorizes.
+// The order depends only on n, so results stay the same for any thread count.
+template <typename T, typename F>
+double lane_sum(const T* x, int64_t n, F f) {
+  constexpr int64_t kLanes = 8;
+  std::array<double, kLanes> s{};
+  const int64_t whole = n / kLanes * kLanes;
+  for (int64_t k = 0; k < whole; k += kLanes)
+    for (int64_t j = 0; j < kLanes; ++j) s[j] += f(static_cast<double>(x[k + j]));
+  double tail = 0;
+  for (int64_t k = whole; k < n; ++k) tail += f(static_cast<double>(x[k]));
+  return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7])) + tail;
+}
+
 template <typename T>
 bool is_nan(T v) {
   if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
@@ -55,12 +72,17 @@ double exp_in(double v) {
 struct Blocks {
   Tensor data;  // contiguous
   int64_t outer, n, inner;
+  // Reductions over a leading and a trailing run of axes around the kept ones, (reps, outer, n)
+  // (a bias gradient over N, H, W of NCHW): the reduced elements of output o are, in order,
+  // data[r * rep_stride + o * n + k] for r in [0, reps) and k in [0, n), read in place.
+  int64_t reps = 1, rep_stride = 0;
 };
 
 // Views a reduction over `axes` as (outer, n, inner) blocks. Size-1 dims do not affect memory
 // order, so they are skipped; the remaining dims collapse into runs of kept and reduced dims.
-// One reduced run needs no copy; several are gathered to the end by make_reduction_view.
-Blocks reduction_blocks(const Tensor& in, const Axes& axes) {
+// One reduced run needs no copy, nor do two around the kept dims when `allow_reps` (the caller
+// handles Blocks::reps); others are gathered to the end by make_reduction_view.
+Blocks reduction_blocks(const Tensor& in, const Axes& axes, bool allow_reps = false) {
   struct Run {
     int64_t size;
     bool reduced;
@@ -74,6 +96,8 @@ Blocks reduction_blocks(const Tensor& in, const Axes& axes) {
     else runs.push_back({size, reduced});
   }
   const auto reduced_runs = std::count_if(runs.begin(), runs.end(), [](const Run& r) { return r.reduced; });
+  if (allow_reps && runs.size() == 3 && runs[0].reduced && runs[2].reduced)
+    return {in, runs[1].size, runs[2].size, 1, runs[0].size, runs[1].size * runs[2].size};
   if (reduced_runs > 1) {
     ReductionView v = make_reduction_view(in, axes);
     return {v.data, v.outer, v.count, 1};
@@ -100,7 +124,6 @@ void for_each_segment(int64_t outer, int64_t n, int64_t inner, Body body) {
   const int64_t total = outer * inner;
   if (total == 0) return;
   const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(n, 1));
-  using One = std::integral_constant<int64_t, 1>;
   parallel_for(0, total, grain, [&](int64_t b, int64_t e) {
     if (inner == 1) {
       for (int64_t i = b; i < e; ++i) body(i * n, i, One{}, One{});
@@ -120,22 +143,43 @@ const ReduceOp& reduce_op(const Op& op) { return static_cast<const ReduceOp&>(op
 // Single-pass folds: state = init(), step(state, value, k) for k in order, out = finish(state).
 template <typename T, typename Out, typename State, typename Init, typename Step, typename Finish>
 void fold(const Op& op, const Tensor& in, Tensor& out, Init init, Step step, Finish finish) {
-  const Blocks v = reduction_blocks(in, reduce_op(op).axes);
+  const Blocks v = reduction_blocks(in, reduce_op(op).axes, true);
   const T* x = v.data.data<T>();
   Out* y = out.data<Out>();
-  for_each_segment(v.outer, v.n, v.inner, [&](int64_t off, int64_t idx, auto cols, auto stride) {
+  for_each_segment(v.outer, v.n * v.reps, v.inner, [&](int64_t off, int64_t idx, auto cols, auto stride) {
     std::array<State, kTile> s;
     for (int64_t c = 0; c < cols; ++c) s[c] = init();
-    for (int64_t k = 0; k < v.n; ++k) {
-      const T* row = x + off + k * stride;
-      for (int64_t c = 0; c < cols; ++c) step(s[c], row[c], k);
+    for (int64_t r = 0; r < v.reps; ++r) {
+      const T* block = x + r * v.rep_stride + (v.reps == 1 ? off : idx * v.n);
+      for (int64_t k = 0; k < v.n; ++k) {
+        const T* row = block + k * stride;
+        for (int64_t c = 0; c < cols; ++c) step(s[c], row[c], r * v.n + k);
+      }
     }
     for (int64_t c = 0; c < cols; ++c) y[idx + c] = finish(s[c]);
   });
 }
 
+// Floating-point sums and means of contiguous rows: lane_sum per row. Returns false otherwise.
+template <typename T>
+bool row_sums(const Op& op, const Tensor& in, Tensor& out, double divisor) {
+  if constexpr (!std::is_floating_point_v<T>) {
+    return false;
+  } else {
+    const Blocks v = reduction_blocks(in, reduce_op(op).axes, true);
+    if (v.inner != 1 || v.reps != 1) return false;
+    const T* x = v.data.data<T>();
+    T* y = out.data<T>();
+    for_each_segment(v.outer, v.n, 1, [&](int64_t off, int64_t idx, auto, auto) {
+      y[idx] = static_cast<T>(lane_sum(x + off, v.n, [](double e) { return e; }) / divisor);
+    });
+    return true;
+  }
+}
+
 template <typename T>
 void sum_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
+  if (row_sums<T>(op, in[0], out[0], 1.0)) return;
   fold<T, T, Acc<T>>(
       op, in[0], out[0], [] { return Acc<T>(0); }, [](Acc<T>& s, T v, int64_t) { s += v; },
       [](Acc<T> s) { return static_cast<T>(s); });
@@ -151,6 +195,7 @@ void prod_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out
 template <typename T>
 void mean_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto n = static_cast<double>(reduce_op(op).reduced_count(in[0].shape()));
+  if (row_sums<T>(op, in[0], out[0], n)) return;
   fold<T, T, double>(
       op, in[0], out[0], [] { return 0.0; }, [](double& s, T v, int64_t) { s += v; },
       [n](double s) { return static_cast<T>(s / n); });
@@ -192,9 +237,13 @@ void two_pass(const Op& op, const Tensor& in, Tensor& out, Pass1 pass1, Pass2 pa
     std::array<double, kTile> centre, s;
     pass1(x + off, v.n, cols, stride, centre.data());
     for (int64_t c = 0; c < cols; ++c) s[c] = 0.0;
-    for (int64_t k = 0; k < v.n; ++k) {
-      const T* row = x + off + k * stride;
-      for (int64_t c = 0; c < cols; ++c) s[c] += pass2(static_cast<double>(row[c]), centre[c]);
+    if constexpr (std::is_same_v<decltype(cols), One>) {
+      s[0] = lane_sum(x + off, v.n, [&](double e) { return pass2(e, centre[0]); });
+    } else {
+      for (int64_t k = 0; k < v.n; ++k) {
+        const T* row = x + off + k * stride;
+        for (int64_t c = 0; c < cols; ++c) s[c] += pass2(static_cast<double>(row[c]), centre[c]);
+      }
     }
     for (int64_t c = 0; c < cols; ++c) y[idx + c] = static_cast<T>(pass2.finish(s[c], centre[c]));
   });
@@ -203,6 +252,10 @@ void two_pass(const Op& op, const Tensor& in, Tensor& out, Pass1 pass1, Pass2 pa
 // Column means of a segment: centre[c] = mean over k of x[k*stride + c].
 template <typename T, typename Cols, typename Stride>
 void column_means(const T* x, int64_t n, Cols cols, Stride stride, double* centre) {
+  if constexpr (std::is_same_v<Cols, One>) {
+    centre[0] = lane_sum(x, n, [](double e) { return e; }) / static_cast<double>(n);
+    return;
+  }
   for (int64_t c = 0; c < cols; ++c) centre[c] = 0.0;
   for (int64_t k = 0; k < n; ++k)
     for (int64_t c = 0; c < cols; ++c) centre[c] += x[k * stride + c];
@@ -304,13 +357,26 @@ void softmax_last_axis_kernel(const Op& op, std::span<const Tensor> in, std::spa
     for (int64_t r = r0; r < r1; ++r) {
       const T* xr = x + r * n;
       T* yr = y + r * n;
+      // Max and sum in kLanes independent accumulators, so the loops vectorize (the max is the
+      // same in any order; NaNs are skipped by it and propagate through exp).
+      constexpr int64_t kLanes = 8;
+      const int64_t whole = n / kLanes * kLanes;
+      std::array<T, kLanes> lane_max;
+      lane_max.fill(-std::numeric_limits<T>::infinity());
+      for (int64_t k = 0; k < whole; k += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j) lane_max[j] = std::max(lane_max[j], xr[k + j]);
       T m = -std::numeric_limits<T>::infinity();
-      for (int64_t k = 0; k < n; ++k) m = std::max(m, xr[k]);
+      for (T v : lane_max) m = std::max(m, v);
+      for (int64_t k = whole; k < n; ++k) m = std::max(m, xr[k]);
       if (!std::isfinite(m)) m = T(0);  // all -inf stays -inf, +inf gives NaN/inf as in the general kernel
       for (int64_t k = 0; k < n; ++k) yr[k] = xr[k] - m;
       vec::exp(yr, yr, n);
+      std::array<double, kLanes> lane_sum{};
+      for (int64_t k = 0; k < whole; k += kLanes)
+        for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += static_cast<double>(yr[k + j]);
       double sum = 0;
-      for (int64_t k = 0; k < n; ++k) sum += yr[k];
+      for (double v : lane_sum) sum += v;
+      for (int64_t k = whole; k < n; ++k) sum += yr[k];
       if constexpr (kLog) {
         const T shift = static_cast<T>(std::log(sum));
         for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) - shift;

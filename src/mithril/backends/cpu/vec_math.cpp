@@ -1,6 +1,7 @@
 #include "mithril/backends/cpu/vec_math.h"
 
 #include <cmath>
+#include <limits>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -27,11 +28,10 @@ T sigmoid_ref(T x) {
 namespace {
 
 // ---- float32 ----
-// e^x for x in [-87.3, 88.7] (normal results): n = round(x log2 e), r = x - n ln2 (two-part
-// ln2), e^r by Cephes expf's degree-5 polynomial, times 2^n built in the exponent field.
-MI_AVX2 inline __m256 exp_core(__m256 x) {
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+// e^x = e^r 2^n with n = round(x log2 e), r = x - n ln2 (two-part ln2), e^r by Cephes expf's
+// degree-5 polynomial. Returns e^r and sets n.
+MI_AVX2 inline __m256 exp_reduced(__m256 x, __m256& n) {
+  n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
   __m256 p = _mm256_set1_ps(1.9875691500E-4f);
@@ -41,9 +41,17 @@ MI_AVX2 inline __m256 exp_core(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459E-1f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201E-1f));
   const __m256 r2 = _mm256_mul_ps(r, r);
-  const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_add_ps(_mm256_fmadd_ps(p, r2, r), _mm256_set1_ps(1.0f));
+}
+
+// 2^n for integer n in [-126, 127], built in the exponent field.
+MI_AVX2 inline __m256 pow2i(__m256i n) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(127)), 23)); }
+
+// e^x for x in [-87.3, 88.7] (normal results).
+MI_AVX2 inline __m256 exp_core(__m256 x) {
+  __m256 n;
+  const __m256 y = exp_reduced(x, n);
+  return _mm256_mul_ps(y, pow2i(_mm256_cvtps_epi32(n)));
 }
 
 // Lanes outside [lo, hi] (or NaN) need libm.
@@ -54,12 +62,24 @@ MI_AVX2 inline int out_of_range(__m256 x, float lo, float hi) {
 
 constexpr float kExpLo = -87.3f, kExpHi = 88.0f;  // n = round(x log2 e) stays in [-126, 127]
 
+// exp_core for x in [-150, 88.0], subnormal and zero results included (softmax of widely spread
+// scores lands there often, and libm's underflow path is slow): 2^n is applied as 2^n1 2^n2 with
+// n1 = floor(n / 2), both normal, so the only rounding beyond exp_core's is the final one.
+MI_AVX2 inline __m256 exp_core_wide(__m256 x) {
+  __m256 n;
+  const __m256 y = exp_reduced(x, n);
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1);
+  return _mm256_mul_ps(_mm256_mul_ps(y, pow2i(n1)), pow2i(_mm256_sub_epi32(ni, n1)));
+}
+
 MI_AVX2 void exp_f32(const float* x, float* y, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 r = exp_core(v);
-    if (out_of_range(v, kExpLo, kExpHi)) {
+    // Below -150 the result is 0 (and exp_core_wide's n must stay small): clamp.
+    const __m256 r = exp_core_wide(_mm256_max_ps(v, _mm256_set1_ps(-150.0f)));
+    if (out_of_range(v, -std::numeric_limits<float>::infinity(), kExpHi)) {
       alignas(32) float in[8];  // x may alias y: keep the inputs before storing
       _mm256_store_ps(in, v);
       for (int k = 0; k < 8; ++k) y[i + k] = std::exp(in[k]);
