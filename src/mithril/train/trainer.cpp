@@ -72,10 +72,16 @@ Trainer::Trainer(PhysicalModel model, TensorMap params, Optimizer optimizer, Tra
   }
 }
 
-DataMap Trainer::inputs_for(const Batch& batch) const {
+DataMap Trainer::param_inputs() const {
   const DType run = options_.mixed_precision ? options_.compute_dtype : options_.dtype;
   DataMap in;
   for (const auto& [key, t] : params_) in[key] = t.dtype() == run ? t : t.astype(run);
+  return in;
+}
+
+DataMap Trainer::inputs_for(const DataMap& params, const Batch& batch) const {
+  const DType run = options_.mixed_precision ? options_.compute_dtype : options_.dtype;
+  DataMap in = params;
   for (const auto& [key, t] : batch.fields) in[key] = is_float(t.dtype()) && t.dtype() != run ? t.astype(run) : t;
   return in;
 }
@@ -88,9 +94,10 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
   TensorMap grads;
   StepStats stats;
   stats.samples = total;
+  const DataMap params = param_inputs();
   for (const Batch& b : micro_batches) {
     const double weight = static_cast<double>(b.size()) / static_cast<double>(total);
-    const auto r = model_.evaluate(inputs_for(b), {{options_.loss_key, Tensor::scalar(weight, run)}});
+    const auto r = model_.evaluate(inputs_for(params, b), {{options_.loss_key, Tensor::scalar(weight, run)}});
     const double loss = scalar_of(r.outputs, options_.loss_key);
     MI_CHECK(std::isfinite(loss), ValueError, "[trainer] the loss is {} at step {} (batch of samples {}...)", loss,
              global_step(), b.indices.empty() ? -1 : b.indices.front());
@@ -102,7 +109,6 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
       else add_into(it->second, g.tensor);
     }
   }
-  stats.grad_norm = grad_norm(grads);
   if (options_.clip_value > 0) clip_grad_value(grads, options_.clip_value);
   if (options_.clip_norm > 0) clip_grad_norm(grads, options_.clip_norm);
   stats.lr = options_.schedule.at(optimizer_.steps());
@@ -139,15 +145,16 @@ EpochStats Trainer::train_epoch(DataLoader& loader, const StepCallback& on_step)
   return e;
 }
 
-DataMap Trainer::forward(const Batch& batch) { return model_.evaluate(inputs_for(batch)); }
+DataMap Trainer::forward(const Batch& batch) { return model_.evaluate(inputs_for(param_inputs(), batch)); }
 
 EvalStats Trainer::evaluate(DataLoader& loader) {
   EvalStats s;
   int64_t correct = 0, positions = 0;
   bool measurable = true;
   loader.start_epoch(0);
+  const DataMap params = param_inputs();
   while (std::optional<Batch> b = loader.next()) {
-    const DataMap out = forward(*b);
+    const DataMap out = model_.evaluate(inputs_for(params, *b));
     s.loss += scalar_of(out, options_.loss_key) * static_cast<double>(b->size());
     s.samples += b->size();
     const auto o = out.find(options_.output_key);

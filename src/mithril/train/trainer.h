@@ -42,7 +42,6 @@ struct StepStats {
   double loss = 0;       // mean loss over the step's samples
   int64_t samples = 0;
   double lr = 0;
-  double grad_norm = 0;  // before clipping
 };
 
 struct EvalStats {
@@ -92,7 +91,11 @@ class Trainer {
   void load_checkpoint(const std::string& path) { restore(read_checkpoint(path)); }
 
  private:
-  DataMap inputs_for(const Batch& batch) const;
+  // The parameters as the model takes them (cast to the compute dtype under mixed precision).
+  // They change only in optimizer_.step, so a step or an evaluation builds them once.
+  DataMap param_inputs() const;
+  // `params` (param_inputs()) plus the batch's fields, floats cast to the compute dtype.
+  DataMap inputs_for(const DataMap& params, const Batch& batch) const;
   PhysicalModel model_;
   TensorMap params_;
   Optimizer optimizer_;
