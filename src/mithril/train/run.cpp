@@ -123,15 +123,15 @@ Data text_data(const TrainConfig& c) {
   const double test_fraction = f.num("test_fraction", 0.1);
   MI_CHECK(test_fraction > 0 && test_fraction < 1, ValueError, "[config] dataset.test_fraction must lie in (0, 1)");
   const auto cut = static_cast<size_t>(static_cast<double>(text.size()) * (1 - test_fraction));
-  const CharTextDataset all(text, context, context);
-  auto train = std::make_shared<CharTextDataset>(text.substr(0, cut), context, f.integer("stride", 1), all.vocabulary());
+  auto all = std::make_shared<const CharTextDataset>(text, context, context);
+  auto train = std::make_shared<CharTextDataset>(text.substr(0, cut), context, f.integer("stride", 1), all->vocabulary());
   // The test windows do not overlap: every test character is predicted once.
-  auto test = std::make_shared<CharTextDataset>(text.substr(cut), context, context, all.vocabulary());
+  auto test = std::make_shared<CharTextDataset>(text.substr(cut), context, context, all->vocabulary());
   Data d;
   d.train = train;
   d.test = test;
-  d.text = std::make_shared<CharTextDataset>(text, context, context);
-  d.classes = static_cast<int64_t>(all.vocabulary().size());
+  d.text = all;
+  d.classes = static_cast<int64_t>(all->vocabulary().size());
   d.input_shape = {context};
   return d;
 }
