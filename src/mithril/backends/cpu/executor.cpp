@@ -7,6 +7,7 @@
 
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
+#include "mithril/graph/rewrite.h"
 
 namespace mithril::cpu {
 
@@ -42,17 +43,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
   timed_ = options_.profile || verbose_;
   const auto& nodes = graph.nodes();
   const size_t nv = graph.values().size();
-  // Nodes the outputs need, found backwards from the outputs.
-  std::vector<bool> needed_value(nv, false);
-  for (ValueId o : outputs_) needed_value[static_cast<size_t>(o)] = true;
-  std::vector<bool> needed_node(nodes.size(), false);
-  for (size_t n = nodes.size(); n-- > 0;) {
-    const Node& node = nodes[n];
-    if (std::none_of(node.outputs.begin(), node.outputs.end(), [&](ValueId v) { return needed_value[static_cast<size_t>(v)]; }))
-      continue;
-    needed_node[n] = true;
-    for (ValueId in : node.inputs) needed_value[static_cast<size_t>(in)] = true;
-  }
+  const std::vector<bool> needed_node = needed_nodes(graph, outputs_);
   std::vector<bool> is_output(nv, false);
   for (ValueId o : outputs_) is_output[static_cast<size_t>(o)] = true;
   auto arena_value = [&](ValueId v) {

@@ -17,9 +17,13 @@ std::vector<PassStat> optimize(GraphProgram& program, const PassOptions& options
       [&](const GraphProgram& p) { return constant_folding(p, evaluate); });
   run("common_subexpression", options.common_subexpression, common_subexpression_elimination);
   run("dead_code_elimination", options.dead_code_elimination, dead_code_elimination);
-  // Fusion needs exact use counts: it drops dead nodes itself first.
-  run("operator_fusion", options.operator_fusion,
-      [](const GraphProgram& p) { return dead_code_elimination(operator_fusion(dead_code_elimination(p))); });
+  // Fusion needs exact use counts: without the pass above it drops dead nodes itself first.
+  // Afterwards, transposes that fused products read in place are dead.
+  const bool dead_code_gone = options.dead_code_elimination;
+  run("operator_fusion", options.operator_fusion, [dead_code_gone](const GraphProgram& p) {
+    if (dead_code_gone) return dead_code_elimination(operator_fusion(p));
+    return dead_code_elimination(operator_fusion(dead_code_elimination(p)));
+  });
   return stats;
 }
 
