@@ -16,7 +16,6 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_OPTIMIZE", "1", "0: compile without graph passes (folding, CSE, DCE, fusion, simplification)"},
       {"MITHRIL_ISA", "native",
        "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
-      {"OPENBLAS_NUM_THREADS", "hardware threads", "threads OpenBLAS uses for GEMM (matmul, convolution)"},
   };
   return knobs;
 }

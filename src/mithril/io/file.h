@@ -13,10 +13,6 @@ std::string read_file(const std::string& path, const char* tag);
 // never a partial file. ValueError naming the file and the failing step otherwise.
 void write_file_atomic(const std::string& path, const std::string& bytes, const char* tag);
 
-}  // namespace mithril::io
-
-namespace mithril::io {
-
 // Inflates gzip data (RFC 1952, as `gzip` writes it; concatenated members are joined).
 // ValueError naming `what` for data that is not gzip or is truncated or corrupt.
 std::string gunzip(const std::string& bytes, const std::string& what);

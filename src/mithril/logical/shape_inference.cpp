@@ -653,8 +653,6 @@ std::optional<std::vector<SymbolicShapes::DimInfo>> SymbolicShapes::dims(EdgeId 
   return out;
 }
 
-bool SymbolicShapes::known(EdgeId e) const { return impl_->shape[static_cast<size_t>(e)].has_value(); }
-
 bool SymbolicShapes::pin_free_dim(EdgeId e, int64_t value) {
   if (!impl_->pin_free_dim(e, value)) return false;
   impl_->propagate();

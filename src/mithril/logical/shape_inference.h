@@ -38,7 +38,6 @@ class SymbolicShapes {
   std::optional<Shape> concrete(EdgeId e) const;
   // "[N, 1, d_in]", "[V..., 3]", "[]" for a scalar; "?" when nothing is known.
   std::string str(EdgeId e) const;
-  bool known(EdgeId e) const;
   // The dims of a key of known rank (nullopt: no shape, or a variadic part is still open): each
   // a value when known, and an id that dims known to be equal share.
   struct DimInfo {

@@ -1,7 +1,6 @@
 #include "mithril/train/config.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"

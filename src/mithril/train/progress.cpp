@@ -45,12 +45,6 @@ void Progress::end_epoch(const EpochRow& row) {
   std::fflush(out_);
 }
 
-void Progress::message(const std::string& line) {
-  if (interactive_) fmt::print(out_, "\r\033[K");
-  fmt::print(out_, "{}\n", line);
-  std::fflush(out_);
-}
-
 std::string format_epoch_line(const EpochRow& r, int64_t epochs) {
   std::string line = fmt::format("epoch {}/{}  step {}  train_loss {:.4f}  test_loss {:.4f}", r.epoch, epochs, r.step,
                                  r.train_loss, r.test_loss);

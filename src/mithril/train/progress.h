@@ -21,7 +21,6 @@ class Progress {
   void start_epoch(int64_t epoch);  // 0-based
   void step(int64_t batches_done, int64_t batches_total, int64_t samples_done, double loss);
   void end_epoch(const EpochRow& row);
-  void message(const std::string& line);  // a plain line (clears the bar first)
 
  private:
   std::FILE* out_;
