@@ -45,6 +45,8 @@ static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOps, "ops.def table 
 
 constexpr const OpInfo& op_info(OpKind k) { return kOpTable[static_cast<int>(k)]; }
 constexpr std::string_view op_name(OpKind k) { return op_info(k).name; }
+// Unary and binary maps: output element i depends on input element i only (after broadcasting).
+constexpr bool is_elementwise(OpKind k) { return op_info(k).family == "unary" || op_info(k).family == "binary"; }
 std::optional<OpKind> op_kind_from_name(std::string_view name);
 
 class Var;  // graph/ir.h: a value in a graph under construction

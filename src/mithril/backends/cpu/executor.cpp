@@ -20,11 +20,7 @@ constexpr size_t kKeepBoundBytes = size_t{64} << 10;
 
 // Ops whose kernels read and write element i together (unary and binary maps): the output may
 // take the buffer of a same-shaped input that dies at this step.
-bool elementwise_in_place(OpKind k) {
-  const std::string_view family = op_info(k).family;
-  return (family == "unary" || family == "binary") && k != OpKind::StopGradient &&
-         k != OpKind::Identity;
-}
+bool elementwise_in_place(OpKind k) { return is_elementwise(k) && k != OpKind::StopGradient && k != OpKind::Identity; }
 // Ops whose output is the input's bytes unchanged: with a dying input they cost nothing.
 bool pure_alias(OpKind k) { return k == OpKind::Reshape || k == OpKind::Identity || k == OpKind::StopGradient; }
 
@@ -65,8 +61,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
       si.signature.output_shapes.push_back(graph.value(v).shape);
       si.signature.output_dtypes.push_back(graph.value(v).dtype);
     }
-    const DType key = node.op->dispatch_dtype(si.signature.input_dtypes, si.signature.output_dtypes);
-    si.kernel = &KernelRegistry::instance().find(node.op->kind(), key);
+    si.kernel = &KernelRegistry::instance().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
     si.cost = node.op->cost(si.signature);
     const int s = static_cast<int>(steps_.size());
     Step step{node.op.get(), si.kernel->fn, static_cast<uint32_t>(arg_values_.size()), static_cast<uint32_t>(node.inputs.size()),
@@ -338,7 +333,7 @@ std::vector<Tensor> run_node(const Node& node, const Graph& graph, const std::ve
   std::vector<DType> in_dtypes, out_dtypes;
   for (ValueId v : node.inputs) in_dtypes.push_back(graph.value(v).dtype);
   for (ValueId v : node.outputs) out_dtypes.push_back(graph.value(v).dtype);
-  const KernelEntry& k = KernelRegistry::instance().find(node.op->kind(), node.op->dispatch_dtype(in_dtypes, out_dtypes));
+  const KernelEntry& k = KernelRegistry::instance().find(*node.op, in_dtypes, out_dtypes);
   std::vector<Tensor> ins, outs;
   for (const Tensor& t : inputs) ins.push_back(t.contiguous());
   for (ValueId v : node.outputs) outs.push_back(Tensor::empty(graph.value(v).shape, graph.value(v).dtype));

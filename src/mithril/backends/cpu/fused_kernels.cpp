@@ -49,7 +49,7 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
     std::vector<DType> dts;
     for (int a : step.args) dts.push_back(a == FusedStep::kRunning ? op.dtype : in[static_cast<size_t>(a)].dtype());
     const DType out_dt[] = {op.dtype};
-    kernels.push_back(&KernelRegistry::instance().find(step.op->kind(), step.op->dispatch_dtype(dts, out_dt)));
+    kernels.push_back(&KernelRegistry::instance().find(*step.op, dts, out_dt));
   }
   const Tensor out2d = out.reshape({rows, cols});
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(cols, 1));

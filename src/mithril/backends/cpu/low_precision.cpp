@@ -24,8 +24,7 @@ std::array<KernelFn, kNumOps> g_f32_kernel{};
 constexpr int64_t kBlock = 8192;  // elements per block: 32 KiB of float32 per operand
 
 bool blockable(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
-  const std::string_view family = op_info(op.kind()).family;
-  if (family != "unary" && family != "binary") return false;
+  if (!is_elementwise(op.kind())) return false;
   for (const Tensor& t : in)
     if (t.shape() != out[0].shape()) return false;
   for (const Tensor& t : out)

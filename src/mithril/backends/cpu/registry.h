@@ -31,6 +31,10 @@ class KernelRegistry {
   void add(OpKind kind, DType dtype, KernelFn fn, std::string name, Isa isa = Isa::baseline, int priority = 0);
   // The best kernel for this machine; throws KernelError when none is registered.
   const KernelEntry& find(OpKind kind, DType dtype) const;
+  // The kernel for a call of `op` with these input and output dtypes (the op's dispatch dtype).
+  const KernelEntry& find(const Op& op, std::span<const DType> inputs, std::span<const DType> outputs) const {
+    return find(op.kind(), op.dispatch_dtype(inputs, outputs));
+  }
   bool has(OpKind kind, DType dtype) const;
 
  private:

@@ -19,10 +19,7 @@ namespace mithril {
 
 namespace {
 
-bool elementwise(const Node& n) {
-  const std::string_view family = op_info(n.op->kind()).family;
-  return n.outputs.size() == 1 && (family == "unary" || family == "binary");
-}
+bool elementwise(const Node& n) { return n.outputs.size() == 1 && is_elementwise(n.op->kind()); }
 
 bool operand_fits(const Shape& operand, const Shape& output) { return fused_operand_kind(operand, output).has_value(); }
 
