@@ -53,6 +53,21 @@ struct PhysicalModel::Impl {
     bool gradients = false;
     std::vector<std::string> cotangent_keys;  // sorted
     std::string key() const;
+    // Appends an input key fed one tensor.
+    void add_tensor(const Shape& shape, DType dtype) {
+      shapes.push_back(shape);
+      dtypes.push_back(dtype);
+      counts.push_back(1);
+      is_list.push_back(false);
+    }
+    // With `with_gradients`, every output gets a cotangent (program_report, static compiles).
+    void set_all_cotangents(bool with_gradients, const std::vector<std::string>& outputs) {
+      gradients = with_gradients;
+      cotangent_keys.clear();
+      if (!with_gradients) return;
+      cotangent_keys = outputs;
+      std::sort(cotangent_keys.begin(), cotangent_keys.end());
+    }
   };
 
   // A graph built, optimized and planned for one signature, reused by every evaluate() call
@@ -372,18 +387,11 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::static_signature(bool gradie
       missing.push_back(key);
       continue;
     }
-    sig.shapes.push_back(s->second);
-    sig.dtypes.push_back(options.dtype);
-    sig.counts.push_back(1);
-    sig.is_list.push_back(false);
+    sig.add_tensor(s->second, options.dtype);
   }
   MI_CHECK(missing.empty(), KeyError, "[compile] static_shapes needs a shape for every input; missing: {}",
            fmt::join(missing, ", "));
-  sig.gradients = gradients;
-  if (gradients) {
-    sig.cotangent_keys = output_keys;
-    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
-  }
+  sig.set_all_cotangents(gradients, output_keys);
   return sig;
 }
 
@@ -538,19 +546,12 @@ ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& 
     MI_CHECK(s != input_shapes.end(), KeyError, "[program] no shape given for input '{}'", key);
     MI_CHECK(m.flat.edges[static_cast<size_t>(*m.flat.find(key))].kind == PortKind::tensor_input, ValueError,
              "[program] '{}' is a list of tensors: its shapes cannot be given as one shape", key);
-    sig.shapes.push_back(s->second);
-    sig.dtypes.push_back(m.options.dtype);
-    sig.counts.push_back(1);
-    sig.is_list.push_back(false);
+    sig.add_tensor(s->second, m.options.dtype);
   }
   for (const auto& [key, shape] : input_shapes)
     MI_CHECK(std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end(), KeyError,
              "[program] '{}' is not an input of the model (inputs: {})", key, fmt::join(m.input_keys, ", "));
-  sig.gradients = gradients;
-  if (gradients) {
-    sig.cotangent_keys = m.output_keys;
-    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
-  }
+  sig.set_all_cotangents(gradients, m.output_keys);
   return report_of(*m.program_for(sig));
 }
 
@@ -560,11 +561,7 @@ ProgramReport PhysicalModel::program_report(const DataMap& inputs, bool gradient
   std::vector<uint32_t> counts;
   m.gather_inputs(inputs, feed, counts);
   Impl::Signature sig = m.signature_of(feed, counts, nullptr);
-  sig.gradients = gradients;
-  if (gradients) {
-    sig.cotangent_keys = m.output_keys;
-    std::sort(sig.cotangent_keys.begin(), sig.cotangent_keys.end());
-  }
+  sig.set_all_cotangents(gradients, m.output_keys);
   return report_of(*m.program_for(sig));
 }
 
