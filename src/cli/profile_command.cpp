@@ -11,6 +11,7 @@
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
+#include "mithril/runtime/benchmark.h"
 #include "mithril/runtime/compile.h"
 #include "mithril/runtime/profile.h"
 #include "mithril/runtime/summary.h"
@@ -39,11 +40,7 @@ int run_profile(const ProfileArgs& a) {
   const PhysicalModel pm = compile(setup.model, opts);
   const DataMap inputs = make_setup_inputs(setup, pm, shapes, a.seed, dtype, "profile");
 
-  DataMap cotangent;
-  if (a.train) {
-    const Tensor loss = pm.evaluate(inputs).at("final_cost").tensor;
-    cotangent["final_cost"] = Tensor::full(loss.shape(), 1.0, loss.dtype());
-  }
+  const DataMap cotangent = a.train ? loss_cotangent(pm, inputs, TrainBenchmarkOptions{}.loss_key) : DataMap{};
   auto call = [&] { a.train ? (void)pm.evaluate(inputs, cotangent) : (void)pm.evaluate(inputs); };
   for (int i = 0; i < a.warmup; ++i) call();
   (void)pm.profile_stats();  // measures the machine peaks (once) outside the timed calls

@@ -116,6 +116,11 @@ BenchmarkResult run_benchmark(const PhysicalModel& model, const DataMap& inputs,
   return run_benchmark([&] { (void)model.evaluate(inputs); }, batch, config);
 }
 
+DataMap loss_cotangent(const PhysicalModel& model, const DataMap& inputs, const std::string& loss_key) {
+  const Tensor loss = model.evaluate(inputs).at(loss_key).tensor;
+  return {{loss_key, Tensor::full(loss.shape(), 1.0, loss.dtype())}};
+}
+
 BenchmarkResult run_train_benchmark(const PhysicalModel& model, DataMap& inputs, const TrainBenchmarkOptions& options,
                                     const BenchmarkConfig& config) {
   validate_benchmark_config(config);
@@ -123,9 +128,7 @@ BenchmarkResult run_train_benchmark(const PhysicalModel& model, DataMap& inputs,
   MI_CHECK(std::find(outs.begin(), outs.end(), options.loss_key) != outs.end(), KeyError,
            "[benchmark] loss '{}' is not an output of the model (outputs: {})", options.loss_key, fmt::join(outs, ", "));
   const int64_t batch = batch_size_of(model, inputs, config.batch_key);
-  // The cotangent of the loss: ones of the loss's shape and dtype, found by one forward call.
-  const Tensor loss = model.evaluate(inputs).at(options.loss_key).tensor;
-  const DataMap cotangent = {{options.loss_key, Tensor::full(loss.shape(), 1.0, loss.dtype())}};
+  const DataMap cotangent = loss_cotangent(model, inputs, options.loss_key);
   return run_benchmark(
       [&] {
         const PhysicalModel::Result r = model.evaluate(inputs, cotangent);

@@ -55,6 +55,10 @@ struct TrainBenchmarkOptions {
   double learning_rate = 1e-4;
 };
 
+// The cotangent that trains on `loss_key`: ones of the loss's shape and dtype, found by one
+// forward call on `inputs`.
+DataMap loss_cotangent(const PhysicalModel& model, const DataMap& inputs, const std::string& loss_key);
+
 // Training: each timed call is evaluate(inputs, {loss_key: 1}) followed by an SGD update of
 // every trainable key in `inputs` (which the benchmark updates in place).
 BenchmarkResult run_train_benchmark(const PhysicalModel& model, DataMap& inputs, const TrainBenchmarkOptions& options,
