@@ -8,11 +8,13 @@
 #include "mithril/logical/library.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/runtime/sgd_step.h"
+#include "support/error_of.h"
 
 namespace mithril {
 namespace {
 
 using logical::Model;
+using testing::error_of;
 
 DataMap linear_inputs(DType t) {
   return {{"input", Tensor::full({8, 3}, 0.5, t)}, {"weight", Tensor::full({2, 3}, 0.1, t)}, {"bias", Tensor::zeros({2}, t)}};
@@ -45,12 +47,8 @@ TEST(Benchmark, ReportsTheRequestedMetrics) {
 TEST(Benchmark, UnknownMetricIsAValueError) {
   BenchmarkConfig c;
   c.metrics = {"throughput", "flops"};
-  try {
-    validate_benchmark_config(c);
-    FAIL();
-  } catch (const ValueError& e) {
-    EXPECT_STREQ(e.what(), "[benchmark] unknown metric 'flops': expected throughput, latency or memory_usage");
-  }
+  EXPECT_EQ(error_of<ValueError>([&] { validate_benchmark_config(c); }),
+            "[benchmark] unknown metric 'flops': expected throughput, latency or memory_usage");
   c.metrics = {};
   c.benchmark_iterations = 0;
   EXPECT_THROW(validate_benchmark_config(c), ValueError);

@@ -10,6 +10,7 @@
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile_options.h"
 #include "support/error_of.h"
+#include "support/example_model.h"
 
 namespace mithril {
 namespace {
@@ -293,9 +294,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(compile_options_to_json(back), j);  // a fixed point
 }
 
-logical::Model example_model() {
-  return logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
-}
+using testing::example_model;
 
 TEST(CompileOptionsFromJson, OptionsByNameCompileTheModelTheyDescribe) {
   const PhysicalModel pm = compile(example_model(), parse(R"({

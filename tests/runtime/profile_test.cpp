@@ -13,14 +13,14 @@
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile.h"
+#include "support/error_of.h"
+#include "support/example_model.h"
 
 namespace mithril {
 namespace {
 
-// relu(x . w^T + b) with x (4,3), w (2,3), b (2).
-logical::Model example_model() {
-  return logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
-}
+using testing::error_of;
+using testing::example_model;
 
 DataMap example_inputs() {
   return {{"x", Tensor::full({4, 3}, 0.5, DType::f64)},
@@ -133,12 +133,8 @@ TEST(Profile, TrainProgramsAndResetProfile) {
 TEST(Profile, NeedsProfilingAtCompileTime) {
   const PhysicalModel pm = compile(example_model());
   pm.evaluate(example_inputs());
-  try {
-    (void)pm.profile_stats();
-    FAIL() << "expected a ValueError";
-  } catch (const ValueError& e) {
-    EXPECT_NE(std::string(e.what()).find("compile with CompileOptions::profile = true"), std::string::npos) << e.what();
-  }
+  const std::string msg = error_of<ValueError>([&] { (void)pm.profile_stats(); });
+  EXPECT_NE(msg.find("compile with CompileOptions::profile = true"), std::string::npos) << msg;
   EXPECT_THROW(pm.reset_profile(), ValueError);
   EXPECT_THROW(write_chrome_trace(pm, "unused.json"), ValueError);
 }

@@ -7,16 +7,14 @@
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile.h"
 #include "support/error_of.h"
+#include "support/example_model.h"
 
 namespace mithril {
 namespace {
 
 using testing::error_of;
 
-// y = relu(x @ w^T + b), x [4, 3], w [2, 3], b [2].
-logical::Model example_model() {
-  return logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
-}
+using testing::example_model;
 
 CompileOptions static_options() {
   CompileOptions o;

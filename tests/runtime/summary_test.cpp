@@ -12,13 +12,12 @@
 #include "mithril/runtime/compile.h"
 #include "mithril/runtime/run_io.h"
 #include "support/error_of.h"
+#include "support/example_model.h"
 
 namespace mithril {
 namespace {
 
-logical::Model example_model() {
-  return logical::load_model_dict(std::string(MITHRIL_SOURCE_DIR) + "/examples/linear_relu.json");
-}
+using testing::example_model;
 
 const ModelSummary::Key& key(const ModelSummary& s, const std::string& name) {
   for (const auto& k : s.keys)
