@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <limits>
@@ -371,17 +372,26 @@ std::map<std::string, Tensor> parse_npz(std::string_view bytes, const std::strin
   return out;
 }
 
-Tensor read_npz_member(const std::string& path, const std::string& name) {
+std::vector<Tensor> read_npz_members(const std::string& path, const std::vector<std::string>& names) {
   const std::string bytes = read_file(path, "npz");
   const ZipReader zip(bytes, path);
   const std::vector<Member> members = zip.members();
-  std::string present;
-  for (const Member& m : members) {
-    if (m.name == name || m.name == name + ".npy")
-      return parse_npy(zip.extract(m), fmt::format("{} member '{}'", path, m.name));
-    present += (present.empty() ? "" : ", ") + member_key(m.name);
+  std::vector<Tensor> out;
+  for (const std::string& name : names) {
+    const auto m = std::find_if(members.begin(), members.end(),
+                                [&](const Member& x) { return x.name == name || x.name == name + ".npy"; });
+    if (m == members.end()) {
+      std::string present;
+      for (const Member& x : members) present += (present.empty() ? "" : ", ") + member_key(x.name);
+      zip.fail(fmt::format("missing member '{}' (members: {})", name, present.empty() ? "none" : present));
+    }
+    out.push_back(parse_npy(zip.extract(*m), fmt::format("{} member '{}'", path, m->name)));
   }
-  zip.fail(fmt::format("missing member '{}' (members: {})", name, present.empty() ? "none" : present));
+  return out;
+}
+
+Tensor read_npz_member(const std::string& path, const std::string& name) {
+  return std::move(read_npz_members(path, {name}).front());
 }
 
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays) {

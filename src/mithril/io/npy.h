@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mithril/core/tensor.h"
 
@@ -29,6 +30,8 @@ std::map<std::string, Tensor> parse_npz(std::string_view bytes, const std::strin
 std::map<std::string, Tensor> read_npz(const std::string& path);
 // One member ("x" or "x.npy"); a missing member is a ValueError listing the members present.
 Tensor read_npz_member(const std::string& path, const std::string& name);
+// Several members, in the order of `names`, from one read of the archive.
+std::vector<Tensor> read_npz_members(const std::string& path, const std::vector<std::string>& names);
 // A stored (uncompressed) archive with one "<name>.npy" member per entry; atomic.
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays);
 

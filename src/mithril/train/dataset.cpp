@@ -137,8 +137,12 @@ std::shared_ptr<TensorDataset> load_npy_fields(const std::map<std::string, std::
 
 std::shared_ptr<TensorDataset> load_npz_fields(const std::string& path,
                                                const std::map<std::string, std::string>& member_to_field) {
+  std::vector<std::string> members;
+  for (const auto& [member, field] : member_to_field) members.push_back(member);
+  std::vector<Tensor> tensors = io::read_npz_members(path, members);
   std::map<std::string, Tensor> fields;
-  for (const auto& [member, field] : member_to_field) fields[field] = io::read_npz_member(path, member);
+  size_t i = 0;
+  for (const auto& [member, field] : member_to_field) fields[field] = std::move(tensors[i++]);
   return std::make_shared<TensorDataset>(std::move(fields));
 }
 
