@@ -21,6 +21,12 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
   return s;
 }
 
+// "matmul (4,3) (3,2) -> (4,2)": the op with its attributes and the step's shapes.
+std::string step_detail(const cpu::StepInfo& s) {
+  return fmt::format("{} {} -> {}", s.op->to_string(), shapes_str(s.signature.input_shapes),
+                     shapes_str(s.signature.output_shapes));
+}
+
 // Rates and percentages of a row whose calls, time, FLOPs and bytes are summed.
 void finish_row(ProfileRow& r, double kernel_seconds, const MachinePeaks& peaks) {
   r.mean_seconds = r.calls > 0 ? r.total_seconds / static_cast<double>(r.calls) : 0;
@@ -82,8 +88,7 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
       ProfileRow r;
       r.name = fmt::format("{} n{}", p.label, s.node);
       r.op = std::string(s.op->name());
-      r.detail = fmt::format("{} {} -> {}", s.op->to_string(), shapes_str(s.signature.input_shapes),
-                             shapes_str(s.signature.output_shapes));
+      r.detail = step_detail(s);
       const auto& dts = s.signature.output_dtypes.empty() ? s.signature.input_dtypes : s.signature.output_dtypes;
       r.dtype = dts.empty() ? "" : std::string(dtype_name(dts[0]));
       r.calls = times.calls[i];
@@ -119,16 +124,17 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   std::map<size_t, int64_t> tids;
   for (const ProfiledProgram& p : programs) {
     const auto& info = p.executor->step_info();
-    for (const cpu::RunTrace& run : p.executor->profile_trace()) {
+    const std::vector<cpu::RunTrace> runs = p.executor->profile_trace();
+    std::vector<std::string> details;  // per step, formatted once for all traced runs
+    if (!runs.empty())
+      for (const cpu::StepInfo& s : info) details.push_back(fmt::format("{} n{}: {}", p.label, s.node, step_detail(s)));
+    for (const cpu::RunTrace& run : runs) {
       const int64_t tid = tids.emplace(run.thread, static_cast<int64_t>(tids.size()) + 1).first->second;
       st.trace.push_back({p.label, "run", "", run.start_us - first_us, run.duration_us, tid});
       for (size_t i = 0; i < info.size(); ++i) {
         if (info[i].aliased) continue;
-        st.trace.push_back({std::string(info[i].op->name()), "op",
-                            fmt::format("{} n{}: {} {} -> {}", p.label, info[i].node, info[i].op->to_string(),
-                                        shapes_str(info[i].signature.input_shapes),
-                                        shapes_str(info[i].signature.output_shapes)),
-                            run.step_start_us[i] - first_us, run.step_duration_us[i], tid});
+        st.trace.push_back({std::string(info[i].op->name()), "op", details[i], run.step_start_us[i] - first_us,
+                            run.step_duration_us[i], tid});
       }
     }
   }
