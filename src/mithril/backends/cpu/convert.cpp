@@ -85,12 +85,17 @@ void narrow_from_f32(DType to, const float* src, uint16_t* dst, int64_t n) {
   else f16(src, dst, n);
 }
 
+void widen_into(const Tensor& src, Tensor& dst) {
+  MI_ASSERT(src.numel() == dst.numel());
+  const auto* s = static_cast<const uint16_t*>(src.raw_data());
+  float* d = dst.data<float>();
+  const DType from = src.dtype();
+  parallel_for(0, src.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { widen_to_f32(from, s + b, d + b, e - b); });
+}
+
 Tensor widen_tensor(const Tensor& t) {
   Tensor out = Tensor::empty(t.shape(), DType::f32);
-  const auto* src = static_cast<const uint16_t*>(t.raw_data());
-  float* dst = out.data<float>();
-  const DType from = t.dtype();
-  parallel_for(0, t.numel(), kElementwiseGrain, [&](int64_t b, int64_t e) { widen_to_f32(from, src + b, dst + b, e - b); });
+  widen_into(t, out);
   return out;
 }
 

@@ -18,6 +18,8 @@ void narrow_from_f32(DType to, const float* src, uint16_t* dst, int64_t n);
 
 // A contiguous float32 copy of a contiguous f16/bf16 tensor (threaded for large tensors).
 Tensor widen_tensor(const Tensor& t);
+// dst (float32, contiguous) = src (f16/bf16, contiguous, same number of elements).
+void widen_into(const Tensor& src, Tensor& dst);
 // dst (f16/bf16, contiguous) = src (float32, same number of elements), rounded to nearest even.
 void narrow_tensor(const Tensor& src, Tensor& dst);
 

@@ -248,9 +248,7 @@ void cast_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
     return;
   }
   if (is_low_precision(from) && to == DType::f32) {
-    const auto* s = static_cast<const uint16_t*>(in[0].raw_data());
-    float* d = out[0].data<float>();
-    parallel_for(0, n, kElementwiseGrain, [&](int64_t b, int64_t e) { widen_to_f32(from, s + b, d + b, e - b); });
+    widen_into(in[0], out[0]);
     return;
   }
   if (from == DType::f32 && is_low_precision(to)) {
