@@ -223,8 +223,12 @@ struct SymbolicShapes::Impl {
 
   std::string edge_label(EdgeId e) const { return flat->name(e); }
 
+  // "'m0' (Add)": a call by its path in the model (its primitive's name at the top level).
+  static std::string call_name(const PrimCall& c) {
+    return fmt::format("'{}' ({})", c.path.empty() ? c.def.name : c.path, c.def.name);
+  }
   static std::string block(const PrimCall& c, const std::string& port) {
-    return fmt::format("'{}' ({}), port '{}'", c.path.empty() ? c.def.name : c.path, c.def.name, port);
+    return fmt::format("{}, port '{}'", call_name(c), port);
   }
 
   // Unifies a key's shape with `s`; `who` describes where `s` comes from.
@@ -358,8 +362,8 @@ struct SymbolicShapes::Impl {
     try {
       out = broadcast(*ls, *rs, "b" + std::to_string(ci));
     } catch (const Conflict& cf) {
-      throw ShapeError(fmt::format("[shapes] {} and {} of {} cannot be broadcast: {} is {} (from {}) and {} is {} (from {})", 
-                                   ins[0], ins[1], block(c, ins[0]).substr(0, block(c, ins[0]).find(", port")), edge_label(l),
+      throw ShapeError(fmt::format("[shapes] {} and {} of {} cannot be broadcast: {} is {} (from {}) and {} is {} (from {})",
+                                   ins[0], ins[1], call_name(c), edge_label(l),
                                    str(*ls), origin[static_cast<size_t>(l)], edge_label(r), str(*rs),
                                    origin[static_cast<size_t>(r)]) + ": " + cf.why);
     }
