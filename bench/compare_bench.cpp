@@ -80,8 +80,20 @@ struct Outcome {
   std::map<std::string, double> extra;
 };
 
-// Times `iters` calls of step after `warmup` calls.
+// Keeps every pool thread busy for `seconds`. The cores of these (virtual) machines run about
+// half speed for the first ~0.1 s of work after idling: a 1024^2 GEMM took 17-18 ms for its
+// first five calls and 8.5 ms after. The PyTorch side warms its threads the same way.
+void warm_cores(double seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  parallel_for(0, num_threads(), 1, [&](int64_t, int64_t) {
+    volatile double x = 0;
+    while (seconds_since(t0) < seconds) x = x + 1.0;
+  });
+}
+
+// Times `iters` calls of step after warming the cores and `warmup` calls.
 double time_per_call(int warmup, int iters, const std::function<void()>& step) {
+  warm_cores(0.25);
   for (int i = 0; i < warmup; ++i) step();
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < iters; ++i) step();

@@ -27,7 +27,17 @@ def det(shape, seed, scale, dtype=torch.float32):
     return torch.tensor(v.reshape(shape), dtype=dtype)
 
 
+def warm_cores(seconds):
+    """Keeps the intra-op threads busy for `seconds`: cores run about half speed for the first
+    ~0.1 s of work after idling (the Mithril side warms its threads the same way)."""
+    a = torch.ones(256, 256)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, a)
+
+
 def time_per_call(warmup, iters, step):
+    warm_cores(0.25)
     for _ in range(warmup):
         step()
     t0 = time.perf_counter()
