@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -20,7 +21,35 @@ int default_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Workers sleep on a condition variable between jobs; the caller runs chunk 0 itself.
+// Spin-then-sleep: after a job a worker polls for the next one for kSpin before sleeping on a
+// condition variable, and the caller polls for the workers to finish before it sleeps. A graph
+// runs parallel regions back to back, microseconds apart; waking a sleeping thread costs 30-50 us
+// on these machines (measured: a 64K-element compare took 6 us on one thread and 47 us on two
+// when every region woke a sleeping worker), so without the spin small regions lose more than
+// they gain. The caller runs chunk 0 itself.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Polls `done` until it holds or kSpin has passed; true when it holds. With more threads than
+// cores a spinning thread would hold the core the awaited one needs, so then nothing spins.
+template <typename Pred>
+bool spin_until(Pred done, bool may_spin) {
+  if (!may_spin) return done();
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
 class Pool {
  public:
   explicit Pool(int n) { resize(n); }
@@ -31,9 +60,11 @@ class Pool {
   void resize(int n) {
     stop();
     size_ = std::max(1, n);
+    spin_ = static_cast<unsigned>(size_) <= std::max(1u, std::thread::hardware_concurrency());
     quit_ = false;
     // New workers start at the current generation: a job that ran before the resize is finished.
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this, i, seen = generation_] { loop(i, seen); });
+    for (int i = 1; i < size_; ++i)
+      workers_.emplace_back([this, i, seen = generation_.load()] { loop(i, seen); });
   }
 
   void run(int64_t chunks, const std::function<void(int64_t)>& task) {
@@ -42,9 +73,9 @@ class Pool {
       std::lock_guard g(m_);
       task_ = &task;
       chunks_ = chunks;
-      pending_ = static_cast<int>(chunks) - 1;
+      pending_.store(static_cast<int>(chunks) - 1);
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
     try {
@@ -53,8 +84,11 @@ class Pool {
       std::lock_guard g(m_);
       if (!error_) error_ = std::current_exception();
     }
-    std::unique_lock g(m_);
-    done_cv_.wait(g, [&] { return pending_ == 0; });
+    if (!spin_until([&] { return pending_.load(std::memory_order_acquire) == 0; }, spin_)) {
+      std::unique_lock g(m_);
+      done_cv_.wait(g, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+    }
+    std::lock_guard g(m_);
     task_ = nullptr;
     if (error_) std::rethrow_exception(error_);
   }
@@ -62,12 +96,17 @@ class Pool {
  private:
   void loop(int id, uint64_t seen) {
     for (;;) {
+      if (!spin_until([&] { return generation_.load(std::memory_order_acquire) != seen || quit_.load(); }, spin_)) {
+        std::unique_lock g(m_);
+        cv_.wait(g, [&] { return quit_.load() || generation_.load(std::memory_order_acquire) != seen; });
+      }
+      // The job is read under the lock, where run() wrote it, so generation, chunk count and
+      // task always belong together.
       const std::function<void(int64_t)>* task;
       {
-        std::unique_lock g(m_);
-        cv_.wait(g, [&] { return quit_ || generation_ != seen; });
-        if (quit_) return;
-        seen = generation_;
+        std::lock_guard g(m_);
+        if (quit_.load()) return;
+        seen = generation_.load(std::memory_order_relaxed);
         if (id >= chunks_) continue;
         task = task_;
       }
@@ -77,8 +116,11 @@ class Pool {
         std::lock_guard g(m_);
         if (!error_) error_ = std::current_exception();
       }
-      std::lock_guard g(m_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      // The lock orders the decrement against a caller about to sleep on done_cv_.
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard g(m_);
+        done_cv_.notify_one();
+      }
     }
   }
 
@@ -93,14 +135,15 @@ class Pool {
   }
 
   int size_ = 1;
+  bool spin_ = true;
   std::vector<std::thread> workers_;
   std::mutex run_mutex_, m_;
   std::condition_variable cv_, done_cv_;
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t chunks_ = 0;
-  int pending_ = 0;
-  uint64_t generation_ = 0;
-  bool quit_ = false;
+  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> quit_{false};
   std::exception_ptr error_;
 };
 
