@@ -12,8 +12,9 @@
 #
 # Both sides use 2 threads (PyTorch's default here is 1: set explicitly) and the AVX2 code paths
 # (MITHRIL_ISA=avx2, DNNL_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell unless set), and PyTorch
-# runs with OMP_WAIT_POLICY=PASSIVE, which makes its 2-thread numbers stable. Raw results are
-# kept in build/bench/compare_results.jsonl.
+# runs with OMP_WAIT_POLICY=PASSIVE, which makes its 2-thread numbers stable. Each side keeps its
+# threads busy for 0.25 s before its warm-up calls: the cores run at about half speed for the
+# first ~0.1 s of work after idling. Raw results are kept in build/bench/compare_results.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

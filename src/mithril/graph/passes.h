@@ -35,6 +35,9 @@ GraphProgram common_subexpression_elimination(const GraphProgram& p);
 GraphProgram constant_folding(const GraphProgram& p, const NodeEvaluator& evaluate, int64_t max_elements = int64_t{1} << 20);
 GraphProgram algebraic_simplification(const GraphProgram& p);
 GraphProgram operator_fusion(const GraphProgram& p);
+// Horizontal fusion: products of one operand by several weights become one product. Runs on the
+// forward graph before autodiff (runtime/compile.cpp), not in optimize().
+GraphProgram merge_parallel_products(const GraphProgram& p);
 
 // Runs the enabled passes in order (simplify, fold, CSE, DCE, fuse, DCE) and records node
 // counts around each. `evaluate` may be empty when constant folding is off.

@@ -430,8 +430,37 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
 
   std::vector<Var> fetch;
   for (EdgeId e : outputs) fetch.push_back(b.vars.at(e));
+  // One gradient per trainable key; a list key gets one per element.
+  std::vector<Var> wrt;
   if (sig.gradients) {
     MI_CHECK(!options.inference, ValueError, "[evaluate] the model was compiled with inference=true: no gradients");
+    for (const std::string& key : trainable_keys) {
+      const EdgeId e = *flat.find(key);
+      if (const auto lv = b.list_vars.find(e); lv != b.list_vars.end()) {
+        wrt.insert(wrt.end(), lv->second.begin(), lv->second.end());
+        p->gradient_counts.push_back(lv->second.size());
+      } else {
+        wrt.push_back(b.vars.at(e));
+        p->gradient_counts.push_back(0);
+      }
+    }
+  }
+  const PassOptions passes = pass_options(options);
+  std::vector<PassStat> forward_stats;
+  if (passes.operator_fusion) {
+    // Merged before autodiff, so that the gradient graph is built from the merged products.
+    for (const Var& v : fetch) p->graph.outputs.push_back(v.id());
+    for (const Var& v : wrt) p->graph.outputs.push_back(v.id());
+    const size_t before = g.nodes().size();
+    p->graph = merge_parallel_products(p->graph);
+    forward_stats.push_back({"product_merging", before, p->graph.graph->nodes().size()});
+    Graph& merged = *p->graph.graph;
+    for (size_t i = 0; i < fetch.size(); ++i) fetch[i] = merged.var(p->graph.outputs[i]);
+    for (size_t i = 0; i < wrt.size(); ++i) wrt[i] = merged.var(p->graph.outputs[fetch.size() + i]);
+    p->graph.outputs.clear();
+  }
+  if (sig.gradients) {
+    Graph& g = *p->graph.graph;
     for (const std::string& key : sig.cotangent_keys)
       MI_CHECK(std::find(output_keys.begin(), output_keys.end(), key) != output_keys.end(), KeyError,
                "[evaluate] output gradient given for '{}', which is not an output", key);
@@ -445,24 +474,16 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
       p->cotangents.push_back({key, fetch[i].shape(), fetch[i].dtype()});
       cts.push_back(g.input("$cotangent_" + key, fetch[i].shape(), fetch[i].dtype()));
     }
-    // One gradient per trainable key; a list key gets one per element.
-    std::vector<Var> wrt;
-    for (const std::string& key : trainable_keys) {
-      const EdgeId e = *flat.find(key);
-      if (const auto lv = b.list_vars.find(e); lv != b.list_vars.end()) {
-        wrt.insert(wrt.end(), lv->second.begin(), lv->second.end());
-        p->gradient_counts.push_back(lv->second.size());
-      } else {
-        wrt.push_back(b.vars.at(e));
-        p->gradient_counts.push_back(0);
-      }
-    }
+    const size_t before = g.nodes().size();
     const auto grads = vjp(g, fetch, cts, wrt);
     for (size_t i = 0; i < grads.size(); ++i)  // no path to the outputs: the gradient is zero
       fetch.push_back(grads[i] ? *grads[i] : ops::broadcast_to(ops::scalar_like(wrt[i], 0.0), wrt[i].shape()));
+    // Not a pass, but summaries list node counts step by step from the forward graph.
+    if (!forward_stats.empty()) forward_stats.push_back({"autodiff", before, g.nodes().size()});
   }
   for (const Var& v : fetch) p->graph.outputs.push_back(v.id());
-  p->passes = optimize(p->graph, pass_options(options), cpu::run_node);
+  p->passes = optimize(p->graph, passes, cpu::run_node);
+  p->passes.insert(p->passes.begin(), forward_stats.begin(), forward_stats.end());
   cpu::ExecutorOptions eo;
   eo.profile = options.profile;
   eo.mem_size = options.mem_size;
