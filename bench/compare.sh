@@ -105,10 +105,10 @@ for w in order:
     if w.startswith("gemm"):
         ex = runs[w]["mithril"]
         g = statistics.median(x["gflops"] for x in ex)
-        peak = ex[0]["peak_gflops"]
+        peak = statistics.median(x["peak_gflops"] for x in ex)
         best = max(statistics.median(x.get("openblas_gflops", 0) for x in ex),
                    statistics.median(x.get("onednn_gflops", 0) for x in ex))
-        print(f"{'':<20} mithril {g:.1f} GFLOP/s = {100 * g / peak:.0f}% of {peak:.0f} GFLOP/s peak, "
+        print(f"{'':<20} mithril {g:.1f} GFLOP/s = {100 * g / peak:.0f}% of the measured {peak:.0f} GFLOP/s FMA peak, "
               f"{100 * g / best:.0f}% of the best of OpenBLAS/oneDNN ({best:.1f} GFLOP/s)")
 geo = math.exp(sum(math.log(s) for s in speedups) / len(speedups))
 if failures:

@@ -14,11 +14,9 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #ifdef MITHRIL_BENCH_HAVE_DNNL
@@ -27,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "fma_peak.h"
 #include "mithril/core/thread_pool.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/train_model.h"
@@ -360,17 +359,6 @@ Outcome lstm() {
 
 // ---- float32 GEMM: our MatrixMultiply vs OpenBLAS (its own threads) and oneDNN directly ----
 
-double machine_peak_gflops() {
-  std::ifstream in("/proc/cpuinfo");
-  double mhz = 0;
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("cpu MHz", 0) == 0) {
-      mhz = std::stod(line.substr(line.find(':') + 1));
-      break;
-    }
-  return std::thread::hardware_concurrency() * mhz / 1000.0 * 32;  // 2 FMA units x 8 lanes x 2 flops
-}
-
 Outcome gemm(int64_t n) {
   Model m;
   m.add(prim("MatrixMultiply"), {{"left", "left"}, {"right", "right"}, {"output", "output"}}, "mm");
@@ -379,7 +367,7 @@ Outcome gemm(int64_t n) {
   Outcome out = infer(m, inputs, 2, iters);
   const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
   out.extra["gflops"] = flops / out.seconds * 1e-9;
-  out.extra["peak_gflops"] = machine_peak_gflops();
+  out.extra["peak_gflops"] = bench::fma_peak_gflops_f32();
   // The libraries called directly on preallocated buffers, with their own threading.
   const float* a = inputs.at("left").tensor.data<float>();
   const float* b = inputs.at("right").tensor.data<float>();

@@ -1,23 +1,18 @@
 // GEMM throughput of square float32/float64 products through three paths: our MatMul op (a
 // graph run by the CPU executor, output allocation included), cblas_?gemm called directly on
 // preallocated buffers, and oneDNN's dnnl_sgemm (float32 only). Each entry is the median of
-// kReps timed runs (interleaved across paths) after kWarmup untimed ones, reported as GFLOP/s (2*n^3 flops) and as a
-// percentage of the machine's peak:
-//   peak = cores * GHz * flop/cycle,
-// cores from std::thread::hardware_concurrency(), GHz from the first "cpu MHz" line of
-// /proc/cpuinfo, and flop/cycle = 2 FMA units * (256-bit lanes) * 2 flops per FMA, i.e. 32
-// for float32 (8 lanes) and 16 for float64 (4 lanes), as for an AVX2 FMA core.
+// kReps timed runs after kWarmup untimed ones, path by path, reported as GFLOP/s (2*n^3 flops) and as a
+// percentage of the machine's peak: the measured AVX2 FMA throughput of all threads
+// (bench/fma_peak.h; float64 half of float32).
 #include <cblas.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -25,6 +20,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+#include "fma_peak.h"
 #include "mithril/backends/cpu/executor.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/thread_pool.h"
@@ -37,35 +33,24 @@ using namespace mithril;
 constexpr int kWarmup = 2;
 constexpr int kReps = 7;
 
-// Median seconds of each of `runs`. The runs are interleaved (one rep of each in turn) so that
-// load from other processes on a shared machine falls on all paths alike.
+// Median seconds of each of `runs`, one path after the other (warm-up calls, then the timed
+// ones). Not interleaved: the three paths use three thread runtimes (our pool, OpenBLAS's and
+// oneDNN's OpenMP workers), and whichever ran last still holds the cores spinning for a while,
+// which halved the next path's figure when they alternated call by call.
 std::vector<double> median_seconds(const std::vector<std::function<void()>>& runs) {
-  for (int i = 0; i < kWarmup; ++i)
-    for (const auto& run : runs) run();
-  std::vector<std::vector<double>> times(runs.size());
-  for (int i = 0; i < kReps; ++i)
-    for (size_t r = 0; r < runs.size(); ++r) {
-      const auto start = std::chrono::steady_clock::now();
-      runs[r]();
-      times[r].push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
   std::vector<double> medians;
-  for (auto& t : times) {
+  for (const auto& run : runs) {
+    for (int i = 0; i < kWarmup; ++i) run();
+    std::vector<double> t;
+    for (int i = 0; i < kReps; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      run();
+      t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
     std::sort(t.begin(), t.end());
     medians.push_back(t[kReps / 2]);
   }
   return medians;
-}
-
-// The first "cpu MHz" entry of /proc/cpuinfo in GHz, or 0 when there is none.
-double nominal_ghz() {
-  std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("cpu MHz", 0) != 0) continue;
-    const size_t colon = line.find(':');
-    if (colon != std::string::npos) return std::stod(line.substr(colon + 1)) / 1000.0;
-  }
-  return 0.0;
 }
 
 Tensor random_matrix(int64_t n, DType dtype, uint64_t seed) {
@@ -76,11 +61,17 @@ Tensor random_matrix(int64_t n, DType dtype, uint64_t seed) {
   return Tensor::from_doubles(v, {n, n}, dtype);
 }
 
+// Direct CBLAS calls with OpenBLAS's own threads, one per pool thread (the kernel registry sets
+// OpenBLAS to one thread for the library's calls; see backends/cpu/blas.h).
 void gemm(const float* a, const float* b, float* c, int n) {
+  openblas_set_num_threads(num_threads());
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+  openblas_set_num_threads(1);
 }
 void gemm(const double* a, const double* b, double* c, int n) {
+  openblas_set_num_threads(num_threads());
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+  openblas_set_num_threads(1);
 }
 
 struct Bench {
@@ -135,17 +126,14 @@ struct Bench {
 }  // namespace
 
 int main() {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const double ghz = nominal_ghz();
-  const Bench bench{cores * ghz * 32.0, cores * ghz * 16.0};
+  const double peak = bench::fma_peak_gflops_f32();
+  const Bench bench{peak, peak / 2};
   std::printf("GEMM benchmark: C = A @ B, square, row-major; median of %d runs after %d warm-up runs\n", kReps,
               kWarmup);
-  std::printf("cpu features: %s; mithril threads: %d; OpenBLAS threads: %d\n", cpu_features_string().c_str(),
-              num_threads(), openblas_get_num_threads());
-  std::printf("peak = %u cores (hardware_concurrency) x %.3f GHz (first \"cpu MHz\" in /proc/cpuinfo) x flop/cycle\n",
-              cores, ghz);
-  std::printf("       flop/cycle = 2 AVX2 FMA units x lanes x 2: 32 for f32, 16 for f64\n");
-  std::printf("       -> %.1f GFLOP/s f32, %.1f GFLOP/s f64\n\n", bench.peak_f32, bench.peak_f64);
+  std::printf("cpu features: %s; threads: %d (ours, and OpenBLAS's in the direct cblas calls)\n",
+              cpu_features_string().c_str(), num_threads());
+  std::printf("peak = measured AVX2 FMA throughput of all threads (bench/fma_peak.h): %.1f GFLOP/s f32, %.1f f64\n\n",
+              bench.peak_f32, bench.peak_f64);
 #ifndef MITHRIL_BENCH_HAVE_DNNL
   std::printf("(built without oneDNN: no dnnl_sgemm rows)\n");
 #endif
