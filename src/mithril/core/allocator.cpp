@@ -1,5 +1,6 @@
 #include "mithril/core/allocator.h"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -85,11 +86,50 @@ BlockCache& cache() {
   return c;
 }
 
+// Small blocks (up to kSmallMaxBytes, in 64-byte classes) freed on a thread are kept on that
+// thread, up to kSmallPerClass per class, for its next allocation of the class: glibc's aligned
+// allocation and free of a 64-byte output cost ~50 ns, a fifth of a tiny graph's whole call.
+// AddressSanitizer builds skip it so that a use after free is still caught.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSmallCache = false;
+#else
+constexpr bool kSmallCache = true;
+#endif
+constexpr size_t kSmallMaxBytes = 4096;
+constexpr size_t kSmallPerClass = 32;
+
+struct SmallBlocks {
+  ~SmallBlocks() {
+    alive = false;
+    clear();
+  }
+  void clear() {
+    for (auto& blocks : free)
+      for (size_t i = 0; i < blocks.count; ++i) std::free(blocks.block[i]);
+    free = {};
+  }
+  struct Class {
+    size_t count = 0;
+    void* block[kSmallPerClass];
+  };
+  std::array<Class, kSmallMaxBytes / kAlignment> free{};
+  bool alive = true;
+};
+thread_local SmallBlocks t_small;
+
+size_t small_class(size_t size) { return size / kAlignment - 1; }  // size: a multiple of kAlignment
+
 }  // namespace
 
 void* aligned_alloc_bytes(size_t bytes) {
   const size_t size = rounded_size(bytes);
-  void* p = size >= kCacheMinBytes ? cache().take(size) : nullptr;
+  void* p = nullptr;
+  if (size >= kCacheMinBytes) {
+    p = cache().take(size);
+  } else if (kSmallCache && size <= kSmallMaxBytes && t_small.alive) {
+    SmallBlocks::Class& c = t_small.free[small_class(size)];
+    if (c.count > 0) p = c.block[--c.count];
+  }
   if (!p) p = std::aligned_alloc(kAlignment, size);
   if (!p) {
     clear_allocator_cache();  // memory held for reuse is better spent here
@@ -108,6 +148,13 @@ void aligned_free(void* p, size_t bytes) noexcept {
   g_current.fetch_sub(static_cast<int64_t>(bytes));
   const size_t size = rounded_size(bytes);
   if (size >= kCacheMinBytes && cache().keep(p, size)) return;
+  if (kSmallCache && size <= kSmallMaxBytes && t_small.alive) {
+    SmallBlocks::Class& c = t_small.free[small_class(size)];
+    if (c.count < kSmallPerClass) {
+      c.block[c.count++] = p;
+      return;
+    }
+  }
   std::free(p);
 }
 
@@ -118,7 +165,10 @@ AllocatorStats allocator_stats() {
 }
 
 void reset_peak_bytes() { g_peak.store(g_current.load()); }
-void clear_allocator_cache() { cache().clear(); }
+void clear_allocator_cache() {
+  cache().clear();
+  if (t_small.alive) t_small.clear();
+}
 void set_allocator_cache_limit(size_t bytes) { cache().set_limit(bytes); }
 
 }  // namespace mithril
