@@ -109,6 +109,21 @@ namespace {
 
 bool is_tensor_kind(PortKind k) { return k != PortKind::scalar_input; }
 
+// Runs merge_parallel_products on the forward program and moves the handles kept on its graph
+// (the fetched values and the gradient targets) to their values in the rewritten graph.
+PassStat merge_products_before_autodiff(GraphProgram& program, std::vector<Var>& fetch, std::vector<Var>& wrt) {
+  program.outputs.clear();
+  for (const Var& v : fetch) program.outputs.push_back(v.id());
+  for (const Var& v : wrt) program.outputs.push_back(v.id());
+  const size_t before = program.graph->nodes().size();
+  program = merge_parallel_products(program);
+  Graph& merged = *program.graph;
+  for (size_t i = 0; i < fetch.size(); ++i) fetch[i] = merged.var(program.outputs[i]);
+  for (size_t i = 0; i < wrt.size(); ++i) wrt[i] = merged.var(program.outputs[fetch.size() + i]);
+  program.outputs.clear();
+  return {"product_merging", before, merged.nodes().size()};
+}
+
 PassOptions pass_options(const CompileOptions& o) {
   if (!env_flag("MITHRIL_OPTIMIZE")) return {false, false, false, false, false};
   return {o.optimizations.constant_folding, o.optimizations.operator_fusion, o.optimizations.dead_code_elimination,
@@ -410,23 +425,25 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program
 std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_program(const Signature& sig) const {
   auto p = std::make_shared<Program>();
   p->signature = sig;
-  Graph& g = *p->graph.graph;
   Bound b;
-  size_t t = 0;
-  for (size_t i = 0; i < input_keys.size(); ++i) {
-    const std::string& key = input_keys[i];
-    const EdgeId e = *flat.find(key);
-    if (sig.is_list[i]) {
-      std::vector<Var> vs;
-      for (uint32_t j = 0; j < sig.counts[i]; ++j, ++t)
-        vs.push_back(g.input(key + "[" + std::to_string(j) + "]", sig.shapes[t], sig.dtypes[t]));
-      b.list_vars[e] = vs;
-    } else {
-      b.vars.emplace(e, g.input(key, sig.shapes[t], sig.dtypes[t]));
-      ++t;
+  {  // the forward graph; product merging below replaces it by a rewritten one
+    Graph& g = *p->graph.graph;
+    size_t t = 0;
+    for (size_t i = 0; i < input_keys.size(); ++i) {
+      const std::string& key = input_keys[i];
+      const EdgeId e = *flat.find(key);
+      if (sig.is_list[i]) {
+        std::vector<Var> vs;
+        for (uint32_t j = 0; j < sig.counts[i]; ++j, ++t)
+          vs.push_back(g.input(key + "[" + std::to_string(j) + "]", sig.shapes[t], sig.dtypes[t]));
+        b.list_vars[e] = vs;
+      } else {
+        b.vars.emplace(e, g.input(key, sig.shapes[t], sig.dtypes[t]));
+        ++t;
+      }
     }
+    build_calls(g, b, false);
   }
-  build_calls(g, b, false);
 
   std::vector<Var> fetch;
   for (EdgeId e : outputs) fetch.push_back(b.vars.at(e));
@@ -447,18 +464,8 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   }
   const PassOptions passes = pass_options(options);
   std::vector<PassStat> forward_stats;
-  if (passes.operator_fusion) {
-    // Merged before autodiff, so that the gradient graph is built from the merged products.
-    for (const Var& v : fetch) p->graph.outputs.push_back(v.id());
-    for (const Var& v : wrt) p->graph.outputs.push_back(v.id());
-    const size_t before = g.nodes().size();
-    p->graph = merge_parallel_products(p->graph);
-    forward_stats.push_back({"product_merging", before, p->graph.graph->nodes().size()});
-    Graph& merged = *p->graph.graph;
-    for (size_t i = 0; i < fetch.size(); ++i) fetch[i] = merged.var(p->graph.outputs[i]);
-    for (size_t i = 0; i < wrt.size(); ++i) wrt[i] = merged.var(p->graph.outputs[fetch.size() + i]);
-    p->graph.outputs.clear();
-  }
+  // Merged before autodiff, so that the gradient graph is built from the merged products.
+  if (passes.operator_fusion) forward_stats.push_back(merge_products_before_autodiff(p->graph, fetch, wrt));
   if (sig.gradients) {
     Graph& g = *p->graph.graph;
     for (const std::string& key : sig.cotangent_keys)

@@ -10,7 +10,8 @@
 // the shared operand and one for the weights'.
 #include <map>
 #include <optional>
-#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "mithril/graph/passes.h"
 #include "mithril/ops/linalg.h"
