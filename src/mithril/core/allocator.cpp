@@ -98,9 +98,13 @@ constexpr bool kSmallCache = true;
 constexpr size_t kSmallMaxBytes = 4096;
 constexpr size_t kSmallPerClass = 32;
 
+// Set when the thread's SmallBlocks is destroyed (thread exit), so that tensors freed after it
+// (statics destroyed late) go straight to free(). A plain bool: it outlives every destructor.
+thread_local bool t_small_gone = false;
+
 struct SmallBlocks {
   ~SmallBlocks() {
-    alive = false;
+    t_small_gone = true;
     clear();
   }
   void clear() {
@@ -113,7 +117,6 @@ struct SmallBlocks {
     void* block[kSmallPerClass];
   };
   std::array<Class, kSmallMaxBytes / kAlignment> free{};
-  bool alive = true;
 };
 thread_local SmallBlocks t_small;
 
@@ -126,7 +129,7 @@ void* aligned_alloc_bytes(size_t bytes) {
   void* p = nullptr;
   if (size >= kCacheMinBytes) {
     p = cache().take(size);
-  } else if (kSmallCache && size <= kSmallMaxBytes && t_small.alive) {
+  } else if (kSmallCache && size <= kSmallMaxBytes && !t_small_gone) {
     SmallBlocks::Class& c = t_small.free[small_class(size)];
     if (c.count > 0) p = c.block[--c.count];
   }
@@ -148,7 +151,7 @@ void aligned_free(void* p, size_t bytes) noexcept {
   g_current.fetch_sub(static_cast<int64_t>(bytes));
   const size_t size = rounded_size(bytes);
   if (size >= kCacheMinBytes && cache().keep(p, size)) return;
-  if (kSmallCache && size <= kSmallMaxBytes && t_small.alive) {
+  if (kSmallCache && size <= kSmallMaxBytes && !t_small_gone) {
     SmallBlocks::Class& c = t_small.free[small_class(size)];
     if (c.count < kSmallPerClass) {
       c.block[c.count++] = p;
@@ -167,7 +170,7 @@ AllocatorStats allocator_stats() {
 void reset_peak_bytes() { g_peak.store(g_current.load()); }
 void clear_allocator_cache() {
   cache().clear();
-  if (t_small.alive) t_small.clear();
+  if (!t_small_gone) t_small.clear();
 }
 void set_allocator_cache_limit(size_t bytes) { cache().set_limit(bytes); }
 
