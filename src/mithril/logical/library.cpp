@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <utility>
 
 #include "mithril/core/error.h"
 
@@ -261,6 +262,15 @@ CellPorts cell_ports(const Model& cell) {
 
 std::string cell_name(size_t i) { return "cell" + std::to_string(i); }
 
+// Adds step i of an unrolled recurrence: `conns` (its input and outputs) plus the weights, one
+// key for all steps, and the states, initial_<state> at step 0, else the previous step's.
+void add_cell_step(Model& m, const Model& cell, const CellPorts& ports, size_t i, std::map<std::string, Connection> conns) {
+  for (const std::string& k : ports.shared) conns.emplace(k, k);
+  for (const std::string& s : ports.states)
+    conns.emplace("prev_" + s, i == 0 ? Connection("initial_" + s) : ref(cell_name(i - 1), s));
+  m.add(cell, conns, cell_name(i));
+}
+
 }  // namespace
 
 Model ManyToOne(const Model& cell, int64_t max_sequence_length) {
@@ -272,12 +282,7 @@ Model ManyToOne(const Model& cell, int64_t max_sequence_length) {
   m.set_name("ManyToOne");
   std::vector<std::string> outputs;
   for (size_t i = 0; i < steps; ++i) {
-    std::map<std::string, Connection> conns = {{"input", "input" + std::to_string(i)},
-                                               {"output", "output" + std::to_string(i)}};
-    for (const std::string& k : ports.shared) conns.emplace(k, k);
-    for (const std::string& s : ports.states)
-      conns.emplace("prev_" + s, i == 0 ? Connection("initial_" + s) : ref(cell_name(i - 1), s));
-    m.add(cell, conns, cell_name(i));
+    add_cell_step(m, cell, ports, i, {{"input", "input" + std::to_string(i)}, {"output", "output" + std::to_string(i)}});
     outputs.push_back("output" + std::to_string(i));
   }
   // The final hidden state of every sequence, longest first: the last step's hidden rows, then
@@ -316,10 +321,7 @@ Model OneToMany(const Model& cell, int64_t max_sequence_length, bool teacher_for
             "step_input" + idx);
       conns.emplace("input", ref("step_input" + idx, "output"));
     }
-    for (const std::string& k : ports.shared) conns.emplace(k, k);
-    for (const std::string& s : ports.states)
-      conns.emplace("prev_" + s, i == 0 ? Connection("initial_" + s) : ref(cell_name(i - 1), s));
-    m.add(cell, conns, cell_name(i));
+    add_cell_step(m, cell, ports, i, std::move(conns));
     outputs.push_back("output" + idx);
   }
   m.expose(outputs);
