@@ -107,6 +107,29 @@ TEST(Compile, MissingAndUnknownInputsAreNamed) {
   }
 }
 
+TEST(Compile, InputOfTheWrongKindIsAnError) {
+  const Tensor x = Tensor::from_doubles({1, 2}, {2}, DType::f64);
+  // A tensor key fed a list (empty or not), and a list key fed a tensor.
+  const PhysicalModel add = compile(Model::primitive("Add"));
+  for (const std::vector<Tensor>& list : {std::vector<Tensor>{}, std::vector<Tensor>{x, x}}) {
+    try {
+      add.evaluate({{"left", Data(list)}, {"right", x}});
+      FAIL();
+    } catch (const ValueError& e) {
+      EXPECT_STREQ(e.what(), "[evaluate] input 'left' must be a tensor, not a list");
+    }
+  }
+  const PhysicalModel concat = compile(Model::primitive("Concat"));
+  try {
+    concat.evaluate({{"input", x}});
+    FAIL();
+  } catch (const ValueError& e) {
+    EXPECT_STREQ(e.what(), "[evaluate] input 'input' must be a list of tensors");
+  }
+  expect_close(concat.evaluate({{"input", Data(std::vector<Tensor>{x, x})}}).at("output").tensor,
+               Tensor::from_doubles({1, 2, 1, 2}, {4}, DType::f64));
+}
+
 TEST(Compile, InputContradictingAConstantKeyIsAnError) {
   CompileOptions opt;
   opt.constant_keys["right"] = json::array({1.0, 2.0});

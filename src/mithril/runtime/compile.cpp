@@ -27,6 +27,7 @@ struct PhysicalModel::Impl {
   CompileOptions options;
   std::vector<EdgeId> outputs;                    // returned outputs (discards removed)
   std::vector<std::string> output_keys, input_keys, trainable_keys, discarded_keys, static_keys;
+  std::vector<bool> input_is_list;                // per input key: a list-of-tensors port
   std::vector<bool> needed_call;                  // calls the returned outputs depend on
   std::map<EdgeId, Data> constants;               // tensor constants by edge
   std::map<EdgeId, json> constant_values;         // JSON of every constant edge (scalars too)
@@ -232,6 +233,8 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     if (referenced && !needed_edges.count(e)) impl->discarded_keys.push_back(flat.name(e));
   }
   std::sort(impl->input_keys.begin(), impl->input_keys.end());
+  for (const std::string& key : impl->input_keys)
+    impl->input_is_list.push_back(flat.edges[static_cast<size_t>(*flat.find(key))].kind == PortKind::tensor_list_input);
   std::sort(impl->trainable_keys.begin(), impl->trainable_keys.end());
   std::sort(impl->discarded_keys.begin(), impl->discarded_keys.end());
   StaticKeyQuery sq{&flat, impl->needed_call, {}, impl->outputs, {}};
@@ -333,6 +336,8 @@ void PhysicalModel::Impl::gather_inputs(const DataMap& inputs, std::vector<const
     if (k < input_keys.size() && input_keys[k] < key)
       MI_THROW(KeyError, "[evaluate] missing input '{}'", input_keys[k]);
     if (k < input_keys.size() && input_keys[k] == key) {
+      MI_CHECK(data.is_list == input_is_list[k], ValueError, "[evaluate] input '{}' must be {}", key,
+               input_is_list[k] ? "a list of tensors" : "a tensor, not a list");
       ++k;
       if (!data.is_list) {
         MI_CHECK(data.tensor.defined(), ValueError, "[evaluate] input '{}' is undefined", key);
@@ -367,7 +372,7 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vect
   sig.counts = counts;
   size_t t = 0;
   for (size_t i = 0; i < input_keys.size(); ++i) {
-    const bool list = flat.edges[static_cast<size_t>(*flat.find(input_keys[i]))].kind == PortKind::tensor_list_input;
+    const bool list = input_is_list[i];
     sig.is_list.push_back(list);
     for (uint32_t j = 0; j < counts[i]; ++j, ++t) {
       const Tensor& x = *feed[t];
@@ -394,10 +399,10 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vect
 PhysicalModel::Impl::Signature PhysicalModel::Impl::static_signature(bool gradients) const {
   Signature sig;
   std::vector<std::string> missing;
-  for (const std::string& key : input_keys) {
+  for (size_t i = 0; i < input_keys.size(); ++i) {
+    const std::string& key = input_keys[i];
     const auto s = options.shapes.find(key);
-    const bool list = flat.edges[static_cast<size_t>(*flat.find(key))].kind == PortKind::tensor_list_input;
-    MI_CHECK(!list, ValueError, "[compile] static_shapes: '{}' is a list of tensors, which has no single static shape", key);
+    MI_CHECK(!input_is_list[i], ValueError, "[compile] static_shapes: '{}' is a list of tensors, which has no single static shape", key);
     if (s == options.shapes.end()) {
       missing.push_back(key);
       continue;
