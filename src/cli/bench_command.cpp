@@ -31,17 +31,18 @@ struct BenchArgs : ModelArgs {
   std::string batch_key;
 };
 
-// The input keys that carry the batch: the chosen (or first non-trainable) input, and with
-// --train the loss target.
-std::string pick_batch_key(const PhysicalModel& pm, const std::vector<std::string>& trainable,
-                           const std::map<std::string, Shape>& shapes, const std::string& given) {
-  if (!given.empty()) return given;
-  const auto& tr = trainable;
-  for (const std::string& k : pm.input_keys())
-    if (std::find(tr.begin(), tr.end(), k) == tr.end() && k != "target" && shapes.count(k) && !shapes.at(k).empty() &&
-        !pm.flat_model().is_differentiable(*pm.flat_model().find(k)))
-      return k;
-  MI_THROW(ValueError, "[bench] no input with a batch dimension: give --shapes for the model's data input");
+// The input whose leading dim the sweep sets: --batch-key, else the data input (benchmark.h's
+// rule; the loss target follows it).
+std::string pick_batch_key(const PhysicalModel& pm, const std::map<std::string, Shape>& shapes, const std::string& given) {
+  auto has_batch_dim = [&](const std::string& k) { return shapes.count(k) && !shapes.at(k).empty(); };
+  if (!given.empty()) {
+    MI_CHECK(has_batch_dim(given), ValueError, "[bench] --batch-key '{}' needs a --shapes entry with a leading (batch) dim",
+             given);
+    return given;
+  }
+  const std::string key = default_batch_key(pm, [&](const std::string& k) { return k != "target" && has_batch_dim(k); });
+  MI_CHECK(!key.empty(), ValueError, "[bench] no input with a batch dimension: give --shapes for the model's data input");
+  return key;
 }
 
 struct Row {
@@ -111,7 +112,7 @@ int run_bench(BenchArgs a) {
   a.dtype = std::string(dtype_name(dtype));
   const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
   const PhysicalModel pm = compile(setup.model, opts);
-  const std::string batch_key = pick_batch_key(pm, setup.base.trainable_keys(), shapes, a.batch_key);
+  const std::string batch_key = pick_batch_key(pm, shapes, a.batch_key);
   if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
 
   BenchmarkConfig config;

@@ -49,18 +49,9 @@ double percentile(const std::vector<double>& sorted, double p) {
 int64_t batch_size_of(const PhysicalModel& model, const DataMap& inputs, const std::string& batch_key) {
   std::string key = batch_key;
   if (key.empty()) {
-    // Parameters are trainable (or differentiable, for a model compiled for inference only).
-    const auto& trainable = model.trainable_keys();
-    auto parameter = [&](const std::string& k) {
-      const auto e = model.flat_model().find(k);
-      return std::find(trainable.begin(), trainable.end(), k) != trainable.end() ||
-             (e && model.flat_model().is_differentiable(*e));
-    };
-    for (const std::string& k : model.input_keys())
-      if (!parameter(k) && inputs.count(k) && !inputs.at(k).is_list && inputs.at(k).tensor.ndim() > 0) {
-        key = k;
-        break;
-      }
+    key = default_batch_key(model, [&](const std::string& k) {
+      return inputs.count(k) && !inputs.at(k).is_list && inputs.at(k).tensor.ndim() > 0;
+    });
     if (key.empty()) return 1;
   }
   const auto it = inputs.find(key);
@@ -71,6 +62,17 @@ int64_t batch_size_of(const PhysicalModel& model, const DataMap& inputs, const s
 }
 
 }  // namespace
+
+std::string default_batch_key(const PhysicalModel& model, const std::function<bool(const std::string&)>& has_batch_dim) {
+  const auto& trainable = model.trainable_keys();
+  for (const std::string& k : model.input_keys()) {
+    const auto e = model.flat_model().find(k);
+    const bool parameter = std::find(trainable.begin(), trainable.end(), k) != trainable.end() ||
+                           (e && model.flat_model().is_differentiable(*e));
+    if (!parameter && has_batch_dim(k)) return k;
+  }
+  return {};
+}
 
 void validate_benchmark_config(const BenchmarkConfig& config) {
   for (const std::string& m : config.metrics)

@@ -44,6 +44,11 @@ struct BenchmarkResult {
 // Checks metric names (ValueError naming the unknown one and the accepted names).
 void validate_benchmark_config(const BenchmarkConfig& config);
 
+// The input that carries the batch when none is named: the first input key (in sorted order)
+// that is not a parameter (trainable, or differentiable in a model compiled for inference only)
+// and for which `has_batch_dim` holds; empty when there is none.
+std::string default_batch_key(const PhysicalModel& model, const std::function<bool(const std::string&)>& has_batch_dim);
+
 // Times `step` (one call = `batch_size` samples) as `config` says.
 BenchmarkResult run_benchmark(const std::function<void()>& step, int64_t batch_size, const BenchmarkConfig& config);
 
