@@ -1,6 +1,7 @@
 #include "mithril/runtime/compile.h"
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
 #include <set>
 
@@ -543,7 +544,8 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
       r.gradients[trainable_keys[k]] = std::move(results[next++]);
       continue;
     }
-    std::vector<Tensor> list(results.begin() + static_cast<int64_t>(next), results.begin() + static_cast<int64_t>(next + count));
+    std::vector<Tensor> list(std::make_move_iterator(results.begin() + static_cast<int64_t>(next)),
+                             std::make_move_iterator(results.begin() + static_cast<int64_t>(next + count)));
     next += count;
     r.gradients[trainable_keys[k]] = Data(std::move(list));
   }

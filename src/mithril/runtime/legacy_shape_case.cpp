@@ -121,17 +121,22 @@ struct Resolved {
   std::string ours;       // what it was resolved to, for messages
 };
 
+// Old-style long key names: <Class>_<index>_<port>.
+const std::regex& long_name_pattern() {
+  static const std::regex long_name("^([A-Za-z][A-Za-z0-9]*)_([0-9]+)_(.+)$");
+  return long_name;
+}
+
 Resolved resolve(const logical::FlatModel& flat, const std::string& key,
                  const std::map<std::string, std::vector<int64_t>>& indices) {
   if (const auto e = flat.find(key)) return {e, false, key};
   static const std::regex param("^(w|b)([0-9]*)$");
-  static const std::regex long_name("^([A-Za-z][A-Za-z0-9]*)_([0-9]+)_(.+)$");
   std::smatch m;
   if (std::regex_match(key, m, param)) {
     const std::string ours = (m[1] == "w" ? "weight" : "bias") + m[2].str();
     return {flat.find(ours), m[1] == "w", ours};
   }
-  if (!std::regex_match(key, m, long_name)) return {std::nullopt, false, ""};
+  if (!std::regex_match(key, m, long_name_pattern())) return {std::nullopt, false, ""};
   const std::string model = m[1].str(), port = m[3].str();
   const std::vector<int64_t>& used = indices.at(model);
   const auto rank = std::find(used.begin(), used.end(), std::stoll(m[2].str())) - used.begin();
@@ -158,10 +163,9 @@ std::optional<std::string> compare_legacy_shapes(const logical::FlatModel& flat,
                                                  const json& expected) {
   // Indices each class is used with in the case's long names, in increasing order.
   std::map<std::string, std::vector<int64_t>> indices;
-  static const std::regex long_name("^([A-Za-z][A-Za-z0-9]*)_([0-9]+)_(.+)$");
   for (const auto& [key, shape] : expected.items()) {
     std::smatch m;
-    if (!flat.find(key) && std::regex_match(key, m, long_name)) {
+    if (!flat.find(key) && std::regex_match(key, m, long_name_pattern())) {
       auto& v = indices[m[1].str()];
       const int64_t i = std::stoll(m[2].str());
       if (std::find(v.begin(), v.end(), i) == v.end()) v.insert(std::upper_bound(v.begin(), v.end(), i), i);

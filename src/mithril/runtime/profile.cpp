@@ -75,7 +75,10 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   auto& nodes = st.execution_breakdown.nodes;
   auto& ops = st.execution_breakdown.op_types;
   double first_us = -1;
-  for (const ProfiledProgram& p : programs) {
+  std::vector<std::vector<cpu::RunTrace>> traces;  // per program: its last traced runs
+  for (const ProfiledProgram& p : programs) traces.push_back(p.executor->profile_trace());
+  for (size_t pi = 0; pi < programs.size(); ++pi) {
+    const ProfiledProgram& p = programs[pi];
     const cpu::StepTimes times = p.executor->profile_times();
     if (times.runs == 0) continue;
     st.runs += times.runs;
@@ -111,7 +114,7 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
       o.bytes += r.bytes;
       nodes.push_back(std::move(r));
     }
-    for (const cpu::RunTrace& run : p.executor->profile_trace())
+    for (const cpu::RunTrace& run : traces[pi])
       if (first_us < 0 || run.start_us < first_us) first_us = run.start_us;
   }
   for (ProfileRow& r : nodes) finish_row(r, st.kernel_seconds, peaks);
@@ -122,9 +125,10 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   // Trace events relative to the first traced run, so timestamps stay small; one track (tid) per
   // calling thread, numbered as they are met.
   std::map<size_t, int64_t> tids;
-  for (const ProfiledProgram& p : programs) {
+  for (size_t pi = 0; pi < programs.size(); ++pi) {
+    const ProfiledProgram& p = programs[pi];
     const auto& info = p.executor->step_info();
-    const std::vector<cpu::RunTrace> runs = p.executor->profile_trace();
+    const std::vector<cpu::RunTrace>& runs = traces[pi];
     std::vector<std::string> details;  // per step, formatted once for all traced runs
     if (!runs.empty())
       for (const cpu::StepInfo& s : info) details.push_back(fmt::format("{} n{}: {}", p.label, s.node, step_detail(s)));
