@@ -52,6 +52,11 @@ struct PermuteOp : Op {
   Cost cost(const OpSignature& sig) const override;
 };
 
+// True for the transpose of a matrix: a permute with axes (1, 0).
+inline bool is_matrix_transpose(const Op& op) {
+  return op.kind() == OpKind::Permute && static_cast<const PermuteOp&>(op).axes == Axes{1, 0};
+}
+
 // Strided slices along some axes (NumPy basic slicing with positive steps). Starts and stops
 // may be negative (counted from the end) or out of range (clamped), exactly as in NumPy.
 struct SliceOp : Op {

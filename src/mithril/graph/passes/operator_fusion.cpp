@@ -23,10 +23,6 @@ bool elementwise(const Node& n) { return n.outputs.size() == 1 && is_elementwise
 
 bool operand_fits(const Shape& operand, const Shape& output) { return fused_operand_kind(operand, output).has_value(); }
 
-bool is_transpose_2d(const Node& n) {
-  return n.op->kind() == OpKind::Permute && static_cast<const PermuteOp&>(*n.op).axes == Axes{1, 0};
-}
-
 // One product of a group: x @ w with the transposes read in place.
 struct Product {
   ValueId x = -1, w = -1;
@@ -62,7 +58,7 @@ GraphProgram operator_fusion(const GraphProgram& p) {
   // materialized.
   auto transpose_source = [&](ValueId v) -> std::optional<ValueId> {
     const NodeId t = g.value(v).producer;
-    if (!free_node(t) || !is_transpose_2d(nodes[static_cast<size_t>(t)])) return std::nullopt;
+    if (!free_node(t) || !is_matrix_transpose(*nodes[static_cast<size_t>(t)].op)) return std::nullopt;
     const ValueId src = nodes[static_cast<size_t>(t)].inputs[0];
     const NodeId sp = g.value(src).producer;
     if (sp >= 0 && nodes[static_cast<size_t>(sp)].op->kind() == OpKind::MatMul && uses[static_cast<size_t>(src)] == 1) return std::nullopt;
@@ -91,7 +87,7 @@ GraphProgram operator_fusion(const GraphProgram& p) {
       prod.nodes = {n};
       return prod;
     }
-    if (!is_transpose_2d(node) || uses[static_cast<size_t>(node.inputs[0])] != 1) return std::nullopt;
+    if (!is_matrix_transpose(*node.op) || uses[static_cast<size_t>(node.inputs[0])] != 1) return std::nullopt;
     const NodeId mn = g.value(node.inputs[0]).producer;
     if (!free_node(mn) || nodes[static_cast<size_t>(mn)].op->kind() != OpKind::MatMul) return std::nullopt;
     const Node& mm = nodes[static_cast<size_t>(mn)];
@@ -154,7 +150,7 @@ GraphProgram operator_fusion(const GraphProgram& p) {
     if (node.op->kind() == OpKind::MatMul && uses[static_cast<size_t>(out)] == 1) {
       // A 2-D product whose only use is a transpose is fused there, as b^T a^T.
       const Node& next = nodes[static_cast<size_t>(consumer[static_cast<size_t>(out)])];
-      if (is_transpose_2d(next) && product_of(next.outputs[0])) continue;
+      if (is_matrix_transpose(*next.op) && product_of(next.outputs[0])) continue;
     }
     std::optional<Product> prod = product_of(node.outputs[0]);
     if (!prod) continue;

@@ -38,7 +38,7 @@ std::optional<Weight> weight_operand(const Graph& g, ValueId r) {
   if (rv.shape.size() != 2) return std::nullopt;
   if (is_leaf(g, r)) return Weight{r, false};
   const Node& p = g.nodes()[static_cast<size_t>(rv.producer)];
-  if (p.op->kind() == OpKind::Permute && static_cast<const PermuteOp&>(*p.op).axes == Axes{1, 0} && is_leaf(g, p.inputs[0]))
+  if (is_matrix_transpose(*p.op) && is_leaf(g, p.inputs[0]))
     return Weight{p.inputs[0], true};
   return std::nullopt;
 }
