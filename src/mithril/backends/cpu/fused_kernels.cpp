@@ -1,8 +1,9 @@
 // Kernels of the fused ops (ops/fused.h). The epilogue steps run with the registered kernels of
 // the original ops, on blocks of whole output rows written in place, so each step computes
 // exactly what it computed unfused while the block stays in cache. The common tail of a linear
-// layer (bias add, then optionally relu) is a plain loop with no per-call setup; each product
-// is one BLAS call, reading transposed operands in place instead of copying them.
+// layer (bias add, then optionally relu) is a plain loop with no per-call setup, run on each
+// GEMM block right after its product; each product is one BLAS call, reading transposed
+// operands in place instead of copying them.
 #include <algorithm>
 #include <vector>
 
@@ -58,11 +59,11 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
   // the pool costs more than a few small blocks (an LSTM step's gates are 8192 elements).
   const int64_t work_per_block = block_rows * cols * static_cast<int64_t>(op.steps.size() - first);
   parallel_for(0, blocks, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, work_per_block)), [&](int64_t b0, int64_t b1) {
-    std::vector<Tensor> args;
+    std::vector<Tensor> args, slices(in.size());
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
       Tensor block = out2d.slice(0, r0, r1);
-      std::vector<Tensor> slices(in.size());
+      std::fill(slices.begin(), slices.end(), Tensor());  // full operands' rows of this block, sliced on first use
       for (size_t s = first; s < op.steps.size(); ++s) {
         const FusedStep& step = op.steps[s];
         args.clear();
@@ -85,30 +86,46 @@ void fused_elementwise_kernel(const Op& op, std::span<const Tensor> in, std::spa
   run_steps(static_cast<const FusedOp&>(op), in, out[0], 0);
 }
 
-// The bias add and relu of a linear layer without per-call setup; returns the steps consumed.
+// The plain tail of a linear layer, bias add then optionally relu, when the fused steps start
+// with it: applied by a loop on each GEMM block while the block is in cache, instead of by the
+// steps' kernels.
 template <typename T>
-size_t linear_tail(const FusedOp& op, std::span<const Tensor> in, T* c, int64_t m, int64_t n) {
-  size_t s = 0;
-  if (!op.steps.empty() && op.steps[0].op->kind() == OpKind::Add) {
-    const std::vector<int>& args = op.steps[0].args;
-    const int other = args[0] == FusedStep::kRunning ? args[1] : args[0];
-    const auto kind = other == FusedStep::kRunning ? std::nullopt : fused_operand_kind(in[static_cast<size_t>(other)].shape(), op.shape);
-    if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
-        (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
-      const Tensor& bias = in[static_cast<size_t>(other)];
-      const T* b = bias.data<T>();
-      const bool scalar = bias.numel() == 1;
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) c[i * n + j] = c[i * n + j] + b[scalar ? 0 : j];
-      s = 1;
+struct LinearTail {
+  const T* bias = nullptr;  // row (n) or scalar operand of the add; null: no add
+  bool scalar_bias = false;
+  bool relu = false;
+  size_t steps = 0;  // fused steps it covers
+
+  LinearTail(const FusedOp& op, std::span<const Tensor> in) {
+    if (!op.steps.empty() && op.steps[0].op->kind() == OpKind::Add) {
+      const std::vector<int>& args = op.steps[0].args;
+      const int other = args[0] == FusedStep::kRunning ? args[1] : args[0];
+      const auto kind = other == FusedStep::kRunning ? std::nullopt : fused_operand_kind(in[static_cast<size_t>(other)].shape(), op.shape);
+      if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
+          (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
+        bias = in[static_cast<size_t>(other)].data<T>();
+        scalar_bias = in[static_cast<size_t>(other)].numel() == 1;
+        steps = 1;
+      }
+    }
+    if (steps < op.steps.size() && op.steps[steps].op->kind() == OpKind::Relu) {
+      relu = true;
+      ++steps;
     }
   }
-  if (s < op.steps.size() && op.steps[s].op->kind() == OpKind::Relu) {
-    for (int64_t i = 0; i < m * n; ++i) c[i] = c[i] < T(0) ? T(0) : c[i];
-    ++s;
+
+  // Rows i0..i1, columns j0..j1 of c (row stride n).
+  void apply(T* c, int64_t n, int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
+    if (steps == 0) return;
+    for (int64_t i = i0; i < i1; ++i) {
+      T* row = c + i * n;
+      if (bias)
+        for (int64_t j = j0; j < j1; ++j) row[j] = row[j] + bias[scalar_bias ? 0 : j];
+      if (relu)
+        for (int64_t j = j0; j < j1; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
+    }
   }
-  return s;
-}
+};
 
 // Inner sizes at most this small make inefficient GEMMs (packing and C traffic per few
 // multiply-adds): many such products are concatenated along k into one GEMM instead.
@@ -167,12 +184,16 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
     k_total += ks.back();
   }
   const FusedProduct& p0 = op.products[0];
+  const LinearTail<T> tail(op, in);
   if (op.products.size() == 1 && m == 1 && ks[0] > 0) {
     const T* x = in[0].data<T>();
     const T* w = in[1].data<T>();
     if (p0.transpose_right) blas_gemv(false, n, ks[0], w, ks[0], x, c);
     else gemv_rowvec(x, w, n, c, ks[0], n);
-  } else if (!concatenated_product<T>(op, in, ks, k_total, m, n, c)) {
+    tail.apply(c, n, 0, m, 0, n);
+  } else if (concatenated_product<T>(op, in, ks, k_total, m, n, c)) {
+    tail.apply(c, n, 0, m, 0, n);
+  } else {
     for_gemm_blocks(m, n, m * n * k_total, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
       bool written = false;
       for (size_t j = 0; j < op.products.size(); ++j) {
@@ -184,10 +205,10 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
       }
       if (!written)
         for (int64_t i = i0; i < i1; ++i) std::fill(c + i * n + j0, c + i * n + j1, T(0));
+      tail.apply(c, n, i0, i1, j0, j1);
     });
   }
-  const size_t done = linear_tail<T>(op, in, c, m, n);
-  run_steps(op, in, out[0], done);
+  run_steps(op, in, out[0], tail.steps);
 }
 
 }  // namespace
