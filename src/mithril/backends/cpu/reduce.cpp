@@ -10,6 +10,7 @@
 // results are bitwise identical for any thread count. Floating-point sums accumulate in double.
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -35,8 +36,8 @@ using One = std::integral_constant<int64_t, 1>;
 // sum_k f(x[k]) in double, over kLanes interleaved partial sums combined at the end: a
 // contiguous row's sum is then not one chain of dependent adds (4 cycles each) but vectorizes.
 // The order depends only on n, so results stay the same for any thread count.
-template <typename T, typename F>
-double lane_sum(const T* x, int64_t n, F f) {
+template <typename T, typename F = std::identity>
+double lane_sum(const T* x, int64_t n, F f = {}) {
   constexpr int64_t kLanes = 8;
   std::array<double, kLanes> s{};
   const int64_t whole = n / kLanes * kLanes;
@@ -171,7 +172,7 @@ bool row_sums(const Op& op, const Tensor& in, Tensor& out, double divisor) {
     const T* x = v.data.data<T>();
     T* y = out.data<T>();
     for_each_segment(v.outer, v.n, 1, [&](int64_t off, int64_t idx, auto, auto) {
-      y[idx] = static_cast<T>(lane_sum(x + off, v.n, [](double e) { return e; }) / divisor);
+      y[idx] = static_cast<T>(lane_sum(x + off, v.n) / divisor);
     });
     return true;
   }
@@ -253,7 +254,7 @@ void two_pass(const Op& op, const Tensor& in, Tensor& out, Pass1 pass1, Pass2 pa
 template <typename T, typename Cols, typename Stride>
 void column_means(const T* x, int64_t n, Cols cols, Stride stride, double* centre) {
   if constexpr (std::is_same_v<Cols, One>) {
-    centre[0] = lane_sum(x, n, [](double e) { return e; }) / static_cast<double>(n);
+    centre[0] = lane_sum(x, n) / static_cast<double>(n);
     return;
   }
   for (int64_t c = 0; c < cols; ++c) centre[c] = 0.0;
@@ -371,12 +372,7 @@ void softmax_last_axis_kernel(const Op& op, std::span<const Tensor> in, std::spa
       if (!std::isfinite(m)) m = T(0);  // all -inf stays -inf, +inf gives NaN/inf as in the general kernel
       for (int64_t k = 0; k < n; ++k) yr[k] = xr[k] - m;
       vec::exp(yr, yr, n);
-      std::array<double, kLanes> lane_sum{};
-      for (int64_t k = 0; k < whole; k += kLanes)
-        for (int64_t j = 0; j < kLanes; ++j) lane_sum[j] += static_cast<double>(yr[k + j]);
-      double sum = 0;
-      for (double v : lane_sum) sum += v;
-      for (int64_t k = whole; k < n; ++k) sum += yr[k];
+      const double sum = lane_sum(yr, n);
       if constexpr (kLog) {
         const T shift = static_cast<T>(std::log(sum));
         for (int64_t k = 0; k < n; ++k) yr[k] = (xr[k] - m) - shift;
