@@ -2,6 +2,7 @@
 // 16-bit float formats (round-to-nearest-even when narrowing).
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -43,8 +44,15 @@ struct bf16_t { uint16_t bits; };
 
 float f16_to_float(uint16_t bits);
 uint16_t float_to_f16(float value);  // round to nearest even, overflow to inf, NaN kept
-float bf16_to_float(uint16_t bits);
-uint16_t float_to_bf16(float value);  // round to nearest even, NaN kept quiet
+// bf16 is the top half of a float32: widening is a shift, narrowing a rounding add. Inline and
+// branch-free so that the conversion loops (backends/cpu/convert.cpp) vectorize.
+inline float bf16_to_float(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
+inline uint16_t float_to_bf16(float value) {  // round to nearest even, NaN kept quiet
+  const uint32_t x = std::bit_cast<uint32_t>(value);
+  const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (x >> 16) | 0x40u;
+  return static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+}
 
 // Maps a C++ storage type to its DType.
 template <typename T> struct dtype_of;

@@ -1,6 +1,5 @@
 #include "mithril/backends/cpu/convert.h"
 
-#include <bit>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -14,19 +13,14 @@
 namespace mithril::cpu {
 namespace {
 
-// bf16 is the top half of a float32, so widening is a shift and narrowing a rounding add;
-// both loops are branch-free and GCC vectorizes them for the baseline ISA.
+// The inline, branch-free conversions of core/dtype.h: GCC vectorizes these loops for the
+// baseline ISA.
 void widen_bf16(const uint16_t* src, float* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = std::bit_cast<float>(static_cast<uint32_t>(src[i]) << 16);
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(src[i]);
 }
 
 void narrow_bf16(const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t x = std::bit_cast<uint32_t>(src[i]);
-    const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-    const uint32_t quiet_nan = (x >> 16) | 0x40u;
-    dst[i] = static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
-  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = float_to_bf16(src[i]);
 }
 
 void widen_f16_scalar(const uint16_t* src, float* dst, int64_t n) {
