@@ -182,9 +182,14 @@ Checkpoint Trainer::checkpoint() const {
 }
 
 void Trainer::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& extra) const {
+  save_checkpoint(std::vector<std::string>{path}, extra);
+}
+
+void Trainer::save_checkpoint(const std::vector<std::string>& paths,
+                              const std::map<std::string, std::string>& extra) const {
   Checkpoint c = checkpoint();
   c.extra = extra;
-  write_checkpoint(path, c);
+  write_checkpoint(paths, c);
 }
 
 void Trainer::restore(const Checkpoint& c) {
