@@ -14,6 +14,7 @@
 #include "mithril/core/error.h"
 #include "mithril/io/npy.h"
 #include "mithril/train/dataset.h"
+#include "support/error_of.h"
 
 namespace mithril::train {
 namespace {
@@ -236,6 +237,15 @@ TEST(Datasets, IdxImagesAndLabels) {
   EXPECT_THROW(read_idx(ip), ValueError);  // truncated data
   write_bytes(ip, std::string("\x00\x00\x07\x01\x00\x00\x00\x01\x00", 9));
   EXPECT_THROW(read_idx(ip), ValueError);  // unknown type
+}
+
+TEST(Datasets, IdxDimensionsWhoseProductWrapsAreRejected) {
+  // Dimensions 2^31 x 2^8 x 2^25: their product 2^64 wraps a 64-bit count to 0, which would
+  // match the empty data of this 16-byte header-only file.
+  const std::string ip = temp_path("wrap.idx");
+  write_bytes(ip, std::string("\x00\x00\x08\x03\x80\x00\x00\x00\x00\x00\x01\x00\x02\x00\x00\x00", 16));
+  const std::string msg = testing::error_of<ValueError>([&] { read_idx(ip); });
+  EXPECT_NE(msg.find("dimensions (2147483648,256,33554432) are too large"), std::string::npos) << msg;
 }
 
 TEST(Datasets, CharacterText) {

@@ -171,6 +171,19 @@ TEST(Trainer, CheckpointErrors) {
   EXPECT_THROW(wrong.load_checkpoint(path), ValueError);  // hidden size 6 vs 7
 }
 
+TEST(Trainer, CheckpointToSeveralFilesHoldsTheSameBytes) {
+  const Fixture s = toy_setup();
+  Trainer t = make_trainer(s, 1);
+  const std::string one = temp_path("one.safetensors"), a = temp_path("a.safetensors"), b = temp_path("b.safetensors");
+  t.save_checkpoint(one, {{"config", "toy"}});
+  t.save_checkpoint(std::vector<std::string>{a, b}, {{"config", "toy"}});
+  const std::string bytes = io::read_file(one, "test");
+  EXPECT_EQ(io::read_file(a, "test"), bytes);
+  EXPECT_EQ(io::read_file(b, "test"), bytes);
+  EXPECT_FALSE(std::filesystem::exists(a + ".tmp"));
+  EXPECT_FALSE(std::filesystem::exists(b + ".tmp"));
+}
+
 TEST(Trainer, Errors) {
   Fixture s = toy_setup();
   s.params.erase("w0");

@@ -1,6 +1,7 @@
 #include "mithril/train/checkpoint.h"
 
 #include "mithril/core/error.h"
+#include "mithril/io/file.h"
 #include "mithril/io/safetensors.h"
 
 namespace mithril::train {
@@ -21,7 +22,9 @@ int64_t read_int(const std::map<std::string, std::string>& meta, const std::stri
 
 }  // namespace
 
-void write_checkpoint(const std::string& path, const Checkpoint& c) {
+void write_checkpoint(const std::string& path, const Checkpoint& c) { write_checkpoint(std::vector<std::string>{path}, c); }
+
+void write_checkpoint(const std::vector<std::string>& paths, const Checkpoint& c) {
   std::map<std::string, Tensor> tensors;
   for (const auto& [k, t] : c.params) tensors["param/" + k] = t;
   for (const auto& [k, t] : c.optimizer_state) tensors["optim/" + k] = t;
@@ -34,7 +37,8 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   meta["epoch"] = std::to_string(c.epoch);
   meta["batch"] = std::to_string(c.batch);
   meta["rng"] = c.rng_state;
-  io::write_safetensors(path, tensors, meta);
+  const std::string bytes = io::safetensors_bytes(tensors, meta);
+  for (const std::string& path : paths) io::write_file_atomic(path, bytes, "safetensors");
 }
 
 Checkpoint read_checkpoint(const std::string& path) {

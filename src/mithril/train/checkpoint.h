@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "mithril/train/optimizer.h"
 
@@ -24,6 +25,8 @@ struct Checkpoint {
 };
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Serializes once and writes the same bytes atomically to each path in turn.
+void write_checkpoint(const std::vector<std::string>& paths, const Checkpoint& checkpoint);
 Checkpoint read_checkpoint(const std::string& path);
 
 }  // namespace mithril::train

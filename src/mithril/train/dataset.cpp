@@ -163,9 +163,14 @@ Tensor read_idx(const std::string& path) {
   Shape shape;
   uint64_t count = 1;
   for (size_t d = 0; d < ndim; ++d) {
-    shape.push_back(static_cast<int64_t>(be(4 + 4 * d, 4)));
-    count *= static_cast<uint64_t>(shape.back());
-    MI_CHECK(count < (uint64_t{1} << 40), ValueError, "[idx] {}: dimensions {} are too large", path, shape_str(shape));
+    const uint64_t dim = be(4 + 4 * d, 4);
+    shape.push_back(static_cast<int64_t>(dim));
+    // Bound the product before forming it: a 64-bit product of crafted dimensions can wrap
+    // around (to 0, say) and would then pass the size check below.
+    constexpr uint64_t kLimit = uint64_t{1} << 40;
+    MI_CHECK(dim == 0 || count <= (kLimit - 1) / dim, ValueError, "[idx] {}: dimensions {} are too large", path,
+             shape_str(shape));
+    count *= dim;
   }
   size_t elem = 0;
   DType dtype = DType::i32;

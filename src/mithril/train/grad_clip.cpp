@@ -2,34 +2,41 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "mithril/core/error.h"
+#include "mithril/train/float_data.h"
 
 namespace mithril::train {
 
 namespace {
 
 // Rewrites every element of a float tensor through fn (float64 arithmetic).
-template <typename T, typename Fn>
-void map_typed(Tensor& t, Fn fn) {
-  T* p = t.data<T>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(fn(static_cast<double>(p[i])));
-}
-
 template <typename Fn>
 void map_in_place(const std::string& key, Tensor& t, Fn fn) {
   t = t.contiguous();
-  if (t.dtype() == DType::f64) map_typed<double>(t, fn);
-  else if (t.dtype() == DType::f32) map_typed<float>(t, fn);
-  else MI_THROW(DTypeError, "[clip] gradient of '{}' is {}: expected f32 or f64", key, dtype_name(t.dtype()));
+  with_float_data(t, "[clip] gradient of ", key, "expected f32 or f64", [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(fn(static_cast<double>(p[i])));
+  });
 }
 
 }  // namespace
 
 double grad_norm(const TensorMap& grads) {
   double sum = 0.0;
-  for (const auto& [key, g] : grads)
-    for (double v : g.to_doubles()) sum += v * v;
+  for (const auto& [key, grad] : grads) {
+    // Reads the elements in place (any dtype, as to_doubles did) instead of copying each
+    // gradient to doubles every step.
+    const Tensor g = grad.contiguous();
+    dispatch_dtype(g.dtype(), [&]<typename T>() {
+      const T* p = g.data<T>();
+      for (int64_t i = 0; i < g.numel(); ++i) {
+        const double v = to_double(p[i]);
+        sum += v * v;
+      }
+    });
+  }
   return std::sqrt(sum);
 }
 

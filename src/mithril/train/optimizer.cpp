@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <set>
+#include <type_traits>
 
 #include "mithril/core/error.h"
+#include "mithril/train/float_data.h"
 
 namespace mithril::train {
 
@@ -16,30 +18,24 @@ double number(const nlohmann::json& j, const std::string& field) {
 
 // Calls rule(p, g, s) for each element with p, g and the slot values s[0..] as doubles, writing
 // p and s back in the parameter's dtype.
-template <typename T, typename Rule>
-void apply_typed(Tensor& param, const Tensor& grad, std::vector<Tensor>& slots, Rule rule) {
-  T* p = param.data<T>();
-  const T* g = grad.data<T>();
-  std::vector<T*> s;
-  for (Tensor& t : slots) s.push_back(t.data<T>());
-  double sv[2] = {0.0, 0.0};
-  const int64_t n = param.numel();
-  for (int64_t i = 0; i < n; ++i) {
-    double x = static_cast<double>(p[i]);
-    for (size_t k = 0; k < s.size(); ++k) sv[k] = static_cast<double>(s[k][i]);
-    rule(x, static_cast<double>(g[i]), sv);
-    p[i] = static_cast<T>(x);
-    for (size_t k = 0; k < s.size(); ++k) s[k][i] = static_cast<T>(sv[k]);
-  }
-}
-
 template <typename Rule>
 void apply(const std::string& key, Tensor& param, const Tensor& grad, std::vector<Tensor>& slots, Rule rule) {
-  const Tensor g = grad.dtype() == param.dtype() ? grad.contiguous() : grad.astype(param.dtype());
-  if (param.dtype() == DType::f64) apply_typed<double>(param, g, slots, rule);
-  else if (param.dtype() == DType::f32) apply_typed<float>(param, g, slots, rule);
-  else MI_THROW(DTypeError, "[optimizer] parameter '{}' is {}: optimizers update f32 or f64 (master) weights", key,
-                dtype_name(param.dtype()));
+  const Tensor grad_as_param = grad.dtype() == param.dtype() ? grad.contiguous() : grad.astype(param.dtype());
+  with_float_data(param, "[optimizer] parameter ", key, "optimizers update f32 or f64 (master) weights", [&](auto* p) {
+    using T = std::remove_pointer_t<decltype(p)>;
+    const T* g = grad_as_param.data<T>();
+    std::vector<T*> s;
+    for (Tensor& t : slots) s.push_back(t.data<T>());
+    double sv[2] = {0.0, 0.0};
+    const int64_t n = param.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      double x = static_cast<double>(p[i]);
+      for (size_t k = 0; k < s.size(); ++k) sv[k] = static_cast<double>(s[k][i]);
+      rule(x, static_cast<double>(g[i]), sv);
+      p[i] = static_cast<T>(x);
+      for (size_t k = 0; k < s.size(); ++k) s[k][i] = static_cast<T>(sv[k]);
+    }
+  });
 }
 
 }  // namespace

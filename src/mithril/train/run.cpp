@@ -338,6 +338,8 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   double train_seconds = 0;
   int64_t train_samples = 0;
   EvalStats final_eval;
+  // The state after the last epoch goes to `last` and to final.safetensors: one serialization.
+  std::vector<std::string> final_paths;
   double final_train_loss = log.rows().empty() ? 0 : log.rows().back().train_loss;
   if (!log.rows().empty()) final_eval = {log.rows().back().test_loss, log.rows().back().test_accuracy, data.test->size()};
   while (trainer.epoch() < epochs) {
@@ -362,9 +364,11 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
     progress.end_epoch(row);
     log.write_csv(metrics_csv);
     io::write_file_atomic(metrics_json, log.to_json().dump(1) + "\n", "metrics");
-    trainer.save_checkpoint(last, meta);
+    if (trainer.epoch() < epochs) trainer.save_checkpoint(last, meta);
+    else final_paths.push_back(last);
   }
-  trainer.save_checkpoint((std::filesystem::path(config.output_dir) / "final.safetensors").string(), meta);
+  final_paths.push_back((std::filesystem::path(config.output_dir) / "final.safetensors").string());
+  trainer.save_checkpoint(final_paths, meta);
 
   json m;
   m["config"] = config.name;

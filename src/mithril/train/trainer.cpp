@@ -2,26 +2,24 @@
 
 #include <chrono>
 #include <cmath>
+#include <type_traits>
 
 #include "mithril/core/error.h"
+#include "mithril/train/float_data.h"
 #include "mithril/train/grad_clip.h"
 
 namespace mithril::train {
 
 namespace {
 
-// acc += g (same shape; g converted to acc's dtype), float64 arithmetic per element.
-template <typename T>
-void add_into_typed(Tensor& acc, const Tensor& g) {
-  T* a = acc.data<T>();
-  const T* b = g.data<T>();
-  for (int64_t i = 0; i < acc.numel(); ++i) a[i] += b[i];
-}
-
-void add_into(Tensor& acc, const Tensor& g) {
+// acc += g (same shape; g converted to acc's dtype, the parameter's f32 or f64), element by
+// element in that dtype.
+void add_into(const std::string& key, Tensor& acc, const Tensor& g) {
   const Tensor c = g.dtype() == acc.dtype() ? g.contiguous() : g.astype(acc.dtype());
-  if (acc.dtype() == DType::f64) add_into_typed<double>(acc, c);
-  else add_into_typed<float>(acc, c);
+  with_float_data(acc, "[trainer] parameter ", key, "master weights are f32 or f64", [&](auto* a) {
+    const auto* b = c.data<std::remove_pointer_t<decltype(a)>>();
+    for (int64_t i = 0; i < acc.numel(); ++i) a[i] += b[i];
+  });
 }
 
 double scalar_of(const DataMap& outputs, const std::string& key) {
@@ -106,7 +104,7 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
       MI_CHECK(!g.is_list, ValueError, "[trainer] trainable key '{}' is a list: not supported", key);
       auto it = grads.find(key);
       if (it == grads.end()) grads[key] = g.tensor.astype(params_.at(key).dtype());
-      else add_into(it->second, g.tensor);
+      else add_into(key, it->second, g.tensor);
     }
   }
   if (options_.clip_value > 0) clip_grad_value(grads, options_.clip_value);
@@ -184,9 +182,14 @@ Checkpoint Trainer::checkpoint() const {
 }
 
 void Trainer::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& extra) const {
+  save_checkpoint(std::vector<std::string>{path}, extra);
+}
+
+void Trainer::save_checkpoint(const std::vector<std::string>& paths,
+                              const std::map<std::string, std::string>& extra) const {
   Checkpoint c = checkpoint();
   c.extra = extra;
-  write_checkpoint(path, c);
+  write_checkpoint(paths, c);
 }
 
 void Trainer::restore(const Checkpoint& c) {

@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "mithril/runtime/compile.h"
 #include "mithril/train/checkpoint.h"
@@ -85,6 +86,8 @@ class Trainer {
 
   Checkpoint checkpoint() const;
   void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& extra = {}) const;
+  // The same checkpoint to several files, serialized once.
+  void save_checkpoint(const std::vector<std::string>& paths, const std::map<std::string, std::string>& extra = {}) const;
   // Restores parameters, optimizer state, position and RNG; parameter keys, shapes and the
   // optimizer must match this run (ValueError naming the difference).
   void restore(const Checkpoint& checkpoint);
