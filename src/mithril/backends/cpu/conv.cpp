@@ -7,6 +7,7 @@
 // unit stride and no padding uses the input as its own patch matrix. Conv1d runs the same code
 // on H = 1 views. Pooling loops over windows, one image plane per task.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -282,6 +283,19 @@ bool plain_2x2(const PoolGeom& g) {
          2 * g.ow <= g.w;
 }
 
+// The flat indices of window (oy, ox) of a plain 2x2 pooling in a plane of width w, and their
+// max (in this order, so forward and backward agree on NaNs and ties).
+inline std::array<int64_t, 4> window_2x2(int64_t w, int64_t oy, int64_t ox) {
+  const int64_t r0 = 2 * oy * w + 2 * ox, r1 = r0 + w;
+  return {r0, r0 + 1, r1, r1 + 1};
+}
+template <typename T>
+T max_2x2(const T* xp, const std::array<int64_t, 4>& at) {
+  T m = -std::numeric_limits<T>::infinity();
+  for (int64_t a : at) m = max_step(m, xp[a]);
+  return m;
+}
+
 // Runs f(plane) over planes, split so each task has enough window work.
 template <typename F>
 void for_each_plane(const PoolGeom& g, F f) {
@@ -302,18 +316,13 @@ void max_pool_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor>
   const PoolGeom g = pool_geom(op, pool_params(op), in[0].shape(), out[0].shape());
   const T* x = in[0].data<T>();
   T* y = out[0].data<T>();
+  const bool plain = plain_2x2(g);
   for_each_plane(g, [&](int64_t pl) {
     const T* xp = x + pl * g.h * g.w;
     T* yp = y + pl * g.oh * g.ow;
-    if (plain_2x2(g)) {
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        const T* r0 = xp + 2 * oy * g.w;
-        const T* r1 = r0 + g.w;
-        for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const T m = -std::numeric_limits<T>::infinity();
-          yp[oy * g.ow + ox] = max_step(max_step(max_step(max_step(m, r0[2 * ox]), r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
-        }
-      }
+    if (plain) {
+      for (int64_t oy = 0; oy < g.oh; ++oy)
+        for (int64_t ox = 0; ox < g.ow; ++ox) yp[oy * g.ow + ox] = max_2x2(xp, window_2x2(g.w, oy, ox));
       return;
     }
     for (int64_t oy = 0; oy < g.oh; ++oy)
@@ -346,23 +355,21 @@ void max_pool_backward_kernel(const Op& op, std::span<const Tensor> in, std::spa
   const T* go = in[0].data<T>();
   const T* x = in[1].data<T>();
   T* gx = out[0].data<T>();
+  const bool plain = plain_2x2(g);
   for_each_plane(g, [&](int64_t pl) {
     const T* xp = x + pl * g.h * g.w;
     const T* gp = go + pl * g.oh * g.ow;
     T* gxp = gx + pl * g.h * g.w;
     std::fill(gxp, gxp + g.h * g.w, T(0));
-    if (plain_2x2(g)) {  // windows do not overlap: each input element is in at most one
-      for (int64_t oy = 0; oy < g.oh; ++oy) {
-        const int64_t r0 = 2 * oy * g.w, r1 = r0 + g.w;
+    if (plain) {  // windows do not overlap: each input element is in at most one
+      for (int64_t oy = 0; oy < g.oh; ++oy)
         for (int64_t ox = 0; ox < g.ow; ++ox) {
-          const int64_t at[4] = {r0 + 2 * ox, r0 + 2 * ox + 1, r1 + 2 * ox, r1 + 2 * ox + 1};
-          T m = -std::numeric_limits<T>::infinity();
-          for (int64_t a : at) m = max_step(m, xp[a]);
+          const std::array<int64_t, 4> at = window_2x2(g.w, oy, ox);
+          const T m = max_2x2(xp, at);
           const T grad = gp[oy * g.ow + ox];
           for (int64_t a : at)
             if (xp[a] == m) gxp[a] += grad;
         }
-      }
       return;
     }
     for (int64_t oy = 0; oy < g.oh; ++oy)
