@@ -149,6 +149,18 @@ TEST(ModelDictErrors, NameTheFieldAndItsPath) {
             "not supported for shapes)");
 }
 
+TEST(ModelDictErrors, ManyToOneHasNoTeacherForcing) {
+  auto load = [](const char* name, bool teacher_forcing) {
+    json args = {{"cell_type", {{"name", "LSTMCell"}}}, {"max_sequence_length", 2}};
+    if (teacher_forcing) args["teacher_forcing"] = true;
+    return model_from_dict(json{{"name", name}, {"args", args}});
+  };
+  EXPECT_EQ(error_of<AttributeError>([&] { load("ManyToOne", true); }),
+            "[model dict] model: [ManyToOne] unknown argument 'teacher_forcing'");
+  EXPECT_NO_THROW(load("ManyToOne", false));
+  EXPECT_NO_THROW(load("OneToMany", true));
+}
+
 TEST(ModelDictErrors, AssignedShapesAreCheckedWhenLoaded) {
   const char* text = R"({"name": "Model", "submodels": {"m1": {"name": "Linear", "args": {"dimension": 3}}},
                          "connections": {"m1": {"input": "x", "weight": "w"}},

@@ -449,9 +449,10 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
       MI_CHECK(v.has_value(), AttributeError, "[{}] missing argument '{}'", name, key);
       return *v;
     };
+    if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
+    // Read only by the models that take it, so that ManyToOne reports it as unknown.
     const json* tf = arg("teacher_forcing");
     const bool teacher_forcing = tf ? tf->get<bool>() : false;
-    if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
     if (l == "onetomany") return check_args(OneToMany(cell, required_int("max_sequence_length"), teacher_forcing));
     return check_args(EncoderDecoder(cell, required_int("max_input_sequence_length"),
                                      required_int("max_target_sequence_length"), teacher_forcing));
