@@ -206,6 +206,23 @@ Outcome infer(const Model& net, const DataMap& inputs, int warmup, int iters, do
   return out;
 }
 
+// Times float32 forward + backward passes of `net` (2 untimed ones first) with the given output
+// cotangents; `check` reads the checked numbers from the last pass.
+Outcome forward_backward(const Model& net, const DataMap& inputs, const DataMap& cotangents,
+                         std::vector<std::string> trainable_keys, int iters,
+                         const std::function<std::vector<double>(const PhysicalModel::Result&)>& check) {
+  CompileOptions o;
+  o.dtype = DType::f32;
+  o.trainable_keys = std::move(trainable_keys);
+  const PhysicalModel pm = compile(net, o);
+  PhysicalModel::Result r;
+  Outcome out;
+  out.iterations = iters;
+  out.seconds = time_per_call(2, iters, [&] { r = pm.evaluate(inputs, cotangents); });
+  out.check = check(r);
+  return out;
+}
+
 Outcome mnist_infer_b1() {
   DataMap inputs = mlp_params(784, {512, 512, 10}, DType::f32);
   inputs["input"] = det({1, 784}, 1, 1.0, DType::f32);
@@ -293,16 +310,10 @@ DataMap transformer_inputs() {
 Outcome transformer(bool backward) {
   const DataMap inputs = transformer_inputs();
   if (!backward) return infer(transformer_layer(), inputs, 3, g_quick ? 10 : 40, abs_sum_of);
-  CompileOptions o;
-  o.dtype = DType::f32;
-  const PhysicalModel pm = compile(transformer_layer(), o);
   const DataMap ct = {{"output", Tensor::full({kBatch, kSeq, kD}, 1.0, DType::f32)}};
-  PhysicalModel::Result r;
-  Outcome out;
-  out.iterations = g_quick ? 5 : 20;
-  out.seconds = time_per_call(2, out.iterations, [&] { r = pm.evaluate(inputs, ct); });
-  out.check = {abs_sum_of(r.outputs.at("output").tensor), sum_of(r.gradients.at("ff1_b").tensor)};
-  return out;
+  return forward_backward(transformer_layer(), inputs, ct, {}, g_quick ? 5 : 20, [](const PhysicalModel::Result& r) {
+    return std::vector<double>{abs_sum_of(r.outputs.at("output").tensor), sum_of(r.gradients.at("ff1_b").tensor)};
+  });
 }
 
 // ---- LSTM (input 128, hidden 256, seq 64, batch 32): LSTMCell unrolled, forward + backward ----
@@ -344,17 +355,10 @@ Outcome lstm() {
   in["c0"] = Tensor::zeros({N, 1, H}, f);
   const Tensor x = det({N, T, I}, 1, 1.0, f);
   for (int64_t t = 0; t < T; ++t) in[fmt::format("x{}", t)] = x.slice(1, t, t + 1).contiguous();
-  CompileOptions o;
-  o.dtype = f;
-  o.trainable_keys = {"w_f", "w_i", "w_c", "w_o"};
-  const PhysicalModel pm = compile(m, o);
   const DataMap ct = {{"hidden", Tensor::full({N, 1, H}, 1.0, f)}};
-  PhysicalModel::Result r;
-  Outcome out;
-  out.iterations = g_quick ? 3 : 10;
-  out.seconds = time_per_call(2, out.iterations, [&] { r = pm.evaluate(in, ct); });
-  out.check = {sum_of(r.outputs.at("hidden").tensor), sum_of(r.gradients.at("w_f").tensor)};
-  return out;
+  return forward_backward(m, in, ct, {"w_f", "w_i", "w_c", "w_o"}, g_quick ? 3 : 10, [](const PhysicalModel::Result& r) {
+    return std::vector<double>{sum_of(r.outputs.at("hidden").tensor), sum_of(r.gradients.at("w_f").tensor)};
+  });
 }
 
 // ---- float32 GEMM: our MatrixMultiply vs OpenBLAS (its own threads) and oneDNN directly ----
