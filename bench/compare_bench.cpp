@@ -7,8 +7,6 @@
 //   det(shape, seed, scale)[i] = sin(0.7 i + 1.3 seed) * scale   (row-major i, in float64)
 //
 // Usage: compare_bench WORKLOAD [--quick]      (compare_bench --list prints the workload names)
-#include <cblas.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_blas.h"
 #include "fma_peak.h"
 #include "mithril/core/thread_pool.h"
 #include "mithril/logical/library.h"
@@ -377,11 +376,7 @@ Outcome gemm(int64_t n) {
   const float* b = inputs.at("right").tensor.data<float>();
   std::vector<float> c(static_cast<size_t>(n * n));
   const int ni = static_cast<int>(n);
-  openblas_set_num_threads(num_threads());
-  const double t_ob = time_per_call(2, iters, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0f, a, ni, b, ni, 0.0f, c.data(), ni);
-  });
-  openblas_set_num_threads(1);
+  const double t_ob = time_per_call(2, iters, [&] { bench::openblas_gemm(a, b, c.data(), ni); });
   out.extra["openblas_gflops"] = flops / t_ob * 1e-9;
 #ifdef MITHRIL_BENCH_HAVE_DNNL
   const double t_dn =
