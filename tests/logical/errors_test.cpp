@@ -11,8 +11,6 @@
 namespace mithril::logical {
 namespace {
 
-Model prim(const std::string& name) { return Model::primitive(name); }
-
 using mithril::testing::error_of;
 
 TEST(CompositionErrors, NameTheModelAndTheKey) {

@@ -10,17 +10,6 @@
 namespace mithril::logical {
 namespace {
 
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
-
-// A connection to the port of an already-added submodel.
-Connection ref(const std::string& sub, const std::string& port) {
-  IOKey k;
-  k.connect.push_back(SubPort{sub, port});
-  return Connection(k);
-}
-
-Connection anonymous() { return Connection(IOKey{}); }
-
 void trainable(Model& m, std::initializer_list<const char*> keys) {
   for (const char* k : keys) m.set_differentiability(std::string(k), true);
 }

@@ -21,6 +21,18 @@ Connection Connection::tensor(json data) {
   return c;
 }
 
+Model prim(const std::string& name, const json& args) { return Model::primitive(name, args); }
+
+Connection ref(const std::string& submodel, const std::string& port) {
+  IOKey k;
+  k.connect.push_back(SubPort{submodel, port});
+  return Connection(k);
+}
+
+Connection ref(const SubPort& port) { return ref(port.submodel, port.port); }
+
+Connection anonymous() { return Connection(IOKey{}); }
+
 Model::Model() : impl_(std::make_shared<ModelImpl>()) {}
 
 Model::Model(PrimitiveDef primitive) : impl_(std::make_shared<ModelImpl>()) {
