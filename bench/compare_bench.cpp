@@ -7,8 +7,6 @@
 //   det(shape, seed, scale)[i] = sin(0.7 i + 1.3 seed) * scale   (row-major i, in float64)
 //
 // Usage: compare_bench WORKLOAD [--quick]      (compare_bench --list prints the workload names)
-#include <cblas.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -25,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "bench_blas.h"
 #include "fma_peak.h"
 #include "mithril/core/thread_pool.h"
 #include "mithril/logical/library.h"
@@ -36,19 +35,14 @@ namespace {
 
 using namespace mithril;
 using logical::Connection;
-using logical::IOKey;
 using logical::json;
 using logical::Model;
+using logical::anonymous;
+using logical::prim;
+using logical::ref;
 
 bool g_quick = false;
 
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
-Connection ref(const std::string& sub, const std::string& port) {
-  IOKey k;
-  k.connect.push_back(logical::SubPort{sub, port});
-  return Connection(k);
-}
-Connection anon() { return Connection(IOKey{}); }
 
 Tensor det(const Shape& shape, int seed, double scale, DType dtype) {
   std::vector<double> v(static_cast<size_t>(numel(shape)));
@@ -162,11 +156,11 @@ Outcome conv_train(DType dtype) {
     const std::string s = std::to_string(i);
     net.add(prim("Convolution2D", {{"kernel_size", 3}, {"out_channels", ch[i]}}),
             {{"input", prev}, {"weight", "w" + s}, {"bias", "b" + s}, {"stride", Connection::scalar(2)},
-             {"padding", Connection::scalar(1)}, {"output", anon()}},
+             {"padding", Connection::scalar(1)}, {"output", anonymous()}},
             "conv" + s);
-    net.add(prim("MaxPool2D"), {{"input", ref("conv" + s, "output")}, {"kernel_size", Connection::scalar(2)}, {"output", anon()}},
+    net.add(prim("MaxPool2D"), {{"input", ref("conv" + s, "output")}, {"kernel_size", Connection::scalar(2)}, {"output", anonymous()}},
             "pool" + s);
-    net.add(prim(acts[i]), {{"input", ref("pool" + s, "output")}, {"output", i + 1 == ch.size() ? Connection("output") : anon()}},
+    net.add(prim(acts[i]), {{"input", ref("pool" + s, "output")}, {"output", i + 1 == ch.size() ? Connection("output") : anonymous()}},
             "act" + s);
     prev = ref("act" + s, "output");
     const double scale = 1.0 / std::sqrt(static_cast<double>(cin * 9));
@@ -206,6 +200,23 @@ Outcome infer(const Model& net, const DataMap& inputs, int warmup, int iters, do
   return out;
 }
 
+// Times float32 forward + backward passes of `net` (2 untimed ones first) with the given output
+// cotangents; `check` reads the checked numbers from the last pass.
+Outcome forward_backward(const Model& net, const DataMap& inputs, const DataMap& cotangents,
+                         std::vector<std::string> trainable_keys, int iters,
+                         const std::function<std::vector<double>(const PhysicalModel::Result&)>& check) {
+  CompileOptions o;
+  o.dtype = DType::f32;
+  o.trainable_keys = std::move(trainable_keys);
+  const PhysicalModel pm = compile(net, o);
+  PhysicalModel::Result r;
+  Outcome out;
+  out.iterations = iters;
+  out.seconds = time_per_call(2, iters, [&] { r = pm.evaluate(inputs, cotangents); });
+  out.check = check(r);
+  return out;
+}
+
 Outcome mnist_infer_b1() {
   DataMap inputs = mlp_params(784, {512, 512, 10}, DType::f32);
   inputs["input"] = det({1, 784}, 1, 1.0, DType::f32);
@@ -214,7 +225,7 @@ Outcome mnist_infer_b1() {
 
 Outcome tiny_graph() {
   Model net;
-  net.add(logical::Linear(), {{"input", "input"}, {"weight", "weight"}, {"bias", "bias"}, {"output", anon()}}, "lin");
+  net.add(logical::Linear(), {{"input", "input"}, {"weight", "weight"}, {"bias", "bias"}, {"output", anonymous()}}, "lin");
   net.add(prim("Relu"), {{"input", ref("lin", "output")}, {"output", "output"}}, "relu");
   const DataMap inputs = {{"input", det({1, 16}, 1, 1.0, DType::f32)},
                           {"weight", det({16, 16}, 2, 0.25, DType::f32)},
@@ -233,26 +244,26 @@ Model transformer_layer() {
     const std::string s = std::to_string(h);
     for (const char* p : {"q", "k", "v"})
       m.add(logical::Linear(), {{"input", "input"}, {"weight", fmt::format("w{}{}", p, s)}, {"bias", fmt::format("b{}{}", p, s)},
-                                {"output", anon()}},
+                                {"output", anonymous()}},
             fmt::format("{}{}", p, s));
     m.add(prim("ScaledDotProduct", {{"is_causal", false}}),
           {{"query", ref("q" + s, "output")}, {"key", ref("k" + s, "output")}, {"value", ref("v" + s, "output")},
-           {"output", anon()}},
+           {"output", anonymous()}},
           "attn" + s);
-    m.add(logical::Linear(std::nullopt, false), {{"input", ref("attn" + s, "output")}, {"weight", "wo" + s}, {"output", anon()}},
+    m.add(logical::Linear(std::nullopt, false), {{"input", ref("attn" + s, "output")}, {"weight", "wo" + s}, {"output", anonymous()}},
           "o" + s);
   }
-  m.add(prim("Add"), {{"left", ref("o0", "output")}, {"right", ref("o1", "output")}, {"output", anon()}}, "o01");
-  m.add(prim("Add"), {{"left", ref("o2", "output")}, {"right", ref("o3", "output")}, {"output", anon()}}, "o23");
-  m.add(prim("Add"), {{"left", ref("o01", "output")}, {"right", ref("o23", "output")}, {"output", anon()}}, "oall");
-  m.add(prim("Add"), {{"left", ref("oall", "output")}, {"right", "bo"}, {"output", anon()}}, "obias");
-  m.add(prim("Add"), {{"left", "input"}, {"right", ref("obias", "output")}, {"output", anon()}}, "res1");
-  m.add(logical::LayerNorm(), {{"input", ref("res1", "output")}, {"weight", "ln1_w"}, {"bias", "ln1_b"}, {"output", anon()}},
+  m.add(prim("Add"), {{"left", ref("o0", "output")}, {"right", ref("o1", "output")}, {"output", anonymous()}}, "o01");
+  m.add(prim("Add"), {{"left", ref("o2", "output")}, {"right", ref("o3", "output")}, {"output", anonymous()}}, "o23");
+  m.add(prim("Add"), {{"left", ref("o01", "output")}, {"right", ref("o23", "output")}, {"output", anonymous()}}, "oall");
+  m.add(prim("Add"), {{"left", ref("oall", "output")}, {"right", "bo"}, {"output", anonymous()}}, "obias");
+  m.add(prim("Add"), {{"left", "input"}, {"right", ref("obias", "output")}, {"output", anonymous()}}, "res1");
+  m.add(logical::LayerNorm(), {{"input", ref("res1", "output")}, {"weight", "ln1_w"}, {"bias", "ln1_b"}, {"output", anonymous()}},
         "ln1");
-  m.add(logical::Linear(), {{"input", ref("ln1", "output")}, {"weight", "ff1_w"}, {"bias", "ff1_b"}, {"output", anon()}}, "ff1");
-  m.add(prim("Relu"), {{"input", ref("ff1", "output")}, {"output", anon()}}, "relu");
-  m.add(logical::Linear(), {{"input", ref("relu", "output")}, {"weight", "ff2_w"}, {"bias", "ff2_b"}, {"output", anon()}}, "ff2");
-  m.add(prim("Add"), {{"left", ref("ln1", "output")}, {"right", ref("ff2", "output")}, {"output", anon()}}, "res2");
+  m.add(logical::Linear(), {{"input", ref("ln1", "output")}, {"weight", "ff1_w"}, {"bias", "ff1_b"}, {"output", anonymous()}}, "ff1");
+  m.add(prim("Relu"), {{"input", ref("ff1", "output")}, {"output", anonymous()}}, "relu");
+  m.add(logical::Linear(), {{"input", ref("relu", "output")}, {"weight", "ff2_w"}, {"bias", "ff2_b"}, {"output", anonymous()}}, "ff2");
+  m.add(prim("Add"), {{"left", ref("ln1", "output")}, {"right", ref("ff2", "output")}, {"output", anonymous()}}, "res2");
   m.add(logical::LayerNorm(), {{"input", ref("res2", "output")}, {"weight", "ln2_w"}, {"bias", "ln2_b"}, {"output", "output"}},
         "ln2");
   m.expose({"output"});
@@ -293,16 +304,10 @@ DataMap transformer_inputs() {
 Outcome transformer(bool backward) {
   const DataMap inputs = transformer_inputs();
   if (!backward) return infer(transformer_layer(), inputs, 3, g_quick ? 10 : 40, abs_sum_of);
-  CompileOptions o;
-  o.dtype = DType::f32;
-  const PhysicalModel pm = compile(transformer_layer(), o);
   const DataMap ct = {{"output", Tensor::full({kBatch, kSeq, kD}, 1.0, DType::f32)}};
-  PhysicalModel::Result r;
-  Outcome out;
-  out.iterations = g_quick ? 5 : 20;
-  out.seconds = time_per_call(2, out.iterations, [&] { r = pm.evaluate(inputs, ct); });
-  out.check = {abs_sum_of(r.outputs.at("output").tensor), sum_of(r.gradients.at("ff1_b").tensor)};
-  return out;
+  return forward_backward(transformer_layer(), inputs, ct, {}, g_quick ? 5 : 20, [](const PhysicalModel::Result& r) {
+    return std::vector<double>{abs_sum_of(r.outputs.at("output").tensor), sum_of(r.gradients.at("ff1_b").tensor)};
+  });
 }
 
 // ---- LSTM (input 128, hidden 256, seq 64, batch 32): LSTMCell unrolled, forward + backward ----
@@ -319,10 +324,10 @@ Outcome lstm() {
         {"input", "x" + n},
         {"prev_hidden", t == 0 ? Connection("h0") : ref(prev, "hidden")},
         {"prev_cell", t == 0 ? Connection("c0") : ref(prev, "cell")},
-        {"hidden", t + 1 == T ? Connection("hidden") : anon()},
-        {"cell", anon()},
-        {"hidden_compl", anon()},
-        {"output", anon()}};
+        {"hidden", t + 1 == T ? Connection("hidden") : anonymous()},
+        {"cell", anonymous()},
+        {"hidden_compl", anonymous()},
+        {"output", anonymous()}};
     for (const char* p : {"w_f", "w_i", "w_c", "w_o", "w_out", "bias_f", "bias_i", "bias_c", "bias_o", "bias_out"})
       c.emplace(p, std::string(p));
     m.add(prim("LSTMCell"), c, "cell" + n);
@@ -344,17 +349,10 @@ Outcome lstm() {
   in["c0"] = Tensor::zeros({N, 1, H}, f);
   const Tensor x = det({N, T, I}, 1, 1.0, f);
   for (int64_t t = 0; t < T; ++t) in[fmt::format("x{}", t)] = x.slice(1, t, t + 1).contiguous();
-  CompileOptions o;
-  o.dtype = f;
-  o.trainable_keys = {"w_f", "w_i", "w_c", "w_o"};
-  const PhysicalModel pm = compile(m, o);
   const DataMap ct = {{"hidden", Tensor::full({N, 1, H}, 1.0, f)}};
-  PhysicalModel::Result r;
-  Outcome out;
-  out.iterations = g_quick ? 3 : 10;
-  out.seconds = time_per_call(2, out.iterations, [&] { r = pm.evaluate(in, ct); });
-  out.check = {sum_of(r.outputs.at("hidden").tensor), sum_of(r.gradients.at("w_f").tensor)};
-  return out;
+  return forward_backward(m, in, ct, {"w_f", "w_i", "w_c", "w_o"}, g_quick ? 3 : 10, [](const PhysicalModel::Result& r) {
+    return std::vector<double>{sum_of(r.outputs.at("hidden").tensor), sum_of(r.gradients.at("w_f").tensor)};
+  });
 }
 
 // ---- float32 GEMM: our MatrixMultiply vs OpenBLAS (its own threads) and oneDNN directly ----
@@ -373,11 +371,7 @@ Outcome gemm(int64_t n) {
   const float* b = inputs.at("right").tensor.data<float>();
   std::vector<float> c(static_cast<size_t>(n * n));
   const int ni = static_cast<int>(n);
-  openblas_set_num_threads(num_threads());
-  const double t_ob = time_per_call(2, iters, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ni, ni, ni, 1.0f, a, ni, b, ni, 0.0f, c.data(), ni);
-  });
-  openblas_set_num_threads(1);
+  const double t_ob = time_per_call(2, iters, [&] { bench::openblas_gemm(a, b, c.data(), ni); });
   out.extra["openblas_gflops"] = flops / t_ob * 1e-9;
 #ifdef MITHRIL_BENCH_HAVE_DNNL
   const double t_dn =

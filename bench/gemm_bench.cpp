@@ -4,8 +4,6 @@
 // kReps timed runs after kWarmup untimed ones, path by path, reported as GFLOP/s (2*n^3 flops) and as a
 // percentage of the machine's peak: the measured AVX2 FMA throughput of all threads
 // (bench/fma_peak.h; float64 half of float32).
-#include <cblas.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -20,6 +18,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+#include "bench_blas.h"
 #include "fma_peak.h"
 #include "mithril/backends/cpu/executor.h"
 #include "mithril/core/cpu_features.h"
@@ -61,19 +60,6 @@ Tensor random_matrix(int64_t n, DType dtype, uint64_t seed) {
   return Tensor::from_doubles(v, {n, n}, dtype);
 }
 
-// Direct CBLAS calls with OpenBLAS's own threads, one per pool thread (the kernel registry sets
-// OpenBLAS to one thread for the library's calls; see backends/cpu/blas.h).
-void gemm(const float* a, const float* b, float* c, int n) {
-  openblas_set_num_threads(num_threads());
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-  openblas_set_num_threads(1);
-}
-void gemm(const double* a, const double* b, double* c, int n) {
-  openblas_set_num_threads(num_threads());
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
-  openblas_set_num_threads(1);
-}
-
 struct Bench {
   double peak_f32, peak_f64;  // GFLOP/s
 
@@ -100,7 +86,8 @@ struct Bench {
     std::vector<Tensor> results{Tensor(), Tensor::empty({n, n}, dt)};
     std::vector<std::function<void()>> runs;
     runs.push_back([&] { results[0] = exec.run({a, b})[0]; });
-    runs.push_back([&, c = results[1]]() mutable { gemm(a.data<T>(), b.data<T>(), c.template data<T>(), ni); });
+    runs.push_back(
+        [&, c = results[1]]() mutable { bench::openblas_gemm(a.data<T>(), b.data<T>(), c.template data<T>(), ni); });
 #ifdef MITHRIL_BENCH_HAVE_DNNL
     if constexpr (std::is_same_v<T, float>) {
       names.push_back("dnnl_sgemm");

@@ -11,8 +11,6 @@
 namespace mithril::logical {
 namespace {
 
-Model prim(const std::string& name) { return Model::primitive(name); }
-
 using mithril::testing::error_of;
 
 TEST(CompositionErrors, NameTheModelAndTheKey) {
@@ -93,6 +91,36 @@ TEST(ShapeErrors, RulesNameTheBlockAndBothShapes) {
             "broadcast: dims 3 and 4 cannot be broadcast");
 }
 
+TEST(ShapeErrors, ARejectedAddLeavesTheModelAsItWas) {
+  Model m;
+  m |= prim("Relu").connect({{"input", "x"}, {"output", "h"}});
+  EXPECT_THROW(m |= Linear(3).connect({{"input", "h"}, {"weight", IOKey{.name = "w", .shape = json{4, 2}}}}),
+               ShapeError);
+  EXPECT_EQ(m.submodel_names(), std::vector<std::string>{"m0"});
+  m |= Linear(3).connect({{"input", "h"}, {"weight", "w"}});  // a valid add still works
+  EXPECT_EQ(m.submodel_names(), (std::vector<std::string>{"m0", "m1"}));
+  EXPECT_NO_THROW(flatten(m));
+}
+
+TEST(ShapeErrors, RejectedShapesAreNotKept) {
+  Model m;
+  m |= prim("Sum").connect({{"input", "x"}, {"output", IOKey{.name = "y", .expose = true}}});
+  EXPECT_THROW(m.set_shapes({{"y", {3}}}), ShapeError);
+  EXPECT_NO_THROW(m.set_shapes({{"x", {2, 3}}}));  // checked without the rejected shapes
+  EXPECT_NO_THROW(m |= prim("Relu").connect({{"input", "y"}}));
+}
+
+TEST(CompositionErrors, AFailedAddKeepsALibraryModelsArgs) {
+  Model lin = Linear(3);
+  const json dict = model_to_dict(lin);
+  EXPECT_THROW(lin.add(prim("Relu"), {}, lin.submodel_names().front()), KeyError);
+  EXPECT_THROW(lin.add(prim("Relu"), {{"input", IOKey{.name = "weight", .shape = json{4}}}}), ShapeError);
+  EXPECT_EQ(model_to_dict(lin), dict);
+  lin |= prim("Relu");  // a successful add makes it a plain composite
+  EXPECT_FALSE(model_to_dict(lin).contains("args"));
+  EXPECT_TRUE(model_to_dict(lin).contains("submodels"));
+}
+
 TEST(ModelDictErrors, NameTheFieldAndItsPath) {
   auto load = [](const char* text) { return [text] { model_from_dict(json::parse(text)); }; };
   EXPECT_EQ(error_of<KeyError>(load(R"({"args": {}})")), "[model dict] model: missing the model 'name'");
@@ -117,6 +145,18 @@ TEST(ModelDictErrors, NameTheFieldAndItsPath) {
                                             "assigned_shapes": [[[["m1", 0], [2]]]]})")),
             "[model dict] model.assigned_shapes: key [\"m1\",0] must be a key name (submodel port references are "
             "not supported for shapes)");
+}
+
+TEST(ModelDictErrors, ManyToOneHasNoTeacherForcing) {
+  auto load = [](const char* name, bool teacher_forcing) {
+    json args = {{"cell_type", {{"name", "LSTMCell"}}}, {"max_sequence_length", 2}};
+    if (teacher_forcing) args["teacher_forcing"] = true;
+    return model_from_dict(json{{"name", name}, {"args", args}});
+  };
+  EXPECT_EQ(error_of<AttributeError>([&] { load("ManyToOne", true); }),
+            "[model dict] model: [ManyToOne] unknown argument 'teacher_forcing'");
+  EXPECT_NO_THROW(load("ManyToOne", false));
+  EXPECT_NO_THROW(load("OneToMany", true));
 }
 
 TEST(ModelDictErrors, AssignedShapesAreCheckedWhenLoaded) {

@@ -20,8 +20,7 @@ namespace {
 using logical::IOKey;
 using logical::json;
 using logical::Model;
-
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
+using logical::prim;
 
 // A model and the shapes of the inputs that fix the others (weights are derived from them).
 struct Case {

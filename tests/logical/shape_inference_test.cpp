@@ -14,8 +14,6 @@ namespace {
 
 using mithril::testing::error_of;
 
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
-
 std::string shape_of(const Model& m, const std::string& key) {
   const FlatModel flat = flatten(m);
   return SymbolicShapes(flat).str(*flat.find(key));

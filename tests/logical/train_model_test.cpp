@@ -23,8 +23,6 @@
 namespace mithril::logical {
 namespace {
 
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
-
 Tensor f64(const std::vector<double>& values, const Shape& shape) {
   return Tensor::from_doubles(values, shape, DType::f64);
 }

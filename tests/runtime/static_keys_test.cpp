@@ -13,10 +13,9 @@ namespace {
 using logical::IOKey;
 using logical::json;
 using logical::Model;
+using logical::prim;
 
 using Keys = std::vector<std::string>;
-
-Model prim(const std::string& name) { return Model::primitive(name); }
 
 CompileOptions constants(const std::map<std::string, Shape>& shapes, bool inference = true) {
   CompileOptions opt;

@@ -10,17 +10,6 @@
 namespace mithril::logical {
 namespace {
 
-Model prim(const std::string& name, const json& args = json::object()) { return Model::primitive(name, args); }
-
-// A connection to the port of an already-added submodel.
-Connection ref(const std::string& sub, const std::string& port) {
-  IOKey k;
-  k.connect.push_back(SubPort{sub, port});
-  return Connection(k);
-}
-
-Connection anonymous() { return Connection(IOKey{}); }
-
 void trainable(Model& m, std::initializer_list<const char*> keys) {
   for (const char* k : keys) m.set_differentiability(std::string(k), true);
 }
@@ -449,9 +438,10 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
       MI_CHECK(v.has_value(), AttributeError, "[{}] missing argument '{}'", name, key);
       return *v;
     };
+    if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
+    // Read only by the models that take it, so that ManyToOne reports it as unknown.
     const json* tf = arg("teacher_forcing");
     const bool teacher_forcing = tf ? tf->get<bool>() : false;
-    if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
     if (l == "onetomany") return check_args(OneToMany(cell, required_int("max_sequence_length"), teacher_forcing));
     return check_args(EncoderDecoder(cell, required_int("max_input_sequence_length"),
                                      required_int("max_target_sequence_length"), teacher_forcing));

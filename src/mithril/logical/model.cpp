@@ -21,6 +21,18 @@ Connection Connection::tensor(json data) {
   return c;
 }
 
+Model prim(const std::string& name, const json& args) { return Model::primitive(name, args); }
+
+Connection ref(const std::string& submodel, const std::string& port) {
+  IOKey k;
+  k.connect.push_back(SubPort{submodel, port});
+  return Connection(k);
+}
+
+Connection ref(const SubPort& port) { return ref(port.submodel, port.port); }
+
+Connection anonymous() { return Connection(IOKey{}); }
+
 Model::Model() : impl_(std::make_shared<ModelImpl>()) {}
 
 Model::Model(PrimitiveDef primitive) : impl_(std::make_shared<ModelImpl>()) {
@@ -58,13 +70,18 @@ std::string canonical_port(const Model& m, bool input) {
 
 Model& Model::add(const Model& sub, std::map<std::string, Connection> connections, std::string local_name) {
   MI_CHECK(!is_primitive(), ValueError, "[{}] submodels cannot be added to a primitive model", name());
-  detach();
-  drop_args();
   if (local_name.empty()) local_name = fmt::format("m{}", impl_->submodels.size());
   for (const Submodel& s : impl_->submodels)
     MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
+  detach();
   impl_->submodels.push_back({local_name, sub, std::move(connections)});
-  check_model_shapes(*this);  // shape conflicts are reported where they are made
+  try {
+    check_model_shapes(*this);  // shape conflicts are reported where they are made
+  } catch (...) {
+    impl_->submodels.pop_back();  // a rejected submodel leaves the model as it was
+    throw;
+  }
+  drop_args();  // only once the submodel is in: a failed add keeps a library model's args
   return *this;
 }
 
@@ -115,7 +132,12 @@ void Model::set_differentiability(const SubPort& port, bool differentiable) {
 void Model::set_shapes(const std::map<std::string, json>& shapes) {
   detach();
   impl_->shape_sets.push_back(shapes);
-  check_model_shapes(*this);
+  try {
+    check_model_shapes(*this);
+  } catch (...) {
+    impl_->shape_sets.pop_back();  // rejected shapes are not kept, so later checks do not fail on them
+    throw;
+  }
 }
 
 void Model::set_canonical_input(const SubPort& port) {

@@ -58,6 +58,12 @@ class ModelImpl;
 class Block;
 class Model;
 
+// Shorthands for composing models in C++ (the library and train models, programs built on them).
+Model prim(const std::string& name, const json& args = json::object());  // Model::primitive
+Connection ref(const std::string& submodel, const std::string& port);     // a port of an added submodel
+Connection ref(const SubPort& port);
+Connection anonymous();  // an unnamed key: wired only to what other connections name
+
 // The port a model is wired through by += : "input"/"output" for primitives that have them
 // (else their first input/output), the canonical pseudo keys for composites.
 std::string canonical_port(const Model& model, bool input);

@@ -26,16 +26,6 @@
 namespace mithril::logical {
 namespace {
 
-Connection ref(const std::string& sub, const std::string& port) {
-  IOKey k;
-  k.connect.push_back(SubPort{sub, port});
-  return Connection(k);
-}
-
-Connection ref(const SubPort& port) { return ref(port.submodel, port.port); }
-
-Connection anonymous() { return Connection(IOKey{}); }
-
 PortDef port(std::string name, PortKind kind) {
   PortDef p;
   p.name = std::move(name);

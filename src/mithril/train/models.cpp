@@ -11,21 +11,12 @@ namespace mithril::train {
 using logical::Connection;
 using logical::IOKey;
 using logical::Model;
-using logical::SubPort;
+using logical::anonymous;
+using logical::prim;
 
 namespace {
 
-Model prim(const std::string& name, const logical::json& args = logical::json::object()) {
-  return Model::primitive(name, args);
-}
-
-Connection output_of(const std::string& sub, const std::string& port = "output") {
-  IOKey k;
-  k.connect.push_back(SubPort{sub, port});
-  return Connection(k);
-}
-
-Connection anonymous() { return Connection(IOKey{}); }
+Connection output_of(const std::string& sub) { return logical::ref(sub, "output"); }
 
 Connection exposed(const std::string& name) {
   IOKey k;
