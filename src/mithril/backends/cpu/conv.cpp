@@ -1,6 +1,6 @@
 // CPU kernels for the conv family.
 //
-// Convolution is im2col + OpenBLAS GEMM per sample and group: the patches of a sample form a
+// Convolution is im2col + GEMM (gemm.h) per sample and group: the patches of a sample form a
 // (C_in*KH*KW, OH*OW) matrix, and output channels are weight rows times patch columns. The
 // input gradient runs the GEMM transposed and scatters the patches back (col2im); the weight
 // gradient multiplies output gradients by patch rows, summed over the batch. A 1x1 kernel with
@@ -16,7 +16,7 @@
 
 #include <fmt/format.h>
 
-#include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/gemm.h"
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/ops/conv.h"
@@ -143,7 +143,7 @@ void conv2d_forward(const Conv2dParams& p, const Tensor& input, const Tensor& we
     for (int64_t s = s0; s < s1; ++s) {
       const T* patches = sample_patches(g, x, s, col);
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm(false, false, g.cog, l, kg, T(1), w + grp * g.cog * kg, kg, patches + grp * kg * l, l, T(0),
+        gemm(false, false, g.cog, l, kg, w + grp * g.cog * kg, kg, patches + grp * kg * l, l, false,
              y + (s * g.co + grp * g.cog) * l, l);
     }
   });
@@ -167,7 +167,7 @@ void conv2d_backward_input(const Conv2dParams& p, const Tensor& grad_out, const 
       T* gxs = gx + s * g.c * g.h * g.w;
       T* patches = g.patches_are_input() ? gxs : col.data();
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm(true, false, kg, l, g.cog, T(1), w + grp * g.cog * kg, kg, go + (s * g.co + grp * g.cog) * l, l, T(0),
+        gemm(true, false, kg, l, g.cog, w + grp * g.cog * kg, kg, go + (s * g.co + grp * g.cog) * l, l, false,
              patches + grp * kg * l, l);
       if (!g.patches_are_input()) col2im(g, patches, gxs);
     }
@@ -196,7 +196,7 @@ void conv2d_backward_weight(const Conv2dParams& p, const Tensor& grad_out, const
     for (int64_t s = s0; s < s1; ++s) {
       const T* patches = sample_patches(g, x, s, col);
       for (int64_t grp = 0; grp < g.groups; ++grp)
-        gemm(false, true, g.cog, kg, l, T(1), go + (s * g.co + grp * g.cog) * l, l, patches + grp * kg * l, l, T(1),
+        gemm(false, true, g.cog, kg, l, go + (s * g.co + grp * g.cog) * l, l, patches + grp * kg * l, l, true,
              acc + grp * g.cog * kg, kg);
     }
     if (!whole) {
@@ -406,11 +406,12 @@ void avg_pool_backward_kernel(const Op& op, std::span<const Tensor> in, std::spa
 template <typename T>
 void add_float_kernels(KernelRegistry& r) {
   const auto name = [](const char* op) { return fmt::format("{}_{}", op, dtype_name(dtype_of_v<T>)); };
+  const auto gemm_name = [](const char* op) { return fmt::format("{}_{}_{}", op, gemm_engine(), dtype_name(dtype_of_v<T>)); };
   const DType t = dtype_of_v<T>;
-  r.add(OpKind::Conv2d, t, conv2d_kernel<T>, name("conv2d_im2col_openblas"));
-  r.add(OpKind::Conv1d, t, conv1d_kernel<T>, name("conv1d_im2col_openblas"));
-  r.add(OpKind::Conv2dBackwardInput, t, conv2d_backward_input_kernel<T>, name("conv2d_backward_input_col2im_openblas"));
-  r.add(OpKind::Conv2dBackwardWeight, t, conv2d_backward_weight_kernel<T>, name("conv2d_backward_weight_openblas"));
+  r.add(OpKind::Conv2d, t, conv2d_kernel<T>, gemm_name("conv2d_im2col"));
+  r.add(OpKind::Conv1d, t, conv1d_kernel<T>, gemm_name("conv1d_im2col"));
+  r.add(OpKind::Conv2dBackwardInput, t, conv2d_backward_input_kernel<T>, gemm_name("conv2d_backward_input_col2im"));
+  r.add(OpKind::Conv2dBackwardWeight, t, conv2d_backward_weight_kernel<T>, gemm_name("conv2d_backward_weight"));
   r.add(OpKind::MaxPool1d, t, max_pool_kernel<T>, name("max_pool1d"));
   r.add(OpKind::MaxPool2d, t, max_pool_kernel<T>, name("max_pool2d"));
   r.add(OpKind::AvgPool2d, t, avg_pool_kernel<T>, name("avg_pool2d"));

@@ -1,9 +1,8 @@
 // Kernels of the fused ops (ops/fused.h). The epilogue steps run with the registered kernels of
 // the original ops, on blocks of whole output rows written in place, so each step computes
-// exactly what it computed unfused while the block stays in cache. The common tail of a linear
-// layer (bias add, then optionally relu) is a plain loop with no per-call setup, run on each
-// GEMM block right after its product; each product is one BLAS call, reading transposed
-// operands in place instead of copying them.
+// exactly what it computed unfused while the block stays in cache. A fused linear node is one
+// GEMM (gemm.h) over all its products, reading transposed operands in place; the common tail of
+// a linear layer (bias add, then optionally relu) is the GEMM's epilogue.
 #include <algorithm>
 #include <vector>
 
@@ -87,13 +86,11 @@ void fused_elementwise_kernel(const Op& op, std::span<const Tensor> in, std::spa
 }
 
 // The plain tail of a linear layer, bias add then optionally relu, when the fused steps start
-// with it: applied by a loop on each GEMM block while the block is in cache, instead of by the
-// steps' kernels.
+// with it: it becomes the GEMM's epilogue, applied to each register tile as it is stored,
+// instead of a pass of the steps' kernels over the output.
 template <typename T>
 struct LinearTail {
-  const T* bias = nullptr;  // row (n) or scalar operand of the add; null: no add
-  bool scalar_bias = false;
-  bool relu = false;
+  GemmEpilogue<T> epilogue;
   size_t steps = 0;  // fused steps it covers
 
   LinearTail(const FusedOp& op, std::span<const Tensor> in) {
@@ -103,73 +100,32 @@ struct LinearTail {
       const auto kind = other == FusedStep::kRunning ? std::nullopt : fused_operand_kind(in[static_cast<size_t>(other)].shape(), op.shape);
       if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
           (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
-        bias = in[static_cast<size_t>(other)].data<T>();
-        scalar_bias = in[static_cast<size_t>(other)].numel() == 1;
+        epilogue.bias = in[static_cast<size_t>(other)].data<T>();
+        epilogue.scalar_bias = in[static_cast<size_t>(other)].numel() == 1;
         steps = 1;
       }
     }
     if (steps < op.steps.size() && op.steps[steps].op->kind() == OpKind::Relu) {
-      relu = true;
+      epilogue.relu = true;
       ++steps;
     }
   }
 
-  // Rows i0..i1, columns j0..j1 of c (row stride n).
-  void apply(T* c, int64_t n, int64_t i0, int64_t i1, int64_t j0, int64_t j1) const {
+  // Rows 0..m of c (m x n, contiguous), for the GEMV path.
+  void apply(T* c, int64_t m, int64_t n) const {
     if (steps == 0) return;
-    for (int64_t i = i0; i < i1; ++i) {
-      T* row = c + i * n;
-      if (bias)
-        for (int64_t j = j0; j < j1; ++j) row[j] = row[j] + bias[scalar_bias ? 0 : j];
-      if (relu)
-        for (int64_t j = j0; j < j1; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
+    for (int64_t i = 0; i < m * n; ++i) {
+      T v = c[i];
+      if (epilogue.bias) v = v + epilogue.bias[epilogue.scalar_bias ? 0 : i % n];
+      if (epilogue.relu) v = v < T(0) ? T(0) : v;
+      c[i] = v;
     }
   }
 };
 
-// Inner sizes at most this small make inefficient GEMMs (packing and C traffic per few
-// multiply-adds): many such products are concatenated along k into one GEMM instead.
-constexpr int64_t kConcatMaxInner = 64;
-
-// Copies the k_j x `width` operand `src` (k along rows when k_rows, else along columns) to
-// columns/rows [k0, k0 + k_j) of the concatenation `dst` (k_total along the same axis).
-template <typename T>
-void place_along_k(const T* src, int64_t kj, int64_t width, bool k_rows, T* dst, int64_t k0, int64_t k_total) {
-  if (k_rows) {
-    std::copy(src, src + kj * width, dst + k0 * width);
-  } else {
-    for (int64_t r = 0; r < width; ++r) std::copy(src + r * kj, src + (r + 1) * kj, dst + r * k_total + k0);
-  }
-}
-
-// sum_j op(x_j) op(w_j) as one GEMM over the concatenations [x_0 | x_1 | ...] and [w_0; w_1; ...]
-// along k, when there are several products with the same transposes and all small inner sizes
-// (an unrolled recurrence's weight gradient: 64 products with k = batch 32). Returns false
-// when that does not apply.
-template <typename T>
-bool concatenated_product(const FusedOp& op, std::span<const Tensor> in, const std::vector<int64_t>& ks, int64_t k_total, int64_t m,
-                          int64_t n, T* c) {
-  if (op.products.size() < 4 || k_total == 0) return false;
-  for (size_t j = 0; j < op.products.size(); ++j)
-    if (!(op.products[j] == op.products[0]) || ks[j] > kConcatMaxInner) return false;
-  const FusedProduct& p = op.products[0];
-  std::vector<T> xs(static_cast<size_t>(k_total * m)), ws(static_cast<size_t>(k_total * n));
-  int64_t k0 = 0;
-  for (size_t j = 0; j < op.products.size(); ++j) {
-    // x_j is (m, k_j), or (k_j, m) read transposed; w_j is (k_j, n), or (n, k_j) read transposed.
-    place_along_k(in[2 * j].data<T>(), ks[j], m, p.transpose_left, xs.data(), k0, k_total);
-    place_along_k(in[2 * j + 1].data<T>(), ks[j], n, !p.transpose_right, ws.data(), k0, k_total);
-    k0 += ks[j];
-  }
-  gemm(p.transpose_left, p.transpose_right, m, n, k_total, T(1), xs.data(), p.transpose_left ? m : k_total, ws.data(),
-       p.transpose_right ? k_total : n, T(0), c, n);
-  return true;
-}
-
-// out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV; many
-// products with small inner sizes through one GEMM over their concatenation; otherwise the
-// output is split into blocks once, and each block gets all products in turn, the first
-// overwriting it and the others accumulated by the GEMM (beta = 1).
+// out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV;
+// otherwise the products are one GEMM over their concatenated k (gemm.h), with the linear tail
+// as its epilogue.
 template <typename T>
 void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto& op = static_cast<const FusedOp&>(base);
@@ -177,36 +133,21 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
   const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
   if (m == 0 || n == 0) return;
   T* c = out[0].data<T>();
-  std::vector<int64_t> ks;
-  int64_t k_total = 0;
+  std::vector<GemmProduct<T>> products;
   for (size_t j = 0; j < op.products.size(); ++j) {
-    ks.push_back(op.products[j].transpose_left ? in[2 * j].shape()[0] : in[2 * j].shape().back());
-    k_total += ks.back();
+    const FusedProduct& p = op.products[j];
+    const int64_t k = p.transpose_left ? in[2 * j].shape()[0] : in[2 * j].shape().back();
+    products.push_back({in[2 * j].data<T>(), p.transpose_left ? m : k, p.transpose_left, in[2 * j + 1].data<T>(),
+                        p.transpose_right ? k : n, p.transpose_right, k});
   }
-  const FusedProduct& p0 = op.products[0];
   const LinearTail<T> tail(op, in);
-  if (op.products.size() == 1 && m == 1 && ks[0] > 0) {
-    const T* x = in[0].data<T>();
-    const T* w = in[1].data<T>();
-    if (p0.transpose_right) blas_gemv(false, n, ks[0], w, ks[0], x, c);
-    else gemv_rowvec(x, w, n, c, ks[0], n);
-    tail.apply(c, n, 0, m, 0, n);
-  } else if (concatenated_product<T>(op, in, ks, k_total, m, n, c)) {
-    tail.apply(c, n, 0, m, 0, n);
+  if (products.size() == 1 && m == 1 && products[0].k > 0) {
+    const GemmProduct<T>& p = products[0];
+    if (p.trans_b) blas_gemv(false, n, p.k, p.b, p.k, p.a, c);
+    else gemv_rowvec(p.a, p.b, n, c, p.k, n);
+    tail.apply(c, m, n);
   } else {
-    for_gemm_blocks(m, n, m * n * k_total, [&](int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
-      bool written = false;
-      for (size_t j = 0; j < op.products.size(); ++j) {
-        if (ks[j] == 0) continue;
-        const FusedProduct& p = op.products[j];
-        gemm_block(p.transpose_left, p.transpose_right, i0, i1, j0, j1, ks[j], T(1), in[2 * j].data<T>(), p.transpose_left ? m : ks[j],
-                   in[2 * j + 1].data<T>(), p.transpose_right ? ks[j] : n, written ? T(1) : T(0), c, n);
-        written = true;
-      }
-      if (!written)
-        for (int64_t i = i0; i < i1; ++i) std::fill(c + i * n + j0, c + i * n + j1, T(0));
-      tail.apply(c, n, i0, i1, j0, j1);
-    });
+    gemm<T>(products, m, n, false, c, n, tail.epilogue);
   }
   run_steps(op, in, out[0], tail.steps);
 }
@@ -216,8 +157,9 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
 void register_fused_kernels(KernelRegistry& r) {
   add_for_dtypes(r, OpKind::FusedElementwise, {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i64, DType::i32, DType::i8, DType::b8},
                  fused_elementwise_kernel, "fused_elementwise");
-  r.add(OpKind::FusedLinear, DType::f64, fused_linear_kernel<double>, "fused_linear_f64_openblas");
-  r.add(OpKind::FusedLinear, DType::f32, fused_linear_kernel<float>, "fused_linear_f32_openblas");
+  const std::string engine = gemm_engine();
+  r.add(OpKind::FusedLinear, DType::f64, fused_linear_kernel<double>, "fused_linear_f64_" + engine);
+  r.add(OpKind::FusedLinear, DType::f32, fused_linear_kernel<float>, "fused_linear_f32_" + engine);
 }
 
 }  // namespace mithril::cpu

@@ -1,5 +1,5 @@
-// CPU kernels for the linalg family. Float matmul goes through OpenBLAS: one GEMM (or GEMV when
-// a side is a vector) per batch element, or a single call for the whole batch when the right
+// CPU kernels for the linalg family. Float matmul is one GEMM (gemm.h; or a GEMV when a side
+// is a vector) per batch element, or a single call for the whole batch when the right
 // matrix is shared and the left operand's batch can fold into its rows. Broadcast operands
 // are addressed in place, never copied. Integer matmul is a plain loop.
 #include <algorithm>
@@ -50,7 +50,7 @@ BatchOffsets batch_offsets(const MatMulDims& d) {
 
 // c (m x n) = a (m x k) @ b (k x n), all contiguous.
 template <typename T>
-void matmul_blas(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) {
+void matmul_gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) {
   if (k == 0) {
     std::fill(c, c + m * n, T(0));
   } else if (n == 1) {
@@ -58,7 +58,7 @@ void matmul_blas(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) 
   } else if (m == 1) {
     gemv_rowvec(a, b, n, c, k, n);
   } else {
-    gemm(false, false, m, n, k, T(1), a, k, b, n, T(0), c, n);
+    gemm(false, false, m, n, k, a, k, b, n, false, c, n);
   }
 }
 
@@ -137,7 +137,7 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
     const Tensor f32_in[2] = {is_low_precision(in[0].dtype()) ? widen_tensor(in[0]) : in[0],
                               is_low_precision(in[1].dtype()) ? widen_tensor(in[1]) : in[1]};
     Tensor f32_out[1] = {y};
-    matmul_kernel<float, matmul_blas<float>>(op, f32_in, f32_out);
+    matmul_kernel<float, matmul_gemm<float>>(op, f32_in, f32_out);
   }
   narrow_tensor(y, out[0]);
 }
@@ -146,10 +146,11 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
 
 void register_linalg_kernels(KernelRegistry& r) {
   set_blas_single_threaded();  // every split is ours: see blas.h
-  r.add(OpKind::MatMul, DType::f64, matmul_kernel<double, matmul_blas<double>>, "matmul_f64_openblas");
-  r.add(OpKind::MatMul, DType::f32, matmul_kernel<float, matmul_blas<float>>, "matmul_f32_openblas");
-  r.add(OpKind::MatMul, DType::bf16, matmul_low_precision_kernel, "matmul_bf16_gemv_or_f32_openblas");
-  r.add(OpKind::MatMul, DType::f16, matmul_low_precision_kernel, "matmul_f16_gemv_or_f32_openblas");
+  const std::string engine = gemm_engine();
+  r.add(OpKind::MatMul, DType::f64, matmul_kernel<double, matmul_gemm<double>>, "matmul_f64_" + engine);
+  r.add(OpKind::MatMul, DType::f32, matmul_kernel<float, matmul_gemm<float>>, "matmul_f32_" + engine);
+  r.add(OpKind::MatMul, DType::bf16, matmul_low_precision_kernel, "matmul_bf16_gemv_or_f32_" + engine);
+  r.add(OpKind::MatMul, DType::f16, matmul_low_precision_kernel, "matmul_f16_gemv_or_f32_" + engine);
   r.add(OpKind::MatMul, DType::i64, matmul_kernel<int64_t, matmul_naive<int64_t>>, "matmul_i64");
   r.add(OpKind::MatMul, DType::i32, matmul_kernel<int32_t, matmul_naive<int32_t>>, "matmul_i32");
 }
