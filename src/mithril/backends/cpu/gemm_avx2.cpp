@@ -308,7 +308,8 @@ struct Piece {
 // Six contiguous values from src to dst (dst has room for them only).
 MI_AVX2_INLINE void copy6(const float* src, float* dst) {
   _mm_storeu_ps(dst, _mm_loadu_ps(src));
-  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(src + 4))));
+  // 8-byte moves with no alignment requirement (movq), for floats 4 and 5.
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 4), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 4)));
 }
 MI_AVX2_INLINE void copy6(const double* src, double* dst) {
   _mm256_storeu_pd(dst, _mm256_loadu_pd(src));
@@ -333,7 +334,7 @@ MI_AVX2 void pack_a_panel(const GemmProduct<float>& pr, int64_t r, int64_t q0, i
     for (int s = 0; s < 8; ++s) {
       float* out = d + (p + s) * kMr;
       _mm_storeu_ps(out, _mm256_castps256_ps128(v[s]));
-      _mm_storel_pi(reinterpret_cast<__m64*>(out + 4), _mm256_extractf128_ps(v[s], 1));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 4), _mm_castps_si128(_mm256_extractf128_ps(v[s], 1)));
     }
   }
   for (; p < len; ++p)
