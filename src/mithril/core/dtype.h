@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 namespace mithril {
 
@@ -90,5 +91,15 @@ template <typename T> inline T from_double(double v) { return static_cast<T>(v);
 template <> inline bool from_double<bool>(double v) { return v != 0.0; }
 template <> inline f16_t from_double<f16_t>(double v) { return {float_to_f16(static_cast<float>(v))}; }
 template <> inline bf16_t from_double<bf16_t>(double v) { return {float_to_bf16(static_cast<float>(v))}; }
+// One element converted to another dtype, as from_double(to_double(v)) but without the double
+// round trip where a float32 step is exact (16-bit floats to and from float32).
+template <typename D, typename S>
+inline D convert_value(S v) {
+  if constexpr (std::is_same_v<S, float> && std::is_same_v<D, bf16_t>) return {float_to_bf16(v)};
+  else if constexpr (std::is_same_v<S, float> && std::is_same_v<D, f16_t>) return {float_to_f16(v)};
+  else if constexpr (std::is_same_v<S, bf16_t> && std::is_same_v<D, float>) return bf16_to_float(v.bits);
+  else if constexpr (std::is_same_v<S, f16_t> && std::is_same_v<D, float>) return f16_to_float(v.bits);
+  else return from_double<D>(to_double(v));
+}
 
 }  // namespace mithril

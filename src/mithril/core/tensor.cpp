@@ -7,6 +7,7 @@
 
 #include "mithril/core/allocator.h"
 #include "mithril/core/error.h"
+#include "mithril/core/thread_pool.h"
 
 namespace mithril {
 
@@ -182,13 +183,21 @@ void Tensor::copy_from(const Tensor& src) {
     dispatch_dtype(dtype_, [&]<typename D>() {
       const S* sp = static_cast<const S*>(src.storage_->data());
       D* dp = static_cast<D*>(storage_->data());
+      if (is_contiguous() && src.is_contiguous()) {  // a plain conversion loop, over the pool when large
+        const S* s = sp + src.offset_;
+        D* d = dp + offset_;
+        parallel_for(0, numel(), int64_t{1} << 16, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) d[i] = convert_value<D>(s[i]);
+        });
+        return;
+      }
       std::vector<int64_t> dst_offsets;
       dst_offsets.reserve(static_cast<size_t>(numel()));
       for_each_offset(shape_, strides_, offset_, [&](int64_t o) { dst_offsets.push_back(o); });
       size_t i = 0;
       for_each_offset(src.shape_, src.strides_, src.offset_, [&](int64_t o) {
         if constexpr (std::is_same_v<S, D>) dp[dst_offsets[i++]] = sp[o];
-        else dp[dst_offsets[i++]] = from_double<D>(to_double(sp[o]));
+        else dp[dst_offsets[i++]] = convert_value<D>(sp[o]);
       });
     });
   });

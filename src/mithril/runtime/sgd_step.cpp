@@ -1,5 +1,8 @@
 #include "mithril/runtime/sgd_step.h"
 
+#include <algorithm>
+
+#include "mithril/backends/cpu/convert.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
 
@@ -28,10 +31,23 @@ void update(Tensor& p, const Tensor& grad, double lr, const std::string& key) {
     else axpy_update<float>(p, g, lr);
     return;
   }
-  // 16-bit parameters: update in float32 and round back once.
-  Tensor w = p.astype(DType::f32);
-  axpy_update<float>(w, grad.astype(DType::f32), lr);
-  p.copy_from(w);
+  // 16-bit parameters: each block widened to float32 (gradient too), updated, rounded back once.
+  const Tensor g = grad.dtype() == p.dtype() ? grad.contiguous() : grad.astype(p.dtype());
+  auto* w = static_cast<uint16_t*>(p.raw_data());
+  const auto* d = static_cast<const uint16_t*>(g.raw_data());
+  const DType t = p.dtype();
+  const float a = static_cast<float>(lr);
+  constexpr int64_t kBlock = 4096;
+  parallel_for(0, (p.numel() + kBlock - 1) / kBlock, 8, [&](int64_t b0, int64_t b1) {
+    float wf[kBlock], gf[kBlock];
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t i0 = b * kBlock, n = std::min(kBlock, p.numel() - i0);
+      cpu::widen_to_f32(t, w + i0, wf, n);
+      cpu::widen_to_f32(t, d + i0, gf, n);
+      for (int64_t i = 0; i < n; ++i) wf[i] -= a * gf[i];
+      cpu::narrow_from_f32(t, wf, w + i0, n);
+    }
+  });
 }
 
 }  // namespace
