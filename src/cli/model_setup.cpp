@@ -1,10 +1,13 @@
 #include "cli/model_setup.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
+#include "mithril/logical/shape_inference.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/run_io.h"
@@ -72,6 +75,12 @@ DType parse_float_dtype(const std::string& name, const char* tag) {
 
 DataMap make_setup_inputs(const ModelSetup& setup, const PhysicalModel& compiled, std::map<std::string, Shape> shapes,
                           uint64_t seed, DType dtype, const char* tag) {
+  // Inputs without a given shape take the one symbolic inference determines from the given
+  // ones (a Linear's weight and bias from its input and dimension).
+  const std::vector<std::string>& input_keys = compiled.input_keys();
+  for (const auto& [key, shape] : logical::infer_missing_shapes(compiled.flat_model(), shapes))
+    if (std::find(input_keys.begin(), input_keys.end(), key) != input_keys.end() && !(setup.train && key == "target"))
+      shapes.emplace(key, shape);
   std::vector<std::string> missing;
   for (const std::string& key : compiled.input_keys())
     if (!shapes.count(key) && !(setup.train && key == "target")) missing.push_back(key);
