@@ -1,12 +1,14 @@
-// The GEMM engine (backends/cpu/gemm.h) against a float64 triple loop: random shapes around the
+// The GEMM engine (backends/cpu/gemm.h) and the GEMVs (gemv.h) against float64 loops: random shapes around the
 // register-tile and cache-block edges, transposed operands, sums of products whose k chunks
 // span several products, accumulation, sub-blocks of C, the bias/relu epilogue and the
 // threaded split. Runs whichever engine this CPU gets (the AVX2 one, or OpenBLAS under
 // MITHRIL_ISA=baseline in the kernels.baseline_isa test).
 #include "mithril/backends/cpu/gemm.h"
+#include "mithril/backends/cpu/gemv.h"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -42,6 +44,14 @@ Operands<T> make_products(std::mt19937& rng, int64_t m, int64_t n, const std::ve
   return ops;
 }
 
+// Element `at` of an operand stored as T or, for float32 products, as bf16/f16.
+template <typename T>
+double stored_value(const void* data, DType type, int64_t at) {
+  if (type == DType::bf16) return bf16_to_float(static_cast<const uint16_t*>(data)[at]);
+  if (type == DType::f16) return f16_to_float(static_cast<const uint16_t*>(data)[at]);
+  return static_cast<const T*>(data)[at];
+}
+
 // The float64 reference of gemm_tile on rows i0..i1, columns j0..j1 of c.
 template <typename T>
 void reference(const std::vector<GemmProduct<T>>& products, int64_t i0, int64_t i1, int64_t j0, int64_t j1, bool accumulate,
@@ -51,8 +61,8 @@ void reference(const std::vector<GemmProduct<T>>& products, int64_t i0, int64_t 
       double s = accumulate ? c[static_cast<size_t>(i * ldc + j)] : 0.0;
       for (const auto& p : products)
         for (int64_t q = 0; q < p.k; ++q) {
-          const double a = p.trans_a ? p.a[q * p.lda + i] : p.a[i * p.lda + q];
-          const double b = p.trans_b ? p.b[j * p.ldb + q] : p.b[q * p.ldb + j];
+          const double a = stored_value<T>(p.a, p.a_type, p.trans_a ? q * p.lda + i : i * p.lda + q);
+          const double b = stored_value<T>(p.b, p.b_type, p.trans_b ? j * p.ldb + q : q * p.ldb + j);
           s += a * b;
         }
       if (ep.bias) s += ep.bias[ep.scalar_bias ? 0 : j];
@@ -135,6 +145,36 @@ TEST(Gemm, ManyShortProductsSumIntoOneResult) {
   for (size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], expect[i], tolerance<float>(64 * 32)) << i;
 }
 
+// float32 products whose operands are stored in bf16 or f16 (a 16-bit model's GEMMs): the
+// packing widens them; the result equals the float64 product of the stored values.
+TEST(Gemm, SixteenBitOperandsAreWidenedExactly) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (const DType t : {DType::bf16, DType::f16}) {
+    for (const auto [m, n, k] : {std::array<int64_t, 3>{7, 37, 45}, {130, 70, 300}, {300, 33, 20}}) {
+      for (int trans = 0; trans < 4; ++trans) {
+        const bool ta = trans & 1, tb = trans & 2;
+        std::vector<uint16_t> a(static_cast<size_t>(m * k)), b(static_cast<size_t>(k * n));
+        for (uint16_t& x : a) x = t == DType::bf16 ? float_to_bf16(static_cast<float>(u(rng))) : float_to_f16(static_cast<float>(u(rng)));
+        for (uint16_t& x : b) x = t == DType::bf16 ? float_to_bf16(static_cast<float>(u(rng))) : float_to_f16(static_cast<float>(u(rng)));
+        // A in 16 bits and B too, or one of them in float32.
+        std::vector<float> b32(b.size());
+        for (size_t i = 0; i < b.size(); ++i) b32[i] = static_cast<float>(stored_value<float>(b.data(), t, static_cast<int64_t>(i)));
+        for (const bool b_wide : {false, true}) {
+          const GemmProduct<float> p{a.data(), ta ? m : k, ta, b_wide ? static_cast<const void*>(b32.data()) : b.data(),
+                                     tb ? k : n, tb, k, t, b_wide ? DType::f32 : t};
+          std::vector<float> c(static_cast<size_t>(m * n));
+          std::vector<double> expect(c.size());
+          reference<float>({p}, 0, m, 0, n, false, expect, n, {});
+          gemm<float>(std::span<const GemmProduct<float>>(&p, 1), m, n, false, c.data(), n);
+          for (size_t i = 0; i < c.size(); ++i)
+            ASSERT_NEAR(c[i], expect[i], tolerance<float>(k)) << dtype_name(t) << " m=" << m << " n=" << n << " trans=" << trans;
+        }
+      }
+    }
+  }
+}
+
 // Without products (k = 0) C is zero, or kept when accumulating, and the epilogue still runs.
 TEST(Gemm, EmptyInnerDimensionGivesEpilogueOfZeroOrC) {
   const std::vector<GemmProduct<double>> none = {{nullptr, 1, false, nullptr, 1, false, 0}};
@@ -156,6 +196,56 @@ TEST(Gemm, ReluEpilogueKeepsNaN) {
   for (int j = 0; j < 16; ++j) {
     EXPECT_TRUE(std::isnan(c[j])) << j;
     EXPECT_EQ(c[16 + j], 0.0f) << j;
+  }
+}
+
+// Both GEMVs, every storage type, sizes around the four-row blocks and the vector widths.
+TEST(Gemv, RowsAndRowVectorMatchReference) {
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  for (const auto [rows, k] : {std::array<int64_t, 2>{1, 1}, {3, 17}, {9, 40}, {130, 301}, {1000, 64}}) {
+    for (const DType t : {DType::f64, DType::f32, DType::bf16, DType::f16}) {
+      // A (rows x k) with row stride k + 3, its values as stored.
+      const int64_t lda = k + 3;
+      std::vector<double> a(static_cast<size_t>(rows * lda)), x(static_cast<size_t>(k)), xr(static_cast<size_t>(rows));
+      std::vector<uint16_t> a16(a.size());
+      std::vector<float> a32(a.size()), x32(x.size()), xr32(xr.size());
+      for (size_t i = 0; i < a.size(); ++i) {
+        a32[i] = static_cast<float>(u(rng));
+        a16[i] = t == DType::bf16 ? float_to_bf16(a32[i]) : float_to_f16(a32[i]);
+        a[i] = t == DType::bf16 ? bf16_to_float(a16[i]) : t == DType::f16 ? f16_to_float(a16[i]) : a32[i];
+      }
+      for (size_t i = 0; i < x.size(); ++i) x32[i] = static_cast<float>(x[i] = static_cast<float>(u(rng)));
+      for (size_t i = 0; i < xr.size(); ++i) xr32[i] = static_cast<float>(xr[i] = static_cast<float>(u(rng)));
+      std::vector<double> y_ref(static_cast<size_t>(rows), 0.0), z_ref(static_cast<size_t>(k), 0.0);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t p = 0; p < k; ++p) {
+          y_ref[static_cast<size_t>(r)] += a[static_cast<size_t>(r * lda + p)] * x[static_cast<size_t>(p)];
+          z_ref[static_cast<size_t>(p)] += xr[static_cast<size_t>(r)] * a[static_cast<size_t>(r * lda + p)];
+        }
+      std::vector<double> y(static_cast<size_t>(rows)), z(static_cast<size_t>(k));
+      if (t == DType::f64) {
+        gemv_rows(a.data(), lda, x.data(), y.data(), rows, k);
+        gemv_rowvec(xr.data(), a.data(), lda, z.data(), rows, k);
+      } else {
+        std::vector<float> y32(y.size()), z32(z.size());
+        const void* stored = t == DType::f32 ? static_cast<const void*>(a32.data()) : a16.data();
+        gemv_rows(stored, t, lda, x32.data(), y32.data(), rows, k);
+        if (t == DType::f32) {
+          gemv_rowvec(xr32.data(), a32.data(), lda, z32.data(), rows, k);
+        } else {  // the 16-bit row vector form reads a contiguous B
+          std::vector<uint16_t> dense(static_cast<size_t>(rows * k));
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t p = 0; p < k; ++p) dense[static_cast<size_t>(r * k + p)] = a16[static_cast<size_t>(r * lda + p)];
+          gemv_rowvec(t, xr32.data(), dense.data(), z32.data(), rows, k);
+        }
+        y.assign(y32.begin(), y32.end());
+        z.assign(z32.begin(), z32.end());
+      }
+      const double tol = (t == DType::f64 ? 1e-13 : 1e-5) * static_cast<double>(std::max(rows, k));
+      for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], tol) << dtype_name(t) << " rows=" << rows << " k=" << k;
+      for (size_t i = 0; i < z.size(); ++i) ASSERT_NEAR(z[i], z_ref[i], tol) << dtype_name(t) << " rows=" << rows << " k=" << k;
+    }
   }
 }
 

@@ -181,18 +181,21 @@ TEST(LowPrecision, ConvolutionPoolingAndLosses) {
 
 // An MLP with a loss, compiled in each 16-bit dtype, against the same model in float32 on the
 // same (rounded) parameters: outputs and gradients agree to a few 16-bit ulps.
+// Batch 16 (the fused 16-bit GEMM with a bias/relu epilogue) and batch 1 (the 16-bit GEMVs).
 TEST(LowPrecision, CompiledModelRunsForwardAndBackward) {
   using namespace logical;
-  const Model mlp = MLP({Model::primitive("Sigmoid"), Model::primitive("Tanh")}, {32, 8});
+  for (const int64_t batch : {16, 1})
+  for (const char* act : {"Sigmoid", "Relu"})
   for (DType t : {DType::bf16, DType::f16}) {
-    SCOPED_TRACE(std::string(dtype_name(t)));
+    const Model mlp = MLP({Model::primitive(act), Model::primitive("Tanh")}, {32, 8});
+    SCOPED_TRACE(fmt::format("{} batch {} {}", dtype_name(t), batch, act));
     CompileOptions lo;
     lo.dtype = t;
     CompileOptions hi;
     hi.dtype = DType::f32;
     const PhysicalModel low = compile(mlp, lo), ref = compile(mlp, hi);
     DataMap in_low, in_ref;
-    const std::map<std::string, Shape> shapes = {{"input", {16, 20}}, {"weight0", {32, 20}}, {"bias0", {32}},
+    const std::map<std::string, Shape> shapes = {{"input", {batch, 20}}, {"weight0", {32, 20}}, {"bias0", {32}},
                                                  {"weight1", {8, 32}}, {"bias1", {8}}};
     uint64_t seed = 30;
     for (const auto& [key, shape] : shapes) {
@@ -200,7 +203,7 @@ TEST(LowPrecision, CompiledModelRunsForwardAndBackward) {
       in_low[key] = v;
       in_ref[key] = v.astype(DType::f32);
     }
-    const Tensor cot = random_tensor({16, 8}, DType::f32, 99, -1, 1);
+    const Tensor cot = random_tensor({batch, 8}, DType::f32, 99, -1, 1);
     const auto r_low = low.evaluate(in_low, {{"output", cot.astype(t)}});
     const auto r_ref = ref.evaluate(in_ref, {{"output", cot.astype(t).astype(DType::f32)}});
     const double tol = 8 * rtol_for(t);

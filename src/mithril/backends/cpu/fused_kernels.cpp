@@ -4,9 +4,12 @@
 // GEMM (gemm.h) over all its products, reading transposed operands in place; the common tail of
 // a linear layer (bias add, then optionally relu) is the GEMM's epilogue.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
-#include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/gemm.h"
+#include "mithril/backends/cpu/gemv.h"
+#include "mithril/backends/cpu/convert.h"
 #include "mithril/backends/cpu/loops.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/ops/fused.h"
@@ -91,6 +94,7 @@ void fused_elementwise_kernel(const Op& op, std::span<const Tensor> in, std::spa
 template <typename T>
 struct LinearTail {
   GemmEpilogue<T> epilogue;
+  Tensor bias;       // the bias the epilogue reads
   size_t steps = 0;  // fused steps it covers
 
   LinearTail(const FusedOp& op, std::span<const Tensor> in) {
@@ -100,8 +104,10 @@ struct LinearTail {
       const auto kind = other == FusedStep::kRunning ? std::nullopt : fused_operand_kind(in[static_cast<size_t>(other)].shape(), op.shape);
       if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
           (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
-        epilogue.bias = in[static_cast<size_t>(other)].data<T>();
-        epilogue.scalar_bias = in[static_cast<size_t>(other)].numel() == 1;
+        const Tensor& b = in[static_cast<size_t>(other)];
+        bias = is_low_precision(b.dtype()) ? widen_tensor(b) : b;  // a 16-bit model's bias, added in float32
+        epilogue.bias = bias.data<T>();
+        epilogue.scalar_bias = b.numel() == 1;
         steps = 1;
       }
     }
@@ -125,30 +131,42 @@ struct LinearTail {
 
 // out (m x n) = sum_j op(x_j) @ op(w_j): a single product with one row goes through GEMV;
 // otherwise the products are one GEMM over their concatenated k (gemm.h), with the linear tail
-// as its epilogue.
+// as its epilogue. T is the compute type: a bf16/f16 node reads its 16-bit operands in the
+// GEMM's packing, accumulates in float32 and rounds the result once.
 template <typename T>
 void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<Tensor> out) {
   const auto& op = static_cast<const FusedOp&>(base);
   const int64_t n = op.shape.back();
   const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
   if (m == 0 || n == 0) return;
-  T* c = out[0].data<T>();
+  const bool narrow = is_low_precision(op.dtype);
+  Tensor result = narrow ? Tensor::empty(out[0].shape(), DType::f32) : out[0];
+  T* c = result.data<T>();
   std::vector<GemmProduct<T>> products;
   for (size_t j = 0; j < op.products.size(); ++j) {
     const FusedProduct& p = op.products[j];
-    const int64_t k = p.transpose_left ? in[2 * j].shape()[0] : in[2 * j].shape().back();
-    products.push_back({in[2 * j].data<T>(), p.transpose_left ? m : k, p.transpose_left, in[2 * j + 1].data<T>(),
-                        p.transpose_right ? k : n, p.transpose_right, k});
+    const Tensor &x = in[2 * j], &w = in[2 * j + 1];
+    const int64_t k = p.transpose_left ? x.shape()[0] : x.shape().back();
+    products.push_back({x.raw_data(), p.transpose_left ? m : k, p.transpose_left, w.raw_data(), p.transpose_right ? k : n,
+                        p.transpose_right, k, x.dtype(), w.dtype()});
   }
   const LinearTail<T> tail(op, in);
-  if (products.size() == 1 && m == 1 && products[0].k > 0) {
+  if (products.size() == 1 && m == 1 && products[0].k > 0) {  // batch 1: stream w once (gemv.h)
     const GemmProduct<T>& p = products[0];
-    if (p.trans_b) blas_gemv(false, n, p.k, p.b, p.k, p.a, c);
-    else gemv_rowvec(p.a, p.b, n, c, p.k, n);
+    const Tensor x = is_low_precision(in[0].dtype()) ? widen_tensor(in[0]) : in[0];
+    if constexpr (std::is_same_v<T, float>) {
+      if (p.trans_b) gemv_rows(p.b, p.b_type, p.k, x.data<float>(), c, n, p.k);
+      else if (p.b_type == DType::f32) gemv_rowvec(x.data<float>(), static_cast<const float*>(p.b), n, c, p.k, n);
+      else gemv_rowvec(p.b_type, x.data<float>(), static_cast<const uint16_t*>(p.b), c, p.k, n);
+    } else {
+      if (p.trans_b) gemv_rows(static_cast<const double*>(p.b), p.k, x.data<double>(), c, n, p.k);
+      else gemv_rowvec(x.data<double>(), static_cast<const double*>(p.b), n, c, p.k, n);
+    }
     tail.apply(c, m, n);
   } else {
     gemm<T>(products, m, n, false, c, n, tail.epilogue);
   }
+  if (narrow) narrow_tensor(result, out[0]);
   run_steps(op, in, out[0], tail.steps);
 }
 
@@ -160,6 +178,8 @@ void register_fused_kernels(KernelRegistry& r) {
   const std::string engine = gemm_engine();
   r.add(OpKind::FusedLinear, DType::f64, fused_linear_kernel<double>, "fused_linear_f64_" + engine);
   r.add(OpKind::FusedLinear, DType::f32, fused_linear_kernel<float>, "fused_linear_f32_" + engine);
+  r.add(OpKind::FusedLinear, DType::bf16, fused_linear_kernel<float>, "fused_linear_bf16_f32_" + engine);
+  r.add(OpKind::FusedLinear, DType::f16, fused_linear_kernel<float>, "fused_linear_f16_f32_" + engine);
 }
 
 }  // namespace mithril::cpu

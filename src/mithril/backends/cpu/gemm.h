@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <span>
 
+#include "mithril/core/dtype.h"
 #include "mithril/core/thread_pool.h"
 
 namespace mithril::cpu {
@@ -32,16 +33,20 @@ namespace mithril::cpu {
 // One product op(A) op(B): op(A) is m x k, A stored row-major as (m, k) with row stride lda, or
 // as (k, m) when trans_a (read transposed in place); op(B) is k x n, B stored as (k, n), or as
 // (n, k) when trans_b. Rows and columns are addressed in the full product: a block of C reads
-// the matching rows of op(A) and columns of op(B).
+// the matching rows of op(A) and columns of op(B). Operands are stored as T, except that a
+// float32 product may read either operand stored as bf16 or f16 (a_type / b_type), widened to
+// float32 as it is packed (the AVX2 engine) or into a float32 copy (the OpenBLAS fallback).
 template <typename T>
 struct GemmProduct {
-  const T* a = nullptr;
+  const void* a = nullptr;
   int64_t lda = 0;
   bool trans_a = false;
-  const T* b = nullptr;
+  const void* b = nullptr;
   int64_t ldb = 0;
   bool trans_b = false;
   int64_t k = 0;
+  DType a_type = dtype_of_v<T>;
+  DType b_type = dtype_of_v<T>;
 };
 
 // Applied to every element of C after the last product, in this order: + bias (bias[j] for

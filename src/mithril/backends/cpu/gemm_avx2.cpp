@@ -12,19 +12,20 @@
 // Chunks may span products: the packing reads each product's own operands, so a sum of
 // products needs no concatenated copies and C is loaded and stored once per chunk of work.
 //
-// Everything here is compiled for AVX2+FMA through function attributes (never for the whole
+// Everything here is compiled for AVX2+FMA(+F16C) through function attributes (MI_AVX2, avx2_read.h) (never for the whole
 // file, so no inline function of a shared header is emitted with AVX2 code); gemm.cpp calls it
 // only when the CPU has AVX2+FMA.
 #include "mithril/backends/cpu/gemm_avx2.h"
+
+#include "mithril/backends/cpu/avx2_read.h"
 
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
 
-#define MI_AVX2 __attribute__((target("avx2,fma")))
-#define MI_AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) inline
 
 namespace mithril::cpu {
 namespace {
@@ -305,30 +306,57 @@ struct Piece {
   int64_t q0, len, off;
 };
 
-// Six contiguous values from src to dst (dst has room for them only).
-MI_AVX2_INLINE void copy6(const float* src, float* dst) {
-  _mm_storeu_ps(dst, _mm_loadu_ps(src));
-  // 8-byte moves with no alignment requirement (movq), for floats 4 and 5.
-  _mm_storel_epi64(reinterpret_cast<__m128i*>(dst + 4), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + 4)));
+// The packing reads operands through the storage readers of avx2_read.h: float32 products may
+// have operands stored in 16 bits (bf16, f16), widened as they are packed, so a 16-bit model
+// reads its weights in 16 bits and computes in float32 registers.
+template <typename R>
+const typename R::Storage* a_data(const GemmProduct<float>& pr) {
+  return static_cast<const typename R::Storage*>(pr.a);
 }
-MI_AVX2_INLINE void copy6(const double* src, double* dst) {
-  _mm256_storeu_pd(dst, _mm256_loadu_pd(src));
-  _mm_storeu_pd(dst + 4, _mm_loadu_pd(src + 4));
+template <typename R>
+const typename R::Storage* b_data(const GemmProduct<float>& pr) {
+  return static_cast<const typename R::Storage*>(pr.b);
+}
+inline const double* a_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.a); }
+inline const double* b_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.b); }
+
+// op(A)[i][q] and op(B)[q][j] one at a time (edge panels).
+template <typename R, typename T>
+T a_value(const GemmProduct<T>& pr, int64_t i, int64_t q) {
+  const auto* a = static_cast<const typename R::Storage*>(pr.a);
+  return R::one(pr.trans_a ? a + q * pr.lda + i : a + i * pr.lda + q);
+}
+template <typename R, typename T>
+T b_value(const GemmProduct<T>& pr, int64_t q, int64_t j) {
+  const auto* b = static_cast<const typename R::Storage*>(pr.b);
+  return R::one(pr.trans_b ? b + j * pr.ldb + q : b + q * pr.ldb + j);
 }
 
 // Six rows of op(A) (rows r..r+6, all valid) into one panel d ([p][kMr]), steps 0..len of the piece.
+template <typename R>
 MI_AVX2 void pack_a_panel(const GemmProduct<float>& pr, int64_t r, int64_t q0, int64_t len, float* d) {
+  const typename R::Storage* a = a_data<R>(pr);
   if (pr.trans_a) {  // column q of op(A) is contiguous: six values per step
-    const float* src = pr.a + q0 * pr.lda + r;
-    for (int64_t p = 0; p < len; ++p) copy6(src + p * pr.lda, d + p * kMr);
+    const typename R::Storage* src = a + q0 * pr.lda + r;
+    for (int64_t p = 0; p < len; ++p) {
+      const typename R::Storage* col = src + p * pr.lda;
+      float* out = d + p * kMr;
+      if constexpr (std::is_same_v<R, ReadF32>) {
+        _mm_storeu_ps(out, _mm_loadu_ps(col));
+        // an 8-byte move with no alignment requirement (movq), for values 4 and 5
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + 4), _mm_loadl_epi64(reinterpret_cast<const __m128i*>(col + 4)));
+      } else {
+        for (int i = 0; i < kMr; ++i) out[i] = R::one(col + i);
+      }
+    }
     return;
   }
-  const float* rows[kMr];
-  for (int i = 0; i < kMr; ++i) rows[i] = pr.a + (r + i) * pr.lda + q0;
+  const typename R::Storage* rows[kMr];
+  for (int i = 0; i < kMr; ++i) rows[i] = a + (r + i) * pr.lda + q0;
   int64_t p = 0;
   for (; p + 8 <= len; p += 8) {  // 6 x 8 block through an 8 x 8 transpose (two zero rows)
     __m256 v[8];
-    for (int i = 0; i < kMr; ++i) v[i] = _mm256_loadu_ps(rows[i] + p);
+    for (int i = 0; i < kMr; ++i) v[i] = R::load8(rows[i] + p);
     v[6] = v[7] = _mm256_setzero_ps();
     transpose8(v);
     for (int s = 0; s < 8; ++s) {
@@ -338,17 +366,22 @@ MI_AVX2 void pack_a_panel(const GemmProduct<float>& pr, int64_t r, int64_t q0, i
     }
   }
   for (; p < len; ++p)
-    for (int i = 0; i < kMr; ++i) d[p * kMr + i] = rows[i][p];
+    for (int i = 0; i < kMr; ++i) d[p * kMr + i] = R::one(rows[i] + p);
 }
 
+template <typename R>
 MI_AVX2 void pack_a_panel(const GemmProduct<double>& pr, int64_t r, int64_t q0, int64_t len, double* d) {
+  const double* a = a_data(pr);
   if (pr.trans_a) {
-    const double* src = pr.a + q0 * pr.lda + r;
-    for (int64_t p = 0; p < len; ++p) copy6(src + p * pr.lda, d + p * kMr);
+    const double* src = a + q0 * pr.lda + r;
+    for (int64_t p = 0; p < len; ++p) {
+      _mm256_storeu_pd(d + p * kMr, _mm256_loadu_pd(src + p * pr.lda));
+      _mm_storeu_pd(d + p * kMr + 4, _mm_loadu_pd(src + p * pr.lda + 4));
+    }
     return;
   }
   const double* rows[kMr];
-  for (int i = 0; i < kMr; ++i) rows[i] = pr.a + (r + i) * pr.lda + q0;
+  for (int i = 0; i < kMr; ++i) rows[i] = a + (r + i) * pr.lda + q0;
   int64_t p = 0;
   for (; p + 4 <= len; p += 4) {  // rows 0-3 and rows 4-5 (two zero rows) through 4 x 4 transposes
     __m256d lo[4], hi[4];
@@ -370,25 +403,27 @@ MI_AVX2 void pack_a_panel(const GemmProduct<double>& pr, int64_t r, int64_t q0, 
 
 // kNr columns of a transposed op(B) (columns j..j+kNr, all valid; each a row of B) into one
 // panel d ([p][kNr]), through 8 x 8 (4 x 4) transposes.
+template <typename R>
 MI_AVX2 void pack_b_panel(const GemmProduct<float>& pr, int64_t j, int64_t q0, int64_t len, float* d) {
   constexpr int NR = kNr<float>;
-  const float* cols = pr.b + j * pr.ldb + q0;  // column jj of op(B) is row j + jj of B
+  const typename R::Storage* cols = b_data<R>(pr) + j * pr.ldb + q0;  // column jj of op(B) is row j + jj of B
   int64_t p = 0;
   for (; p + 8 <= len; p += 8) {
     for (int h = 0; h < 2; ++h) {
       __m256 v[8];
-      for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(cols + (8 * h + i) * pr.ldb + p);
+      for (int i = 0; i < 8; ++i) v[i] = R::load8(cols + (8 * h + i) * pr.ldb + p);
       transpose8(v);
       for (int s = 0; s < 8; ++s) _mm256_store_ps(d + (p + s) * NR + 8 * h, v[s]);
     }
   }
   for (; p < len; ++p)
-    for (int jj = 0; jj < NR; ++jj) d[p * NR + jj] = cols[jj * pr.ldb + p];
+    for (int jj = 0; jj < NR; ++jj) d[p * NR + jj] = R::one(cols + jj * pr.ldb + p);
 }
 
+template <typename R>
 MI_AVX2 void pack_b_panel(const GemmProduct<double>& pr, int64_t j, int64_t q0, int64_t len, double* d) {
   constexpr int NR = kNr<double>;
-  const double* cols = pr.b + j * pr.ldb + q0;
+  const double* cols = b_data(pr) + j * pr.ldb + q0;
   int64_t p = 0;
   for (; p + 4 <= len; p += 4) {
     for (int h = 0; h < 2; ++h) {
@@ -402,66 +437,87 @@ MI_AVX2 void pack_b_panel(const GemmProduct<double>& pr, int64_t j, int64_t q0, 
     for (int jj = 0; jj < NR; ++jj) d[p * NR + jj] = cols[jj * pr.ldb + p];
 }
 
-template <typename T>
-T a_value(const GemmProduct<T>& pr, int64_t i, int64_t q) {
-  return pr.trans_a ? pr.a[q * pr.lda + i] : pr.a[i * pr.lda + q];
-}
-template <typename T>
-T b_value(const GemmProduct<T>& pr, int64_t q, int64_t j) {
-  return pr.trans_b ? pr.b[j * pr.ldb + q] : pr.b[q * pr.ldb + j];
-}
-
-// Rows ic..ic+mc of op(A) for one chunk (kc steps) into panels at dst (panel i at dst + i*kMr*kc).
-template <typename T>
-MI_AVX2 void pack_a(std::span<const Piece<T>> pieces, int64_t ic, int64_t mc, int64_t kc, T* dst) {
+// One piece: rows ic..ic+mc of op(A) into panels at dst (panel i at dst + i*kMr*kc), steps at
+// pc.off of each.
+template <typename R, typename T>
+MI_AVX2 void pack_a_piece(const Piece<T>& pc, int64_t ic, int64_t mc, int64_t kc, T* dst) {
   for (int64_t ir = 0; ir < mc; ir += kMr) {
-    T* panel = dst + ir * kc;
+    T* d = dst + ir * kc + pc.off * kMr;
     const int64_t mr = std::min<int64_t>(kMr, mc - ir);
-    for (const Piece<T>& pc : pieces) {
-      T* d = panel + pc.off * kMr;
-      if (mr == kMr) {
-        pack_a_panel(*pc.product, ic + ir, pc.q0, pc.len, d);
-      } else {  // the last rows: zero-padded to a full panel
-        for (int64_t p = 0; p < pc.len; ++p)
-          for (int64_t i = 0; i < kMr; ++i) d[p * kMr + i] = i < mr ? a_value(*pc.product, ic + ir + i, pc.q0 + p) : T(0);
-      }
+    if (mr == kMr) {
+      pack_a_panel<R>(*pc.product, ic + ir, pc.q0, pc.len, d);
+    } else {  // the last rows: zero-padded to a full panel
+      for (int64_t p = 0; p < pc.len; ++p)
+        for (int64_t i = 0; i < kMr; ++i) d[p * kMr + i] = i < mr ? a_value<R>(*pc.product, ic + ir + i, pc.q0 + p) : T(0);
     }
   }
 }
 
-// Columns jc..jc+nc of op(B) for one chunk into panels at dst (panel j at dst + j*kNr*kc).
-// A row-major B is copied row by row across up to kSmallGroup panels at a time, so each row
-// is read as one contiguous run instead of kNr values per panel.
-template <typename T>
-MI_AVX2 void pack_b(std::span<const Piece<T>> pieces, int64_t jc, int64_t nc, int64_t kc, T* dst) {
+// One piece: columns jc..jc+nc of op(B) into panels at dst (panel j at dst + j*kNr*kc). A
+// row-major B is copied row by row across up to kSmallGroup panels at a time, so each row is
+// read as one contiguous run instead of kNr values per panel.
+template <typename R, typename T>
+MI_AVX2 void pack_b_piece(const Piece<T>& pc, int64_t jc, int64_t nc, int64_t kc, T* dst) {
   constexpr int NR = kNr<T>;
-  constexpr int L = Simd<T>::kLanes;
+  const GemmProduct<T>& pr = *pc.product;
   const int64_t full = nc / NR * NR;
-  for (const Piece<T>& pc : pieces) {
-    const GemmProduct<T>& pr = *pc.product;
-    if (pr.trans_b) {
-      for (int64_t jr = 0; jr < full; jr += NR) pack_b_panel(pr, jc + jr, pc.q0, pc.len, dst + jr * kc + pc.off * NR);
-    } else {
-      for (int64_t jg = 0; jg < full; jg += kSmallGroup * NR) {
-        const int64_t panels = std::min<int64_t>(kSmallGroup, (full - jg) / NR);
-        const T* src = pr.b + pc.q0 * pr.ldb + jc + jg;
-        T* d0 = dst + jg * kc + pc.off * NR;
-        for (int64_t p = 0; p < pc.len; ++p) {
-          const T* row = src + p * pr.ldb;
-          T* d = d0 + p * NR;
-          for (int64_t g = 0; g < panels; ++g) {
-            Simd<T>::store(d + g * NR * kc, Simd<T>::loadu(row + g * NR));
-            Simd<T>::store(d + g * NR * kc + L, Simd<T>::loadu(row + g * NR + L));
+  if (pr.trans_b) {
+    for (int64_t jr = 0; jr < full; jr += NR) pack_b_panel<R>(pr, jc + jr, pc.q0, pc.len, dst + jr * kc + pc.off * NR);
+  } else {
+    const typename R::Storage* b = static_cast<const typename R::Storage*>(pr.b);
+    for (int64_t jg = 0; jg < full; jg += kSmallGroup * NR) {
+      const int64_t panels = std::min<int64_t>(kSmallGroup, (full - jg) / NR);
+      const typename R::Storage* src = b + pc.q0 * pr.ldb + jc + jg;
+      T* d0 = dst + jg * kc + pc.off * NR;
+      for (int64_t p = 0; p < pc.len; ++p) {
+        const typename R::Storage* row = src + p * pr.ldb;
+        T* d = d0 + p * NR;
+        for (int64_t g = 0; g < panels; ++g) {
+          if constexpr (std::is_same_v<T, double>) {
+            _mm256_store_pd(d + g * NR * kc, _mm256_loadu_pd(row + g * NR));
+            _mm256_store_pd(d + g * NR * kc + 4, _mm256_loadu_pd(row + g * NR + 4));
+          } else {
+            _mm256_store_ps(d + g * NR * kc, R::load8(row + g * NR));
+            _mm256_store_ps(d + g * NR * kc + 8, R::load8(row + g * NR + 8));
           }
         }
       }
     }
-    if (full < nc) {  // the last columns: zero-padded to a full panel
-      T* d = dst + full * kc + pc.off * NR;
-      for (int64_t p = 0; p < pc.len; ++p)
-        for (int64_t j = 0; j < NR; ++j) d[p * NR + j] = full + j < nc ? b_value(pr, pc.q0 + p, jc + full + j) : T(0);
+  }
+  if (full < nc) {  // the last columns: zero-padded to a full panel
+    T* d = dst + full * kc + pc.off * NR;
+    for (int64_t p = 0; p < pc.len; ++p)
+      for (int64_t j = 0; j < NR; ++j) d[p * NR + j] = full + j < nc ? b_value<R>(pr, pc.q0 + p, jc + full + j) : T(0);
+  }
+}
+
+// Rows ic..ic+mc of op(A) for one chunk (kc steps) into panels at dst, each piece read from
+// its product's storage type.
+MI_AVX2 void pack_a(std::span<const Piece<float>> pieces, int64_t ic, int64_t mc, int64_t kc, float* dst) {
+  for (const Piece<float>& pc : pieces) {
+    switch (pc.product->a_type) {
+      case DType::bf16: pack_a_piece<ReadBf16>(pc, ic, mc, kc, dst); break;
+      case DType::f16: pack_a_piece<ReadF16>(pc, ic, mc, kc, dst); break;
+      default: pack_a_piece<ReadF32>(pc, ic, mc, kc, dst); break;
     }
   }
+}
+MI_AVX2 void pack_a(std::span<const Piece<double>> pieces, int64_t ic, int64_t mc, int64_t kc, double* dst) {
+  for (const Piece<double>& pc : pieces) pack_a_piece<ReadF64>(pc, ic, mc, kc, dst);
+}
+
+// Columns jc..jc+nc of op(B) for one chunk into panels at dst.
+MI_AVX2 void pack_b(std::span<const Piece<float>> pieces, int64_t jc, int64_t nc, int64_t kc, float* dst) {
+  for (const Piece<float>& pc : pieces) {
+    switch (pc.product->b_type) {
+      case DType::bf16: pack_b_piece<ReadBf16>(pc, jc, nc, kc, dst); break;
+      case DType::f16: pack_b_piece<ReadF16>(pc, jc, nc, kc, dst); break;
+      default: pack_b_piece<ReadF32>(pc, jc, nc, kc, dst); break;
+    }
+  }
+}
+MI_AVX2 void pack_b(std::span<const Piece<double>> pieces, int64_t jc, int64_t nc, int64_t kc, double* dst) {
+  for (const Piece<double>& pc : pieces) pack_b_piece<ReadF64>(pc, jc, nc, kc, dst);
 }
 
 // ---- per-thread packing buffers ----
@@ -577,10 +633,10 @@ MI_AVX2 void gemm_tile_avx2(std::span<const GemmProduct<T>> products, int64_t i0
       const std::span<const Piece<T>> chunk = walker.next(kc);
       const bool load_c = accumulate || done > 0;
       const GemmEpilogue<T>* chunk_ep = done + kc == k_total ? ep : nullptr;
-      pack_a<T>(chunk, i0, m, kc, packed_a);
+      pack_a(chunk, i0, m, kc, packed_a);
       for (int64_t jc = j0; jc < j1; jc += kSmallGroup * NR) {
         const int64_t nc = std::min(kSmallGroup * NR, j1 - jc);
-        pack_b<T>(chunk, jc, nc, kc, packed_b);
+        pack_b(chunk, jc, nc, kc, packed_b);
         run_tiles<T>(packed_a, i0, m, packed_b, jc, nc, kc, c, ldc, load_c, chunk_ep);
       }
       done += kc;
@@ -599,10 +655,10 @@ MI_AVX2 void gemm_tile_avx2(std::span<const GemmProduct<T>> products, int64_t i0
       const std::span<const Piece<T>> chunk = walker.next(kc);
       const bool load_c = accumulate || done > 0;
       const GemmEpilogue<T>* chunk_ep = done + kc == k_total ? ep : nullptr;
-      pack_b<T>(chunk, jc, nc, kc, packed_b);
+      pack_b(chunk, jc, nc, kc, packed_b);
       for (int64_t ic = i0; ic < i1; ic += kMc) {
         const int64_t mc = std::min(kMc, i1 - ic);
-        pack_a<T>(chunk, ic, mc, kc, packed_a);
+        pack_a(chunk, ic, mc, kc, packed_a);
         run_tiles<T>(packed_a, ic, mc, packed_b, jc, nc, kc, c, ldc, load_c, chunk_ep);
       }
       done += kc;

@@ -1,20 +1,20 @@
-// The row-vector GEMV y = x @ B (blas.h), with an AVX2+FMA body chosen at run time and a
-// portable body for other CPUs. Both are the same loop: for a block of kCols columns, the
-// accumulators stay in registers while the rows of B stream past.
+// Our GEMVs (gemv.h), each with an AVX2+FMA body chosen at run time and a portable body for
+// other CPUs. The row vector times a matrix keeps a block of kCols column accumulators in
+// registers while the rows of B stream past; the matrix times a vector takes the dot products
+// of four rows at once.
 #include <algorithm>
 
-#include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/gemv.h"
+
+#include <type_traits>
+
+#include "mithril/backends/cpu/avx2_read.h"
+#include "mithril/backends/cpu/gemm.h"
+#include "mithril/backends/cpu/convert.h"
+#include "mithril/core/error.h"
 #include "mithril/core/cpu_features.h"
 
 namespace mithril::cpu {
-
-void set_blas_single_threaded() {
-  static const bool done = [] {
-    openblas_set_num_threads(1);
-    return true;
-  }();
-  (void)done;
-}
 
 namespace {
 
@@ -84,6 +84,156 @@ void gemv_rowvec(const float* x, const float* b, int64_t ldb, float* y, int64_t 
 }
 void gemv_rowvec(const double* x, const double* b, int64_t ldb, double* y, int64_t k, int64_t n) {
   gemv_rowvec_impl(x, b, ldb, y, k, n);
+}
+
+// ---- y = A x: one dot product per row of A ----
+
+namespace {
+
+template <typename T>
+void gemv_rows_portable(const void* a, DType a_type, int64_t lda, const T* x, T* y, int64_t r0, int64_t r1, int64_t k) {
+  for (int64_t r = r0; r < r1; ++r) {
+    T s = 0;
+    if constexpr (std::is_same_v<T, float>) {
+      if (a_type != DType::f32) {  // a row in 16 bits, widened on the fly
+        const uint16_t* row = static_cast<const uint16_t*>(a) + r * lda;
+        for (int64_t p = 0; p < k; ++p) s += (a_type == DType::bf16 ? bf16_to_float(row[p]) : f16_to_float(row[p])) * x[p];
+        y[r] = s;
+        continue;
+      }
+    }
+    const T* row = static_cast<const T*>(a) + r * lda;
+    for (int64_t p = 0; p < k; ++p) s += row[p] * x[p];
+    y[r] = s;
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+MI_AVX2_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+MI_AVX2_INLINE double hsum(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+
+// Rows r0..r1 four at a time: two accumulators per row (eight FMA chains) over the k steps,
+// each row's stored values widened by R as they stream past.
+template <typename R>
+MI_AVX2 void gemv_rows_avx2(const typename R::Storage* a, int64_t lda, const float* x, float* y, int64_t r0, int64_t r1, int64_t k) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    const typename R::Storage* row[4] = {a + r * lda, a + (r + 1) * lda, a + (r + 2) * lda, a + (r + 3) * lda};
+    __m256 acc[8];
+    for (__m256& v : acc) v = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 16 <= k; p += 16) {
+      const __m256 x0 = _mm256_loadu_ps(x + p), x1 = _mm256_loadu_ps(x + p + 8);
+      for (int i = 0; i < 4; ++i) {
+        acc[2 * i] = _mm256_fmadd_ps(R::load8(row[i] + p), x0, acc[2 * i]);
+        acc[2 * i + 1] = _mm256_fmadd_ps(R::load8(row[i] + p + 8), x1, acc[2 * i + 1]);
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      float s = hsum(_mm256_add_ps(acc[2 * i], acc[2 * i + 1]));
+      for (int64_t q = p; q < k; ++q) s += R::one(row[i] + q) * x[q];
+      y[r + i] = s;
+    }
+  }
+  for (; r < r1; ++r) {
+    const typename R::Storage* row = a + r * lda;
+    __m256 acc = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(R::load8(row + p), _mm256_loadu_ps(x + p), acc);
+    float s = hsum(acc);
+    for (; p < k; ++p) s += R::one(row + p) * x[p];
+    y[r] = s;
+  }
+}
+
+MI_AVX2 void gemv_rows_avx2(const double* a, int64_t lda, const double* x, double* y, int64_t r0, int64_t r1, int64_t k) {
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) {
+    __m256d acc[8];
+    for (__m256d& v : acc) v = _mm256_setzero_pd();
+    int64_t p = 0;
+    for (; p + 8 <= k; p += 8) {
+      const __m256d x0 = _mm256_loadu_pd(x + p), x1 = _mm256_loadu_pd(x + p + 4);
+      for (int i = 0; i < 4; ++i) {
+        const double* row = a + (r + i) * lda + p;
+        acc[2 * i] = _mm256_fmadd_pd(_mm256_loadu_pd(row), x0, acc[2 * i]);
+        acc[2 * i + 1] = _mm256_fmadd_pd(_mm256_loadu_pd(row + 4), x1, acc[2 * i + 1]);
+      }
+    }
+    for (int i = 0; i < 4; ++i) {
+      double s = hsum(_mm256_add_pd(acc[2 * i], acc[2 * i + 1]));
+      for (int64_t q = p; q < k; ++q) s += a[(r + i) * lda + q] * x[q];
+      y[r + i] = s;
+    }
+  }
+  for (; r < r1; ++r) {
+    double s = 0;
+    for (int64_t p = 0; p < k; ++p) s += a[r * lda + p] * x[p];
+    y[r] = s;
+  }
+}
+#endif
+
+template <typename T>
+void gemv_rows_impl(const void* a, DType a_type, int64_t lda, const T* x, T* y, int64_t rows, int64_t k) {
+  if (rows <= 0) return;
+  static const bool avx2 = cpu_has(Isa::avx2_fma);
+  parallel_for(0, rows, std::max<int64_t>(4, kMinParallelMacs / std::max<int64_t>(1, k)), [&](int64_t r0, int64_t r1) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx2) {
+      if constexpr (std::is_same_v<T, double>) {
+        return gemv_rows_avx2(static_cast<const double*>(a), lda, x, y, r0, r1, k);
+      } else {
+        if (a_type == DType::bf16) return gemv_rows_avx2<ReadBf16>(static_cast<const uint16_t*>(a), lda, x, y, r0, r1, k);
+        if (a_type == DType::f16) return gemv_rows_avx2<ReadF16>(static_cast<const uint16_t*>(a), lda, x, y, r0, r1, k);
+        return gemv_rows_avx2<ReadF32>(static_cast<const float*>(a), lda, x, y, r0, r1, k);
+      }
+    }
+#endif
+    gemv_rows_portable(a, a_type, lda, x, y, r0, r1, k);
+  });
+}
+
+}  // namespace
+
+void gemv_rows(const void* a, DType a_type, int64_t lda, const float* x, float* y, int64_t rows, int64_t k) {
+  MI_ASSERT(a_type == DType::f32 || a_type == DType::bf16 || a_type == DType::f16);
+  gemv_rows_impl(a, a_type, lda, x, y, rows, k);
+}
+void gemv_rows(const double* a, int64_t lda, const double* x, double* y, int64_t rows, int64_t k) {
+  gemv_rows_impl<double>(a, DType::f64, lda, x, y, rows, k);
+}
+
+// ---- y = x B with B in 16 bits ----
+
+// The batch-1 product is bound by reading B, so B is streamed once in its 16-bit form and
+// widened a row segment at a time in L1.
+void gemv_rowvec(DType b_type, const float* x, const uint16_t* b, float* y, int64_t k, int64_t n) {
+  constexpr int64_t kSegment = 256;
+  const int64_t col_blocks = (n + kSegment - 1) / kSegment;
+  parallel_for(0, col_blocks, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, k * kSegment)),
+               [&](int64_t c0, int64_t c1) {
+                 alignas(64) float row[kSegment];
+                 alignas(64) float acc[kSegment];
+                 for (int64_t c = c0; c < c1; ++c) {
+                   const int64_t j0 = c * kSegment, w = std::min(kSegment, n - j0);
+                   std::fill(acc, acc + w, 0.0f);
+                   for (int64_t p = 0; p < k; ++p) {
+                     widen_to_f32(b_type, b + p * n + j0, row, w);
+                     const float xp = x[p];
+                     for (int64_t j = 0; j < w; ++j) acc[j] += xp * row[j];
+                   }
+                   std::copy(acc, acc + w, y + j0);
+                 }
+               });
 }
 
 }  // namespace mithril::cpu

@@ -6,7 +6,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "mithril/backends/cpu/blas.h"
+#include "mithril/backends/cpu/gemm.h"
+#include "mithril/backends/cpu/gemv.h"
 #include "mithril/backends/cpu/convert.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/ops/linalg.h"
@@ -54,7 +55,8 @@ void matmul_gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) 
   if (k == 0) {
     std::fill(c, c + m * n, T(0));
   } else if (n == 1) {
-    blas_gemv(false, m, k, a, k, b, c);
+    if constexpr (std::is_same_v<T, float>) gemv_rows(a, DType::f32, k, b, c, m, k);
+    else gemv_rows(a, k, b, c, m, k);
   } else if (m == 1) {
     gemv_rowvec(a, b, n, c, k, n);
   } else {
@@ -101,30 +103,9 @@ void matmul_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out)
   run_batch(batch, d.m * d.n * d.k, d.m * d.n * d.k, run);
 }
 
-// y (n) = x (k) @ B (k x n) with B stored in 16 bits: the batch-1 product is bound by reading
-// B, so B is streamed once in its 16-bit form and widened a row segment at a time in L1.
-void gemv_low_precision(DType t, const float* x, const uint16_t* b, float* y, int64_t k, int64_t n) {
-  constexpr int64_t kCols = 256;
-  const int64_t col_blocks = (n + kCols - 1) / kCols;
-  parallel_for(0, col_blocks, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, k * kCols)),
-               [&](int64_t c0, int64_t c1) {
-                 alignas(64) float row[kCols];
-                 alignas(64) float acc[kCols];
-                 for (int64_t c = c0; c < c1; ++c) {
-                   const int64_t j0 = c * kCols, w = std::min(kCols, n - j0);
-                   std::fill(acc, acc + w, 0.0f);
-                   for (int64_t p = 0; p < k; ++p) {
-                     widen_to_f32(t, b + p * n + j0, row, w);
-                     const float xp = x[p];
-                     for (int64_t j = 0; j < w; ++j) acc[j] += xp * row[j];
-                   }
-                   std::copy(acc, acc + w, y + j0);
-                 }
-               });
-}
-
 // f16/bf16 matmul, float32 compute: a row vector times a shared matrix reads the matrix in 16
-// bits (gemv_low_precision); everything else widens both operands and runs the float32 GEMM.
+// bits (gemv.h), a product with a shared right matrix is one GEMM whose packing
+// widens the 16-bit operands, and other batched products widen both operands first.
 void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> out) {
   const MatMulDims d = matmul_dims(in[0].shape(), in[1].shape());
   const DType t = out[0].dtype();
@@ -132,7 +113,11 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
   const bool row_vector = numel(d.right_batch) == 1 && in[0].numel() == d.k && numel(d.batch) * d.m == 1;
   if (row_vector && d.n > 1 && d.k > 0 && in[1].dtype() == t) {
     const Tensor x = in[0].dtype() == DType::f32 ? in[0] : widen_tensor(in[0]);
-    gemv_low_precision(t, x.data<float>(), static_cast<const uint16_t*>(in[1].raw_data()), y.data<float>(), d.k, d.n);
+    gemv_rowvec(t, x.data<float>(), static_cast<const uint16_t*>(in[1].raw_data()), y.data<float>(), d.k, d.n);
+  } else if (numel(d.right_batch) == 1 && numel(d.left_batch) == numel(d.batch) && d.k > 0) {
+    // One GEMM whose packing reads the 16-bit operands (the batch is more rows of the left one).
+    const GemmProduct<float> p{in[0].raw_data(), d.k, false, in[1].raw_data(), d.n, false, d.k, in[0].dtype(), in[1].dtype()};
+    gemm<float>(std::span<const GemmProduct<float>>(&p, 1), numel(d.batch) * d.m, d.n, false, y.data<float>(), d.n);
   } else {
     const Tensor f32_in[2] = {is_low_precision(in[0].dtype()) ? widen_tensor(in[0]) : in[0],
                               is_low_precision(in[1].dtype()) ? widen_tensor(in[1]) : in[1]};
@@ -145,7 +130,6 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
 }  // namespace
 
 void register_linalg_kernels(KernelRegistry& r) {
-  set_blas_single_threaded();  // every split is ours: see blas.h
   const std::string engine = gemm_engine();
   r.add(OpKind::MatMul, DType::f64, matmul_kernel<double, matmul_gemm<double>>, "matmul_f64_" + engine);
   r.add(OpKind::MatMul, DType::f32, matmul_kernel<float, matmul_gemm<float>>, "matmul_f32_" + engine);

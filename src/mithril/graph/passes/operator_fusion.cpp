@@ -70,8 +70,7 @@ GraphProgram operator_fusion(const GraphProgram& p) {
     const NodeId n = g.value(v).producer;
     if (!free_node(n)) return std::nullopt;
     const Node& node = nodes[static_cast<size_t>(n)];
-    const DType dt = g.value(v).dtype;
-    if (dt != DType::f64 && dt != DType::f32) return std::nullopt;
+    if (!is_float(g.value(v).dtype)) return std::nullopt;  // f16/bf16 products compute in float32
     Product prod;
     if (node.op->kind() == OpKind::MatMul) {
       const Value& x = g.value(node.inputs[0]);
