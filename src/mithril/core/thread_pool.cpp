@@ -165,16 +165,15 @@ int64_t num_chunks(int64_t n, int64_t grain) {
   return std::max<int64_t>(1, std::min<int64_t>(num_threads(), by_grain));
 }
 
-void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+namespace detail {
+
+bool runs_inline(int64_t n, int64_t grain) { return t_inside_parallel || num_chunks(n, grain) == 1; }
+
+void parallel_for_pool(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   const int64_t n = end - begin;
-  if (n <= 0) return;
-  const int64_t chunks = t_inside_parallel ? 1 : num_chunks(n, grain);
-  if (chunks == 1) {
-    fn(begin, end);
-    return;
-  }
+  const int64_t chunks = num_chunks(n, grain);
   const int64_t per = n / chunks, extra = n % chunks;
-  pool().run(chunks, [&](int64_t c) {
+  auto chunk = [&](int64_t c) {
     const int64_t b = begin + c * per + std::min(c, extra);
     const int64_t e = b + per + (c < extra ? 1 : 0);
     // Nested parallel_for calls inside a chunk run inline instead of deadlocking on the pool.
@@ -183,7 +182,10 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function
       ~Flag() { t_inside_parallel = false; }
     } flag;
     fn(b, e);
-  });
+  };
+  pool().run(chunks, std::ref(chunk));  // by reference: no allocation per region
 }
+
+}  // namespace detail
 
 }  // namespace mithril

@@ -7,7 +7,7 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
+#include <functional>  // std::function, std::ref
 
 namespace mithril {
 
@@ -15,10 +15,26 @@ namespace mithril {
 int num_threads();
 void set_num_threads(int n);
 
-// Calls fn(chunk_begin, chunk_end) over a static partition of [begin, end).
-void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
-
 // The chunks parallel_for would use for a range: lets reductions keep one partial per chunk.
 int64_t num_chunks(int64_t n, int64_t grain);
+
+namespace detail {
+// True when a parallel_for over n elements runs as one inline call (one chunk, or nested).
+bool runs_inline(int64_t n, int64_t grain);
+void parallel_for_pool(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+}  // namespace detail
+
+// Calls fn(chunk_begin, chunk_end) over a static partition of [begin, end). A range that runs
+// as one chunk calls fn directly: no std::function is built (its heap allocation was a tenth
+// of a tiny graph's call).
+template <typename F>
+void parallel_for(int64_t begin, int64_t end, int64_t grain, F&& fn) {
+  if (end <= begin) return;
+  if (detail::runs_inline(end - begin, grain)) {
+    fn(begin, end);
+    return;
+  }
+  detail::parallel_for_pool(begin, end, grain, std::ref(fn));
+}
 
 }  // namespace mithril

@@ -94,7 +94,7 @@ void fused_elementwise_kernel(const Op& op, std::span<const Tensor> in, std::spa
 template <typename T>
 struct LinearTail {
   GemmEpilogue<T> epilogue;
-  Tensor bias;       // the bias the epilogue reads
+  Tensor wide_bias;  // a 16-bit bias widened for the epilogue (Tensor copies allocate: none otherwise)
   size_t steps = 0;  // fused steps it covers
 
   LinearTail(const FusedOp& op, std::span<const Tensor> in) {
@@ -105,8 +105,8 @@ struct LinearTail {
       if ((args[0] == FusedStep::kRunning || args[1] == FusedStep::kRunning) &&
           (kind == FusedOperand::row || kind == FusedOperand::scalar)) {
         const Tensor& b = in[static_cast<size_t>(other)];
-        bias = is_low_precision(b.dtype()) ? widen_tensor(b) : b;  // a 16-bit model's bias, added in float32
-        epilogue.bias = bias.data<T>();
+        if (is_low_precision(b.dtype())) wide_bias = widen_tensor(b);  // a 16-bit model's bias, added in float32
+        epilogue.bias = (wide_bias.defined() ? wide_bias : b).data<T>();
         epilogue.scalar_bias = b.numel() == 1;
         steps = 1;
       }
@@ -140,20 +140,26 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
   const int64_t m = n == 0 ? 0 : numel(op.shape) / n;
   if (m == 0 || n == 0) return;
   const bool narrow = is_low_precision(op.dtype);
-  Tensor result = narrow ? Tensor::empty(out[0].shape(), DType::f32) : out[0];
-  T* c = result.data<T>();
-  std::vector<GemmProduct<T>> products;
+  Tensor wide_result;  // float32 result of a 16-bit node, rounded into out[0] at the end
+  if (narrow) wide_result = Tensor::empty(out[0].shape(), DType::f32);
+  T* c = (narrow ? wide_result : out[0]).data<T>();
+  // The products' descriptions, on the stack for the usual few (a tiny graph's call is ~1 us).
+  GemmProduct<T> few[4];
+  std::vector<GemmProduct<T>> many(op.products.size() > 4 ? op.products.size() : 0);
+  const std::span<GemmProduct<T>> products(many.empty() ? few : many.data(), op.products.size());
   for (size_t j = 0; j < op.products.size(); ++j) {
     const FusedProduct& p = op.products[j];
     const Tensor &x = in[2 * j], &w = in[2 * j + 1];
     const int64_t k = p.transpose_left ? x.shape()[0] : x.shape().back();
-    products.push_back({x.raw_data(), p.transpose_left ? m : k, p.transpose_left, w.raw_data(), p.transpose_right ? k : n,
-                        p.transpose_right, k, x.dtype(), w.dtype()});
+    products[j] = {x.raw_data(), p.transpose_left ? m : k, p.transpose_left, w.raw_data(), p.transpose_right ? k : n,
+                   p.transpose_right, k, x.dtype(), w.dtype()};
   }
   const LinearTail<T> tail(op, in);
   if (products.size() == 1 && m == 1 && products[0].k > 0) {  // batch 1: stream w once (gemv.h)
     const GemmProduct<T>& p = products[0];
-    const Tensor x = is_low_precision(in[0].dtype()) ? widen_tensor(in[0]) : in[0];
+    Tensor wide_x;
+    if (is_low_precision(in[0].dtype())) wide_x = widen_tensor(in[0]);
+    const Tensor& x = wide_x.defined() ? wide_x : in[0];
     if constexpr (std::is_same_v<T, float>) {
       if (p.trans_b) gemv_rows(p.b, p.b_type, p.k, x.data<float>(), c, n, p.k);
       else if (p.b_type == DType::f32) gemv_rowvec(x.data<float>(), static_cast<const float*>(p.b), n, c, p.k, n);
@@ -164,9 +170,9 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
     }
     tail.apply(c, m, n);
   } else {
-    gemm<T>(products, m, n, false, c, n, tail.epilogue);
+    gemm<T>(std::span<const GemmProduct<T>>(products), m, n, false, c, n, tail.epilogue);
   }
-  if (narrow) narrow_tensor(result, out[0]);
+  if (narrow) narrow_tensor(wide_result, out[0]);
   run_steps(op, in, out[0], tail.steps);
 }
 
