@@ -11,7 +11,9 @@
 # geomean_speedup=X.XX over all workloads. --quick runs a subset with fewer iterations (< 3 min).
 #
 # Both sides use 2 threads (PyTorch's default here is 1: set explicitly) and the AVX2 code paths
-# (MITHRIL_ISA=avx2, DNNL_MAX_CPU_ISA=AVX2, OPENBLAS_CORETYPE=Haswell unless set), and PyTorch
+# (MITHRIL_ISA=avx2; for PyTorch ATEN_CPU_CAPABILITY=avx2, DNNL_MAX_CPU_ISA=AVX2 and
+# OPENBLAS_CORETYPE=Haswell, unless set), so a development machine with AVX-512 compares the
+# code the AVX2 deployment machines run, and PyTorch
 # runs with OMP_WAIT_POLICY=PASSIVE, which makes its 2-thread numbers stable. Each side keeps its
 # threads busy for 0.25 s before its warm-up calls: the cores run at about half speed for the
 # first ~0.1 s of work after idling. Raw results are kept in build/bench/compare_results.jsonl.
@@ -45,6 +47,7 @@ export MITHRIL_NUM_THREADS=$THREADS
 export MITHRIL_ISA=${MITHRIL_ISA:-avx2}
 export DNNL_MAX_CPU_ISA=${DNNL_MAX_CPU_ISA:-AVX2}
 export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
+export ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-avx2}
 
 ALL=(tiny_graph mlp784_infer_b1 mlp784_train_b128 mlp_small_f32 mlp_small_f64 mlp_large_f32 mlp_large_f64
      conv_small_f32 conv_small_f64 transformer_fwd transformer_fwdbwd lstm_fwdbwd gemm_1024 gemm_2048)
