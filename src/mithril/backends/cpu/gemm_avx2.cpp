@@ -600,6 +600,108 @@ MI_AVX2 void run_tiles(const T* packed_a, int64_t ic, int64_t mc, const T* packe
   }
 }
 
+// ---- very few rows times a transposed B: dot products, no packing ----
+//
+// x @ w^T with a handful of rows (a batch of 2 to 8 through a Linear) spends longer packing w
+// than multiplying. When op(A) and op(B) are both read along k (A row-major, B transposed: each
+// column of op(B) is a row of w), a 3 x 4 tile of C can be twelve dot products of contiguous
+// rows instead: the four rows of w stay in L1 while every group of three rows of A passes
+// them, and w is read once, in place. Measured against the packed path (alternated processes,
+// medians): 2.4x at 4 x 1024 x 1024, 2.0x at 8 x 1024 x 1024, but 0.94x at 12 rows and 0.82x
+// at 32 (32 x 1024 x 384), where the packed tiles reuse each loaded vector more; hence the limit.
+
+constexpr int kDotRows = 3, kDotCols = 4;
+constexpr int64_t kDotMaxRows = 8;
+
+// [sum(a0), sum(a1), sum(a2), sum(a3)] of four vectors.
+MI_AVX2_INLINE __m128 sum4(__m256 a0, __m256 a1, __m256 a2, __m256 a3) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a0, a1), _mm256_hadd_ps(a2, a3));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+MI_AVX2_INLINE void store_sum4(float* out, __m256 a0, __m256 a1, __m256 a2, __m256 a3) { _mm_storeu_ps(out, sum4(a0, a1, a2, a3)); }
+MI_AVX2_INLINE void store_sum4(double* out, __m256d a0, __m256d a1, __m256d a2, __m256d a3) {
+  const __m256d t0 = _mm256_hadd_pd(a0, a1), t1 = _mm256_hadd_pd(a2, a3);
+  _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20), _mm256_permute2f128_pd(t0, t1, 0x31)));
+}
+
+template <typename R>
+MI_AVX2_INLINE auto load_vec(const typename R::Storage* p) {
+  if constexpr (std::is_same_v<R, ReadF64>) return R::load4(p);
+  else return R::load8(p);
+}
+
+// Rows i0..i1 x columns j0..j1 of C (the twelve outputs of each tile summed over k, then C and
+// the epilogue as store_row does). Missing rows/columns of an edge tile read row i0 / j0 again
+// and are not stored.
+template <typename R, typename T>
+MI_AVX2 void dot_tiles(const GemmProduct<T>& pr, int64_t i0, int64_t i1, int64_t j0, int64_t j1, bool accumulate, T* c,
+                       int64_t ldc, const GemmEpilogue<T>* ep) {
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
+  const typename R::Storage* a = static_cast<const typename R::Storage*>(pr.a);
+  const typename R::Storage* b = static_cast<const typename R::Storage*>(pr.b);
+  const int64_t k = pr.k, kv = k / L * L;
+  for (int64_t j = j0; j < j1; j += kDotCols) {
+    const int64_t nj = std::min<int64_t>(kDotCols, j1 - j);
+    const typename R::Storage* w[kDotCols];
+    for (int q = 0; q < kDotCols; ++q) w[q] = b + (j + (q < nj ? q : 0)) * pr.ldb;
+    for (int64_t i = i0; i < i1; i += kDotRows) {
+      const int64_t ni = std::min<int64_t>(kDotRows, i1 - i);
+      const typename R::Storage* x[kDotRows];
+      for (int r = 0; r < kDotRows; ++r) x[r] = a + (i + (r < ni ? r : 0)) * pr.lda;
+      V acc[kDotRows][kDotCols];
+      for (auto& row : acc)
+        for (V& v : row) v = S::zero();
+      for (int64_t p = 0; p < kv; p += L) {
+        const V w0 = load_vec<R>(w[0] + p), w1 = load_vec<R>(w[1] + p), w2 = load_vec<R>(w[2] + p), w3 = load_vec<R>(w[3] + p);
+        for (int r = 0; r < kDotRows; ++r) {
+          const V xv = load_vec<R>(x[r] + p);
+          acc[r][0] = S::fma(xv, w0, acc[r][0]);
+          acc[r][1] = S::fma(xv, w1, acc[r][1]);
+          acc[r][2] = S::fma(xv, w2, acc[r][2]);
+          acc[r][3] = S::fma(xv, w3, acc[r][3]);
+        }
+      }
+      T sums[kDotRows][kDotCols];
+      for (int r = 0; r < kDotRows; ++r) store_sum4(sums[r], acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+      for (int r = 0; r < ni; ++r) {
+        T* row = c + (i + r) * ldc + j;
+        for (int q = 0; q < nj; ++q) {
+          T v = sums[r][q];
+          for (int64_t p = kv; p < k; ++p) v += R::one(x[r] + p) * R::one(w[q] + p);
+          if (accumulate) v = row[q] + v;
+          row[q] = ep ? epilogue_value(v, *ep, j + q) : v;
+        }
+      }
+    }
+  }
+}
+
+// Whether gemm_tile takes the dot-product path: one product, A row-major, B transposed, few
+// rows, all of A in L2.
+template <typename T>
+bool dot_product_fits(std::span<const GemmProduct<T>> products, int64_t m) {
+  if (products.size() != 1) return false;
+  const GemmProduct<T>& p = products[0];
+  return !p.trans_a && p.trans_b && m <= kDotMaxRows && p.k >= Simd<T>::kLanes &&
+         m * p.k * static_cast<int64_t>(sizeof(T)) <= (int64_t{256} << 10);
+}
+
+MI_AVX2 void dot_product_gemm(const GemmProduct<float>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1, bool accumulate,
+                              float* c, int64_t ldc, const GemmEpilogue<float>* ep) {
+  // Both operands are read through one reader: mixed storage types take the packed path.
+  switch (p.a_type) {
+    case DType::bf16: return dot_tiles<ReadBf16>(p, i0, i1, j0, j1, accumulate, c, ldc, ep);
+    case DType::f16: return dot_tiles<ReadF16>(p, i0, i1, j0, j1, accumulate, c, ldc, ep);
+    default: return dot_tiles<ReadF32>(p, i0, i1, j0, j1, accumulate, c, ldc, ep);
+  }
+}
+MI_AVX2 void dot_product_gemm(const GemmProduct<double>& p, int64_t i0, int64_t i1, int64_t j0, int64_t j1, bool accumulate,
+                              double* c, int64_t ldc, const GemmEpilogue<double>* ep) {
+  dot_tiles<ReadF64>(p, i0, i1, j0, j1, accumulate, c, ldc, ep);
+}
+
 }  // namespace
 
 template <typename T>
@@ -617,6 +719,10 @@ MI_AVX2 void gemm_tile_avx2(std::span<const GemmProduct<T>> products, int64_t i0
         const T v = accumulate ? c[i * ldc + j] : T(0);
         c[i * ldc + j] = ep ? epilogue_value(v, *ep, j) : v;
       }
+    return;
+  }
+  if (dot_product_fits(products, m) && products[0].a_type == products[0].b_type) {
+    dot_product_gemm(products[0], i0, i1, j0, j1, accumulate, c, ldc, ep);
     return;
   }
   PackBuffers& buf = pack_buffers();
