@@ -320,6 +320,13 @@ const typename R::Storage* b_data(const GemmProduct<float>& pr) {
 inline const double* a_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.a); }
 inline const double* b_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.b); }
 
+// One vector of the compute type from contiguous stored elements.
+template <typename R>
+MI_AVX2_INLINE auto load_vec(const typename R::Storage* p) {
+  if constexpr (std::is_same_v<R, ReadF64>) return R::load4(p);
+  else return R::load8(p);
+}
+
 // op(A)[i][q] and op(B)[q][j] one at a time (edge panels).
 template <typename R, typename T>
 T a_value(const GemmProduct<T>& pr, int64_t i, int64_t q) {
@@ -473,13 +480,8 @@ MI_AVX2 void pack_b_piece(const Piece<T>& pc, int64_t jc, int64_t nc, int64_t kc
         const typename R::Storage* row = src + p * pr.ldb;
         T* d = d0 + p * NR;
         for (int64_t g = 0; g < panels; ++g) {
-          if constexpr (std::is_same_v<T, double>) {
-            _mm256_store_pd(d + g * NR * kc, _mm256_loadu_pd(row + g * NR));
-            _mm256_store_pd(d + g * NR * kc + 4, _mm256_loadu_pd(row + g * NR + 4));
-          } else {
-            _mm256_store_ps(d + g * NR * kc, R::load8(row + g * NR));
-            _mm256_store_ps(d + g * NR * kc + 8, R::load8(row + g * NR + 8));
-          }
+          Simd<T>::store(d + g * NR * kc, load_vec<R>(row + g * NR));
+          Simd<T>::store(d + g * NR * kc + Simd<T>::kLanes, load_vec<R>(row + g * NR + Simd<T>::kLanes));
         }
       }
     }
@@ -622,12 +624,6 @@ MI_AVX2_INLINE void store_sum4(float* out, __m256 a0, __m256 a1, __m256 a2, __m2
 MI_AVX2_INLINE void store_sum4(double* out, __m256d a0, __m256d a1, __m256d a2, __m256d a3) {
   const __m256d t0 = _mm256_hadd_pd(a0, a1), t1 = _mm256_hadd_pd(a2, a3);
   _mm256_storeu_pd(out, _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20), _mm256_permute2f128_pd(t0, t1, 0x31)));
-}
-
-template <typename R>
-MI_AVX2_INLINE auto load_vec(const typename R::Storage* p) {
-  if constexpr (std::is_same_v<R, ReadF64>) return R::load4(p);
-  else return R::load8(p);
 }
 
 // Rows i0..i1 x columns j0..j1 of C (the twelve outputs of each tile summed over k, then C and
