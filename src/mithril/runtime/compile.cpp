@@ -334,9 +334,9 @@ void PhysicalModel::Impl::gather_inputs(const DataMap& inputs, std::vector<const
   // input_keys and the map are both sorted: walk them together.
   size_t k = 0;
   for (const auto& [key, data] : inputs) {
-    if (k < input_keys.size() && input_keys[k] < key)
-      MI_THROW(KeyError, "[evaluate] missing input '{}'", input_keys[k]);
-    if (k < input_keys.size() && input_keys[k] == key) {
+    const int order = k < input_keys.size() ? input_keys[k].compare(key) : 1;
+    if (order < 0) MI_THROW(KeyError, "[evaluate] missing input '{}'", input_keys[k]);
+    if (order == 0) {
       MI_CHECK(data.is_list == input_is_list[k], ValueError, "[evaluate] input '{}' must be {}", key,
                input_is_list[k] ? "a list of tensors" : "a tensor, not a list");
       ++k;

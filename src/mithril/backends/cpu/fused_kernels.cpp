@@ -120,12 +120,13 @@ struct LinearTail {
   // Rows 0..m of c (m x n, contiguous), for the GEMV path.
   void apply(T* c, int64_t m, int64_t n) const {
     if (steps == 0) return;
-    for (int64_t i = 0; i < m * n; ++i) {
-      T v = c[i];
-      if (epilogue.bias) v = v + epilogue.bias[epilogue.scalar_bias ? 0 : i % n];
-      if (epilogue.relu) v = v < T(0) ? T(0) : v;
-      c[i] = v;
-    }
+    for (int64_t r = 0; r < m; ++r, c += n)
+      for (int64_t j = 0; j < n; ++j) {
+        T v = c[j];
+        if (epilogue.bias) v = v + epilogue.bias[epilogue.scalar_bias ? 0 : j];
+        if (epilogue.relu) v = v < T(0) ? T(0) : v;
+        c[j] = v;
+      }
   }
 };
 
