@@ -121,12 +121,7 @@ struct LinearTail {
   void apply(T* c, int64_t m, int64_t n) const {
     if (steps == 0) return;
     for (int64_t r = 0; r < m; ++r, c += n)
-      for (int64_t j = 0; j < n; ++j) {
-        T v = c[j];
-        if (epilogue.bias) v = v + epilogue.bias[epilogue.scalar_bias ? 0 : j];
-        if (epilogue.relu) v = v < T(0) ? T(0) : v;
-        c[j] = v;
-      }
+      for (int64_t j = 0; j < n; ++j) c[j] = epilogue.apply(c[j], j);
   }
 };
 

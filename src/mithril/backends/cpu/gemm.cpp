@@ -65,10 +65,8 @@ void gemm_tile_blas(std::span<const GemmProduct<T>> products, int64_t i0, int64_
   for (int64_t i = i0; i < i1; ++i) {
     T* row = c + i * ldc;
     if (!written) std::fill(row + j0, row + j1, T(0));
-    if (ep.bias)
-      for (int64_t j = j0; j < j1; ++j) row[j] = row[j] + ep.bias[ep.scalar_bias ? 0 : j];
-    if (ep.relu)
-      for (int64_t j = j0; j < j1; ++j) row[j] = row[j] < T(0) ? T(0) : row[j];
+    if (!ep.empty())
+      for (int64_t j = j0; j < j1; ++j) row[j] = ep.apply(row[j], j);
   }
 }
 

@@ -57,6 +57,12 @@ struct GemmEpilogue {
   bool scalar_bias = false;
   bool relu = false;
   bool empty() const { return bias == nullptr && !relu; }
+  // The epilogue on one element of column `col`.
+  T apply(T v, int64_t col) const {
+    if (bias) v = v + bias[scalar_bias ? 0 : col];
+    if (relu) v = v < T(0) ? T(0) : v;
+    return v;
+  }
 };
 
 // C[i0:i1, j0:j1] (row stride ldc) = (accumulate ? C : 0) + sum of the products, then the

@@ -90,14 +90,7 @@ template <typename T>
 constexpr int64_t kSmallM = (256 << 10) / (kSmallKc * static_cast<int64_t>(sizeof(T)));  // 256 f32, 128 f64 rows
 constexpr int64_t kSmallGroup = 8;
 
-// ---- the epilogue, on one value (partial tiles) or one vector (full tiles) ----
-
-template <typename T>
-inline T epilogue_value(T v, const GemmEpilogue<T>& ep, int64_t col) {
-  if (ep.bias) v = v + ep.bias[ep.scalar_bias ? 0 : col];
-  if (ep.relu) v = v < T(0) ? T(0) : v;
-  return v;
-}
+// ---- the epilogue on one vector (full tiles; partial tiles use GemmEpilogue::apply) ----
 
 // Stores one row of a full tile: (load_c ? C : 0) + acc, then the epilogue when ep is set.
 template <typename T>
@@ -260,7 +253,7 @@ MI_AVX2 void edge_kernel(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, 
     T* row = c + i * ldc;
     for (int64_t j = 0; j < nr; ++j) {
       T v = load_c ? row[j] + tile[i * NR + j] : tile[i * NR + j];
-      row[j] = ep ? epilogue_value(v, *ep, col + j) : v;
+      row[j] = ep ? ep->apply(v, col + j) : v;
     }
   }
 }
@@ -667,7 +660,7 @@ MI_AVX2 void dot_tiles(const GemmProduct<T>& pr, int64_t i0, int64_t i1, int64_t
           T v = sums[r][q];
           for (int64_t p = kv; p < k; ++p) v += R::one(x[r] + p) * R::one(w[q] + p);
           if (accumulate) v = row[q] + v;
-          row[q] = ep ? epilogue_value(v, *ep, j + q) : v;
+          row[q] = ep ? ep->apply(v, j + q) : v;
         }
       }
     }
@@ -713,7 +706,7 @@ MI_AVX2 void gemm_tile_avx2(std::span<const GemmProduct<T>> products, int64_t i0
     for (int64_t i = i0; i < i1; ++i)
       for (int64_t j = j0; j < j1; ++j) {
         const T v = accumulate ? c[i * ldc + j] : T(0);
-        c[i * ldc + j] = ep ? epilogue_value(v, *ep, j) : v;
+        c[i * ldc + j] = epilogue.apply(v, j);
       }
     return;
   }
