@@ -225,20 +225,13 @@ TEST(Gemv, RowsAndRowVectorMatchReference) {
         }
       std::vector<double> y(static_cast<size_t>(rows)), z(static_cast<size_t>(k));
       if (t == DType::f64) {
-        gemv_rows(a.data(), lda, x.data(), y.data(), rows, k);
-        gemv_rowvec(xr.data(), a.data(), lda, z.data(), rows, k);
+        gemv_rows(a.data(), t, lda, x.data(), y.data(), rows, k);
+        gemv_rowvec(xr.data(), a.data(), t, lda, z.data(), rows, k);
       } else {
         std::vector<float> y32(y.size()), z32(z.size());
         const void* stored = t == DType::f32 ? static_cast<const void*>(a32.data()) : a16.data();
         gemv_rows(stored, t, lda, x32.data(), y32.data(), rows, k);
-        if (t == DType::f32) {
-          gemv_rowvec(xr32.data(), a32.data(), lda, z32.data(), rows, k);
-        } else {  // the 16-bit row vector form reads a contiguous B
-          std::vector<uint16_t> dense(static_cast<size_t>(rows * k));
-          for (int64_t r = 0; r < rows; ++r)
-            for (int64_t p = 0; p < k; ++p) dense[static_cast<size_t>(r * k + p)] = a16[static_cast<size_t>(r * lda + p)];
-          gemv_rowvec(t, xr32.data(), dense.data(), z32.data(), rows, k);
-        }
+        gemv_rowvec(xr32.data(), stored, t, lda, z32.data(), rows, k);
         y.assign(y32.begin(), y32.end());
         z.assign(z32.begin(), z32.end());
       }

@@ -4,7 +4,6 @@
 // GEMM (gemm.h) over all its products, reading transposed operands in place; the common tail of
 // a linear layer (bias add, then optionally relu) is the GEMM's epilogue.
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 #include "mithril/backends/cpu/gemm.h"
@@ -155,15 +154,9 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
     const GemmProduct<T>& p = products[0];
     Tensor wide_x;
     if (is_low_precision(in[0].dtype())) wide_x = widen_tensor(in[0]);
-    const Tensor& x = wide_x.defined() ? wide_x : in[0];
-    if constexpr (std::is_same_v<T, float>) {
-      if (p.trans_b) gemv_rows(p.b, p.b_type, p.k, x.data<float>(), c, n, p.k);
-      else if (p.b_type == DType::f32) gemv_rowvec(x.data<float>(), static_cast<const float*>(p.b), n, c, p.k, n);
-      else gemv_rowvec(p.b_type, x.data<float>(), static_cast<const uint16_t*>(p.b), c, p.k, n);
-    } else {
-      if (p.trans_b) gemv_rows(static_cast<const double*>(p.b), p.k, x.data<double>(), c, n, p.k);
-      else gemv_rowvec(x.data<double>(), static_cast<const double*>(p.b), n, c, p.k, n);
-    }
+    const T* x = (wide_x.defined() ? wide_x : in[0]).data<T>();
+    if (p.trans_b) gemv_rows(p.b, p.b_type, p.ldb, x, c, n, p.k);
+    else gemv_rowvec(x, p.b, p.b_type, p.ldb, c, p.k, n);
     tail.apply(c, m, n);
   } else {
     gemm<T>(std::span<const GemmProduct<T>>(products), m, n, false, c, n, tail.epilogue);

@@ -77,13 +77,38 @@ void gemv_rowvec_impl(const T* x, const T* b, int64_t ldb, T* y, int64_t k, int6
                });
 }
 
+// The batch-1 product is bound by reading B, so a 16-bit B is streamed once in its stored form
+// and widened a row segment at a time in L1.
+void gemv_rowvec_16bit(DType b_type, const float* x, const uint16_t* b, int64_t ldb, float* y, int64_t k, int64_t n) {
+  constexpr int64_t kSegment = 256;
+  const int64_t col_blocks = (n + kSegment - 1) / kSegment;
+  parallel_for(0, col_blocks, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, k * kSegment)),
+               [&](int64_t c0, int64_t c1) {
+                 alignas(64) float row[kSegment];
+                 alignas(64) float acc[kSegment];
+                 for (int64_t c = c0; c < c1; ++c) {
+                   const int64_t j0 = c * kSegment, w = std::min(kSegment, n - j0);
+                   std::fill(acc, acc + w, 0.0f);
+                   for (int64_t p = 0; p < k; ++p) {
+                     widen_to_f32(b_type, b + p * ldb + j0, row, w);
+                     const float xp = x[p];
+                     for (int64_t j = 0; j < w; ++j) acc[j] += xp * row[j];
+                   }
+                   std::copy(acc, acc + w, y + j0);
+                 }
+               });
+}
+
 }  // namespace
 
-void gemv_rowvec(const float* x, const float* b, int64_t ldb, float* y, int64_t k, int64_t n) {
-  gemv_rowvec_impl(x, b, ldb, y, k, n);
+void gemv_rowvec(const float* x, const void* b, DType b_type, int64_t ldb, float* y, int64_t k, int64_t n) {
+  MI_ASSERT(b_type == DType::f32 || b_type == DType::bf16 || b_type == DType::f16);
+  if (b_type == DType::f32) gemv_rowvec_impl(x, static_cast<const float*>(b), ldb, y, k, n);
+  else gemv_rowvec_16bit(b_type, x, static_cast<const uint16_t*>(b), ldb, y, k, n);
 }
-void gemv_rowvec(const double* x, const double* b, int64_t ldb, double* y, int64_t k, int64_t n) {
-  gemv_rowvec_impl(x, b, ldb, y, k, n);
+void gemv_rowvec(const double* x, const void* b, DType b_type, int64_t ldb, double* y, int64_t k, int64_t n) {
+  MI_ASSERT(b_type == DType::f64);
+  gemv_rowvec_impl(x, static_cast<const double*>(b), ldb, y, k, n);
 }
 
 // ---- y = A x: one dot product per row of A ----
@@ -208,32 +233,9 @@ void gemv_rows(const void* a, DType a_type, int64_t lda, const float* x, float* 
   MI_ASSERT(a_type == DType::f32 || a_type == DType::bf16 || a_type == DType::f16);
   gemv_rows_impl(a, a_type, lda, x, y, rows, k);
 }
-void gemv_rows(const double* a, int64_t lda, const double* x, double* y, int64_t rows, int64_t k) {
-  gemv_rows_impl<double>(a, DType::f64, lda, x, y, rows, k);
-}
-
-// ---- y = x B with B in 16 bits ----
-
-// The batch-1 product is bound by reading B, so B is streamed once in its 16-bit form and
-// widened a row segment at a time in L1.
-void gemv_rowvec(DType b_type, const float* x, const uint16_t* b, float* y, int64_t k, int64_t n) {
-  constexpr int64_t kSegment = 256;
-  const int64_t col_blocks = (n + kSegment - 1) / kSegment;
-  parallel_for(0, col_blocks, std::max<int64_t>(1, kMinParallelMacs / std::max<int64_t>(1, k * kSegment)),
-               [&](int64_t c0, int64_t c1) {
-                 alignas(64) float row[kSegment];
-                 alignas(64) float acc[kSegment];
-                 for (int64_t c = c0; c < c1; ++c) {
-                   const int64_t j0 = c * kSegment, w = std::min(kSegment, n - j0);
-                   std::fill(acc, acc + w, 0.0f);
-                   for (int64_t p = 0; p < k; ++p) {
-                     widen_to_f32(b_type, b + p * n + j0, row, w);
-                     const float xp = x[p];
-                     for (int64_t j = 0; j < w; ++j) acc[j] += xp * row[j];
-                   }
-                   std::copy(acc, acc + w, y + j0);
-                 }
-               });
+void gemv_rows(const void* a, DType a_type, int64_t lda, const double* x, double* y, int64_t rows, int64_t k) {
+  MI_ASSERT(a_type == DType::f64);
+  gemv_rows_impl(a, a_type, lda, x, y, rows, k);
 }
 
 }  // namespace mithril::cpu

@@ -55,10 +55,9 @@ void matmul_gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) 
   if (k == 0) {
     std::fill(c, c + m * n, T(0));
   } else if (n == 1) {
-    if constexpr (std::is_same_v<T, float>) gemv_rows(a, DType::f32, k, b, c, m, k);
-    else gemv_rows(a, k, b, c, m, k);
+    gemv_rows(a, dtype_of_v<T>, k, b, c, m, k);
   } else if (m == 1) {
-    gemv_rowvec(a, b, n, c, k, n);
+    gemv_rowvec(a, b, dtype_of_v<T>, n, c, k, n);
   } else {
     gemm(false, false, m, n, k, a, k, b, n, false, c, n);
   }
@@ -113,7 +112,7 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
   const bool row_vector = numel(d.right_batch) == 1 && in[0].numel() == d.k && numel(d.batch) * d.m == 1;
   if (row_vector && d.n > 1 && d.k > 0 && in[1].dtype() == t) {
     const Tensor x = in[0].dtype() == DType::f32 ? in[0] : widen_tensor(in[0]);
-    gemv_rowvec(t, x.data<float>(), static_cast<const uint16_t*>(in[1].raw_data()), y.data<float>(), d.k, d.n);
+    gemv_rowvec(x.data<float>(), in[1].raw_data(), t, d.n, y.data<float>(), d.k, d.n);
   } else if (numel(d.right_batch) == 1 && numel(d.left_batch) == numel(d.batch) && d.k > 0) {
     // One GEMM whose packing reads the 16-bit operands (the batch is more rows of the left one).
     const GemmProduct<float> p{in[0].raw_data(), d.k, false, in[1].raw_data(), d.n, false, d.k, in[0].dtype(), in[1].dtype()};
