@@ -26,45 +26,8 @@
 #include <new>
 #include <type_traits>
 
-
 namespace mithril::cpu {
 namespace {
-
-// ---- vector operations, one set per element type ----
-
-template <typename T>
-struct Simd;
-
-template <>
-struct Simd<float> {
-  using V = __m256;
-  static constexpr int kLanes = 8;
-  MI_AVX2_INLINE static V zero() { return _mm256_setzero_ps(); }
-  MI_AVX2_INLINE static V load(const float* p) { return _mm256_load_ps(p); }
-  MI_AVX2_INLINE static V loadu(const float* p) { return _mm256_loadu_ps(p); }
-  MI_AVX2_INLINE static void store(float* p, V v) { _mm256_store_ps(p, v); }
-  MI_AVX2_INLINE static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
-  MI_AVX2_INLINE static V broadcast(const float* p) { return _mm256_broadcast_ss(p); }
-  MI_AVX2_INLINE static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
-  MI_AVX2_INLINE static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  // max(0, v) with v second: NaN and -0 come through unchanged, as `v < 0 ? 0 : v` does.
-  MI_AVX2_INLINE static V relu(V v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
-};
-
-template <>
-struct Simd<double> {
-  using V = __m256d;
-  static constexpr int kLanes = 4;
-  MI_AVX2_INLINE static V zero() { return _mm256_setzero_pd(); }
-  MI_AVX2_INLINE static V load(const double* p) { return _mm256_load_pd(p); }
-  MI_AVX2_INLINE static V loadu(const double* p) { return _mm256_loadu_pd(p); }
-  MI_AVX2_INLINE static void store(double* p, V v) { _mm256_store_pd(p, v); }
-  MI_AVX2_INLINE static void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
-  MI_AVX2_INLINE static V broadcast(const double* p) { return _mm256_broadcast_sd(p); }
-  MI_AVX2_INLINE static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
-  MI_AVX2_INLINE static V add(V a, V b) { return _mm256_add_pd(a, b); }
-  MI_AVX2_INLINE static V relu(V v) { return _mm256_max_pd(_mm256_setzero_pd(), v); }
-};
 
 constexpr int kMr = 6;  // rows of the register tile
 template <typename T>
@@ -312,13 +275,6 @@ const typename R::Storage* b_data(const GemmProduct<float>& pr) {
 }
 inline const double* a_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.a); }
 inline const double* b_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.b); }
-
-// One vector of the compute type from contiguous stored elements.
-template <typename R>
-MI_AVX2_INLINE auto load_vec(const typename R::Storage* p) {
-  if constexpr (std::is_same_v<R, ReadF64>) return R::load4(p);
-  else return R::load8(p);
-}
 
 // op(A)[i][q] and op(B)[q][j] one at a time (edge panels).
 template <typename R, typename T>

@@ -148,60 +148,38 @@ MI_AVX2_INLINE double hsum(__m256d v) {
 // Rows r0..r1 four at a time: two accumulators per row (eight FMA chains) over the k steps,
 // each row's stored values widened by R as they stream past.
 template <typename R>
-MI_AVX2 void gemv_rows_avx2(const typename R::Storage* a, int64_t lda, const float* x, float* y, int64_t r0, int64_t r1, int64_t k) {
+MI_AVX2 void gemv_rows_avx2(const typename R::Storage* a, int64_t lda, const typename R::Value* x, typename R::Value* y,
+                            int64_t r0, int64_t r1, int64_t k) {
+  using T = typename R::Value;
+  using S = Simd<T>;
+  using V = typename S::V;
+  constexpr int L = S::kLanes;
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) {
     const typename R::Storage* row[4] = {a + r * lda, a + (r + 1) * lda, a + (r + 2) * lda, a + (r + 3) * lda};
-    __m256 acc[8];
-    for (__m256& v : acc) v = _mm256_setzero_ps();
+    V acc[8];
+    for (V& v : acc) v = S::zero();
     int64_t p = 0;
-    for (; p + 16 <= k; p += 16) {
-      const __m256 x0 = _mm256_loadu_ps(x + p), x1 = _mm256_loadu_ps(x + p + 8);
+    for (; p + 2 * L <= k; p += 2 * L) {
+      const V x0 = S::loadu(x + p), x1 = S::loadu(x + p + L);
       for (int i = 0; i < 4; ++i) {
-        acc[2 * i] = _mm256_fmadd_ps(R::load8(row[i] + p), x0, acc[2 * i]);
-        acc[2 * i + 1] = _mm256_fmadd_ps(R::load8(row[i] + p + 8), x1, acc[2 * i + 1]);
+        acc[2 * i] = S::fma(load_vec<R>(row[i] + p), x0, acc[2 * i]);
+        acc[2 * i + 1] = S::fma(load_vec<R>(row[i] + p + L), x1, acc[2 * i + 1]);
       }
     }
     for (int i = 0; i < 4; ++i) {
-      float s = hsum(_mm256_add_ps(acc[2 * i], acc[2 * i + 1]));
+      T s = hsum(S::add(acc[2 * i], acc[2 * i + 1]));
       for (int64_t q = p; q < k; ++q) s += R::one(row[i] + q) * x[q];
       y[r + i] = s;
     }
   }
   for (; r < r1; ++r) {
     const typename R::Storage* row = a + r * lda;
-    __m256 acc = _mm256_setzero_ps();
+    V acc = S::zero();
     int64_t p = 0;
-    for (; p + 8 <= k; p += 8) acc = _mm256_fmadd_ps(R::load8(row + p), _mm256_loadu_ps(x + p), acc);
-    float s = hsum(acc);
+    for (; p + L <= k; p += L) acc = S::fma(load_vec<R>(row + p), S::loadu(x + p), acc);
+    T s = hsum(acc);
     for (; p < k; ++p) s += R::one(row + p) * x[p];
-    y[r] = s;
-  }
-}
-
-MI_AVX2 void gemv_rows_avx2(const double* a, int64_t lda, const double* x, double* y, int64_t r0, int64_t r1, int64_t k) {
-  int64_t r = r0;
-  for (; r + 4 <= r1; r += 4) {
-    __m256d acc[8];
-    for (__m256d& v : acc) v = _mm256_setzero_pd();
-    int64_t p = 0;
-    for (; p + 8 <= k; p += 8) {
-      const __m256d x0 = _mm256_loadu_pd(x + p), x1 = _mm256_loadu_pd(x + p + 4);
-      for (int i = 0; i < 4; ++i) {
-        const double* row = a + (r + i) * lda + p;
-        acc[2 * i] = _mm256_fmadd_pd(_mm256_loadu_pd(row), x0, acc[2 * i]);
-        acc[2 * i + 1] = _mm256_fmadd_pd(_mm256_loadu_pd(row + 4), x1, acc[2 * i + 1]);
-      }
-    }
-    for (int i = 0; i < 4; ++i) {
-      double s = hsum(_mm256_add_pd(acc[2 * i], acc[2 * i + 1]));
-      for (int64_t q = p; q < k; ++q) s += a[(r + i) * lda + q] * x[q];
-      y[r + i] = s;
-    }
-  }
-  for (; r < r1; ++r) {
-    double s = 0;
-    for (int64_t p = 0; p < k; ++p) s += a[r * lda + p] * x[p];
     y[r] = s;
   }
 }
@@ -215,7 +193,7 @@ void gemv_rows_impl(const void* a, DType a_type, int64_t lda, const T* x, T* y, 
 #if defined(__x86_64__) || defined(__i386__)
     if (avx2) {
       if constexpr (std::is_same_v<T, double>) {
-        return gemv_rows_avx2(static_cast<const double*>(a), lda, x, y, r0, r1, k);
+        return gemv_rows_avx2<ReadF64>(static_cast<const double*>(a), lda, x, y, r0, r1, k);
       } else {
         if (a_type == DType::bf16) return gemv_rows_avx2<ReadBf16>(static_cast<const uint16_t*>(a), lda, x, y, r0, r1, k);
         if (a_type == DType::f16) return gemv_rows_avx2<ReadF16>(static_cast<const uint16_t*>(a), lda, x, y, r0, r1, k);
