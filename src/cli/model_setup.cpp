@@ -82,7 +82,7 @@ DataMap make_setup_inputs(const ModelSetup& setup, const PhysicalModel& compiled
     if (std::find(input_keys.begin(), input_keys.end(), key) != input_keys.end() && !(setup.train && key == "target"))
       shapes.emplace(key, shape);
   std::vector<std::string> missing;
-  for (const std::string& key : compiled.input_keys())
+  for (const std::string& key : input_keys)
     if (!shapes.count(key) && !(setup.train && key == "target")) missing.push_back(key);
   MI_CHECK(missing.empty(), KeyError, "[{}] missing input shapes: {} (give them with --shapes KEY=AxB)", tag,
            fmt::join(missing, ", "));

@@ -9,8 +9,6 @@
 
 #include <cstdint>
 
-#include <cstdint>
-
 namespace mithril::cpu {
 
 // Makes OpenBLAS single-threaded (once; when the fallback engine is chosen): every split is ours.

@@ -265,26 +265,24 @@ struct Piece {
 // The packing reads operands through the storage readers of avx2_read.h: float32 products may
 // have operands stored in 16 bits (bf16, f16), widened as they are packed, so a 16-bit model
 // reads its weights in 16 bits and computes in float32 registers.
-template <typename R>
-const typename R::Storage* a_data(const GemmProduct<float>& pr) {
+template <typename R, typename T>
+const typename R::Storage* a_data(const GemmProduct<T>& pr) {
   return static_cast<const typename R::Storage*>(pr.a);
 }
-template <typename R>
-const typename R::Storage* b_data(const GemmProduct<float>& pr) {
+template <typename R, typename T>
+const typename R::Storage* b_data(const GemmProduct<T>& pr) {
   return static_cast<const typename R::Storage*>(pr.b);
 }
-inline const double* a_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.a); }
-inline const double* b_data(const GemmProduct<double>& pr) { return static_cast<const double*>(pr.b); }
 
 // op(A)[i][q] and op(B)[q][j] one at a time (edge panels).
 template <typename R, typename T>
 T a_value(const GemmProduct<T>& pr, int64_t i, int64_t q) {
-  const auto* a = static_cast<const typename R::Storage*>(pr.a);
+  const auto* a = a_data<R>(pr);
   return R::one(pr.trans_a ? a + q * pr.lda + i : a + i * pr.lda + q);
 }
 template <typename R, typename T>
 T b_value(const GemmProduct<T>& pr, int64_t q, int64_t j) {
-  const auto* b = static_cast<const typename R::Storage*>(pr.b);
+  const auto* b = b_data<R>(pr);
   return R::one(pr.trans_b ? b + j * pr.ldb + q : b + q * pr.ldb + j);
 }
 
@@ -327,7 +325,7 @@ MI_AVX2 void pack_a_panel(const GemmProduct<float>& pr, int64_t r, int64_t q0, i
 
 template <typename R>
 MI_AVX2 void pack_a_panel(const GemmProduct<double>& pr, int64_t r, int64_t q0, int64_t len, double* d) {
-  const double* a = a_data(pr);
+  const double* a = a_data<ReadF64>(pr);
   if (pr.trans_a) {
     const double* src = a + q0 * pr.lda + r;
     for (int64_t p = 0; p < len; ++p) {
@@ -379,7 +377,7 @@ MI_AVX2 void pack_b_panel(const GemmProduct<float>& pr, int64_t j, int64_t q0, i
 template <typename R>
 MI_AVX2 void pack_b_panel(const GemmProduct<double>& pr, int64_t j, int64_t q0, int64_t len, double* d) {
   constexpr int NR = kNr<double>;
-  const double* cols = b_data(pr) + j * pr.ldb + q0;
+  const double* cols = b_data<ReadF64>(pr) + j * pr.ldb + q0;
   int64_t p = 0;
   for (; p + 4 <= len; p += 4) {
     for (int h = 0; h < 2; ++h) {
@@ -420,7 +418,7 @@ MI_AVX2 void pack_b_piece(const Piece<T>& pc, int64_t jc, int64_t nc, int64_t kc
   if (pr.trans_b) {
     for (int64_t jr = 0; jr < full; jr += NR) pack_b_panel<R>(pr, jc + jr, pc.q0, pc.len, dst + jr * kc + pc.off * NR);
   } else {
-    const typename R::Storage* b = static_cast<const typename R::Storage*>(pr.b);
+    const typename R::Storage* b = b_data<R>(pr);
     for (int64_t jg = 0; jg < full; jg += kSmallGroup * NR) {
       const int64_t panels = std::min<int64_t>(kSmallGroup, (full - jg) / NR);
       const typename R::Storage* src = b + pc.q0 * pr.ldb + jc + jg;
@@ -584,8 +582,8 @@ MI_AVX2 void dot_tiles(const GemmProduct<T>& pr, int64_t i0, int64_t i1, int64_t
   using S = Simd<T>;
   using V = typename S::V;
   constexpr int L = S::kLanes;
-  const typename R::Storage* a = static_cast<const typename R::Storage*>(pr.a);
-  const typename R::Storage* b = static_cast<const typename R::Storage*>(pr.b);
+  const typename R::Storage* a = a_data<R>(pr);
+  const typename R::Storage* b = b_data<R>(pr);
   const int64_t k = pr.k, kv = k / L * L;
   for (int64_t j = j0; j < j1; j += kDotCols) {
     const int64_t nj = std::min<int64_t>(kDotCols, j1 - j);
