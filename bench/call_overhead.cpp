@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
                    {"bias", Tensor::full({8}, -1.0, dtype)}};
     for (const bool optimize : {true, false}) {
       CompileOptions o;
-      o.dtype = dtype;
+      o.set_precision(dtype);
       o.inference = true;
       if (!optimize) {
         o.optimizations = {false, false, false, false};
@@ -49,14 +49,14 @@ int main(int argc, char** argv) {
     {
       // Profiling off must cost nothing: the run loop reads no clock; on, two clock reads per kernel.
       CompileOptions o;
-      o.dtype = dtype;
+      o.set_precision(dtype);
       o.inference = true;
       o.profile = true;
       const PhysicalModel pm = compile(model, o);
       std::printf("%s evaluate, profile on:  %7.0f ns/call\n", dtype_name(dtype).data(), ns_per_call(pm, inputs, nullptr, calls));
     }
     CompileOptions o;
-    o.dtype = dtype;
+    o.set_precision(dtype);
     const PhysicalModel train = compile(model, o);
     const DataMap ct{{"output", Tensor::full({1, 8}, 1.0, dtype)}};
     std::printf("%s evaluate + gradients:  %7.0f ns/call\n", dtype_name(dtype).data(), ns_per_call(train, inputs, &ct, calls / 4));

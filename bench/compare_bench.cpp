@@ -99,7 +99,7 @@ Outcome train(const Model& net, const std::string& loss, DataMap inputs, DType d
   logical::TrainModel tm(net);
   tm.add_loss({prim(loss), "output", std::string("target"), {}});
   CompileOptions o;
-  o.dtype = dtype;
+  o.set_precision(dtype);
   const PhysicalModel pm = compile(tm.build(), o);
   const DataMap ct = {{"final_cost", Tensor::scalar(1.0, dtype)}};
   double last = 0;
@@ -189,7 +189,7 @@ Outcome mnist_train() {
 
 Outcome infer(const Model& net, const DataMap& inputs, int warmup, int iters, double (*check)(const Tensor&) = sum_of) {
   CompileOptions o;
-  o.dtype = DType::f32;
+  o.set_precision(DType::f32);
   o.inference = true;
   const PhysicalModel pm = compile(net, o);
   DataMap result;
@@ -206,7 +206,7 @@ Outcome forward_backward(const Model& net, const DataMap& inputs, const DataMap&
                          std::vector<std::string> trainable_keys, int iters,
                          const std::function<std::vector<double>(const PhysicalModel::Result&)>& check) {
   CompileOptions o;
-  o.dtype = DType::f32;
+  o.set_precision(DType::f32);
   o.trainable_keys = std::move(trainable_keys);
   const PhysicalModel pm = compile(net, o);
   PhysicalModel::Result r;

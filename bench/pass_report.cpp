@@ -45,7 +45,7 @@ void report(const char* name, const train::Network& net, const DataMap& data, co
 
   for (const bool train : {false, true}) {
     CompileOptions o;
-    o.dtype = DType::f32;
+    o.set_precision(DType::f32);
     o.inference = !train;
     if (train) o.discard_keys = {"output"};  // a training step differentiates final_cost only
     const logical::Model& model = train ? objective : net.model;

@@ -11,7 +11,7 @@ int main() {
 
   Network net = mlp_classifier(64, {128}, 10);  // keys w0, b0, w1, b1
   CompileOptions co;
-  co.dtype = DType::f32;
+  co.set_precision(DType::f32);
   Rng rng(0);
   Trainer trainer(compile(classification_objective(net.model), co), init_params(net.params, rng, DType::f32),
                   Optimizer({.name = "adam", .lr = 0.01}), TrainerOptions{.grad_accum_steps = 2});

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "mithril/backends/cpu/cpu_backend.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
@@ -106,9 +107,9 @@ void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
 int run_bench(BenchArgs a) {
   MI_CHECK(a.optimizer == "sgd", ValueError, "[bench] unknown --optimizer '{}': only sgd is available", a.optimizer);
   std::map<std::string, Shape> shapes;
-  CompileOptions opts = command_compile_options(a.options, {.dtype = DType::f32}, a.dtype, a.shape_specs, shapes, "bench");
+  CompileOptions opts = command_compile_options(a.options, {.backend = CpuBackend::make({.precision = DType::f32})}, a.dtype, a.shape_specs, shapes, "bench");
   opts.inference = !a.train;  // --train picks what is timed, whatever the options say
-  const DType dtype = opts.dtype;
+  const DType dtype = opts.precision();
   a.dtype = std::string(dtype_name(dtype));
   const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
   const PhysicalModel pm = compile(setup.model, opts);

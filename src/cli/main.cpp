@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/model_setup.h"
 #include "mithril/backends/cpu/registry.h"
+#include "mithril/backends/support_matrix.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -22,10 +23,15 @@
 
 namespace {
 
-// Prints the op table as a support matrix: one row per op, one column per dtype.
-int print_ops(const std::string& family) {
+// Prints the op table as a support matrix: one row per op, one column per dtype (CPU kernels),
+// or with `backends` one column per backend.
+int print_ops(const std::string& family, bool backends) {
   using namespace mithril;
-  const auto& reg = cpu::KernelRegistry::instance();
+  if (backends) {
+    fmt::print("{}", format_support_matrix(family));
+    return 0;
+  }
+  const KernelTable& kernels = cpu::kernel_table();
   const bool known = family.empty() || std::any_of(std::begin(kOpTable), std::end(kOpTable),
                                                    [&](const OpInfo& i) { return i.family == family; });
   MI_CHECK(known, KeyError, "unknown op family '{}': expected unary, binary, reduce, shape, linalg, conv or loss", family);
@@ -39,7 +45,7 @@ int print_ops(const std::string& family) {
     if (!family.empty() && info.family != family) continue;
     ++shown;
     fmt::print("{:<24} {:<8} {:<5}", info.name, info.family, info.differentiable ? "yes" : "-");
-    for (int d = 0; d < kNumDTypes; ++d) fmt::print(" {:>4}", reg.has(k, static_cast<DType>(d)) ? "x" : ".");
+    for (int d = 0; d < kNumDTypes; ++d) fmt::print(" {:>4}", kernels.has(k, static_cast<DType>(d)) ? "x" : ".");
     fmt::print("\n");
   }
   fmt::print("{} ops; x = CPU kernel available\n", shown);
@@ -95,7 +101,7 @@ int run_model(const std::string& model_file, const std::vector<std::string>& sha
   std::map<std::string, Shape> shapes;
   const CompileOptions opts = cli::command_compile_options(options_arg, {}, dtype_flag, shape_specs, shapes, "run");
   const PhysicalModel pm = compile(logical::load_model_dict(model_file), opts);
-  const DataMap inputs = make_run_inputs(pm, inputs_file, shapes, seed, opts.dtype);
+  const DataMap inputs = make_run_inputs(pm, inputs_file, shapes, seed, opts.precision());
   const DataMap outputs = pm.evaluate(inputs);
   std::map<std::string, Tensor> to_save;
   for (const std::string& key : pm.output_keys()) {
@@ -128,6 +134,8 @@ int main(int argc, char** argv) {
   std::string family;
   auto* ops = app.add_subcommand("ops", "List every registered op with its CPU kernels per dtype");
   ops->add_option("--family", family, "Only ops of this family (unary, binary, reduce, shape, linalg, conv, loss)");
+  bool ops_backends = false;
+  ops->add_flag("--backends", ops_backends, "One column per backend of this build: the support matrix");
   auto* env = app.add_subcommand("env", "Show CPU features and every environment variable Mithril reads");
 
   std::vector<std::string> conformance_files;
@@ -169,7 +177,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (*ops) return print_ops(family);
+    if (*ops) return print_ops(family, ops_backends);
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "mithril/backends/cpu/cpu_backend.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
@@ -31,12 +32,12 @@ int run_profile(const ProfileArgs& a) {
   MI_CHECK(a.warmup >= 0, ValueError, "[profile] --warmup must be >= 0, got {}", a.warmup);
   std::map<std::string, Shape> shapes;
   CompileOptions opts =
-      command_compile_options(a.options, {.dtype = DType::f32}, a.dtype, a.shape_specs, shapes, "profile");
+      command_compile_options(a.options, {.backend = CpuBackend::make({.precision = DType::f32})}, a.dtype, a.shape_specs, shapes, "profile");
   opts.inference = !a.train;  // --train picks what is profiled, whatever the options say
   opts.profile = true;
   if (a.peak_gflops > 0) opts.peak_gflops = a.peak_gflops;
   if (a.peak_gbs > 0) opts.peak_gbs = a.peak_gbs;
-  const DType dtype = opts.dtype;
+  const DType dtype = opts.precision();
   const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile");
   const PhysicalModel pm = compile(setup.model, opts);
   const DataMap inputs = make_setup_inputs(setup, pm, shapes, a.seed, dtype, "profile");

@@ -17,7 +17,7 @@ bool non_float_op(OpKind k) {
 }
 
 TEST(Registry, EveryOpHasCpuKernels) {
-  const auto& r = cpu::KernelRegistry::instance();
+  const auto& r = cpu::kernel_table();
   for (int i = 0; i < kNumOps; ++i) {
     const auto k = static_cast<OpKind>(i);
     if (non_float_op(k)) {

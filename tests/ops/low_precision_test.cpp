@@ -71,7 +71,7 @@ TEST(LowPrecision, NarrowRoundsToNearestEvenLikeTheScalarConversion) {
 }
 
 TEST(LowPrecision, EveryOpWithAFloat32KernelHas16BitKernels) {
-  const auto& r = cpu::KernelRegistry::instance();
+  const auto& r = cpu::kernel_table();
   for (int i = 0; i < kNumOps; ++i) {
     const auto k = static_cast<OpKind>(i);
     if (!r.has(k, DType::f32)) continue;
@@ -190,9 +190,9 @@ TEST(LowPrecision, CompiledModelRunsForwardAndBackward) {
     const Model mlp = MLP({Model::primitive(act), Model::primitive("Tanh")}, {32, 8});
     SCOPED_TRACE(fmt::format("{} batch {} {}", dtype_name(t), batch, act));
     CompileOptions lo;
-    lo.dtype = t;
+    lo.set_precision(t);
     CompileOptions hi;
-    hi.dtype = DType::f32;
+    hi.set_precision(DType::f32);
     const PhysicalModel low = compile(mlp, lo), ref = compile(mlp, hi);
     DataMap in_low, in_ref;
     const std::map<std::string, Shape> shapes = {{"input", {batch, 20}}, {"weight0", {32, 20}}, {"bias0", {32}},

@@ -1,5 +1,6 @@
 // run_benchmark / run_train_benchmark: metric selection, result fields, errors, and that the
 // training step really updates the parameters (SGD moves them against the gradient).
+#include "mithril/backends/cpu/cpu_backend.h"
 #include "mithril/runtime/benchmark.h"
 
 #include <gtest/gtest.h>
@@ -21,7 +22,7 @@ DataMap linear_inputs(DType t) {
 }
 
 TEST(Benchmark, ReportsTheRequestedMetrics) {
-  const PhysicalModel pm = compile(logical::Linear(), {.inference = true, .dtype = DType::f32});
+  const PhysicalModel pm = compile(logical::Linear(), {.inference = true, .backend = CpuBackend::make({.precision = DType::f32})});
   BenchmarkConfig c;
   c.warmup_iterations = 1;
   c.benchmark_iterations = 5;
@@ -59,7 +60,7 @@ TEST(Benchmark, TrainStepUpdatesParametersWithSgd) {
   tm.add_loss({Model::primitive("SquaredError"), "output", std::string("target"), {}});
   for (DType t : {DType::f64, DType::f32, DType::bf16}) {
     SCOPED_TRACE(std::string(dtype_name(t)));
-    const PhysicalModel pm = compile(tm.build(), {.dtype = t});
+    const PhysicalModel pm = compile(tm.build(), {.backend = CpuBackend::make({.precision = t})});
     DataMap in = linear_inputs(t);
     in["target"] = Tensor::full({8, 2}, 1.0, t);
     // One step by hand: w' = w - lr * dL/dw.

@@ -29,8 +29,8 @@ TEST(CompileOptionsFromJson, EmptyObjectGivesTheDefaults) {
   const CompileOptions o = parse("{}");
   const CompileOptions d;
   EXPECT_EQ(o.inference, d.inference);
-  EXPECT_EQ(o.dtype, d.dtype);
-  EXPECT_EQ(o.mem_size, d.mem_size);
+  EXPECT_EQ(o.precision(), d.precision());
+  EXPECT_EQ(o.mem_size(), d.mem_size());
   EXPECT_TRUE(o.optimizations.constant_folding && o.optimizations.operator_fusion &&
               o.optimizations.dead_code_elimination && o.optimizations.common_subexpression && o.graph_optimization);
   EXPECT_TRUE(o.shapes.empty() && o.constant_keys.empty() && o.discard_keys.empty() && o.trainable_keys.empty());
@@ -53,7 +53,7 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
   EXPECT_TRUE(o.static_shapes);
   EXPECT_TRUE(o.static_types);
   EXPECT_EQ(o.shapes, (std::map<std::string, Shape>{{"x", {32, 128}}, {"s", {}}}));
-  EXPECT_EQ(o.mem_size, int64_t{4294967296});
+  EXPECT_EQ(o.mem_size(), int64_t{4294967296});
   EXPECT_TRUE(o.profile);
   EXPECT_DOUBLE_EQ(o.peak_gflops, 100.5);
   EXPECT_DOUBLE_EQ(o.peak_gbs, 20);
@@ -68,19 +68,19 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
   EXPECT_EQ(o.discard_keys, (std::vector<std::string>{"d1", "d2"}));
   EXPECT_EQ(o.trainable_keys, (std::vector<std::string>{"t"}));
   EXPECT_EQ(o.data_keys, (std::vector<std::string>{"x"}));
-  EXPECT_EQ(o.dtype, DType::bf16);
+  EXPECT_EQ(o.precision(), DType::bf16);
 }
 
 TEST(CompileOptionsFromJson, PrecisionNamesAndBackendForms) {
-  EXPECT_EQ(parse(R"({"backend": {"precision": "float64"}})").dtype, DType::f64);
-  EXPECT_EQ(parse(R"({"backend": {"precision": "float32"}})").dtype, DType::f32);
-  EXPECT_EQ(parse(R"({"backend": {"precision": "bfloat16"}})").dtype, DType::bf16);
-  EXPECT_EQ(parse(R"({"backend": {"precision": "float16"}})").dtype, DType::f16);
-  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32"}})").dtype, DType::f32);  // Mithril's backend dtype=
-  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32", "precision": "float32"}})").dtype, DType::f32);
-  EXPECT_EQ(parse(R"({"backend": "cpu"})").dtype, DType::f64);
-  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}})").mem_size, 1024);
-  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}, "mem_size": 1024})").mem_size, 1024);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float64"}})").precision(), DType::f64);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float32"}})").precision(), DType::f32);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "bfloat16"}})").precision(), DType::bf16);
+  EXPECT_EQ(parse(R"({"backend": {"precision": "float16"}})").precision(), DType::f16);
+  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32"}})").precision(), DType::f32);  // Mithril's backend dtype=
+  EXPECT_EQ(parse(R"({"backend": {"dtype": "f32", "precision": "float32"}})").precision(), DType::f32);
+  EXPECT_EQ(parse(R"({"backend": "cpu"})").precision(), DType::f64);
+  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}})").mem_size(), 1024);
+  EXPECT_EQ(parse(R"({"backend": {"mem_size": 1024}, "mem_size": 1024})").mem_size(), 1024);
   EXPECT_EQ(error_parsing(R"({"backend": {"dtype": "f32", "precision": "float16"}})"),
             "[compile options] backend.dtype and backend.precision name different dtypes (f32 and f16)");
   EXPECT_EQ(error_parsing(R"({"mem_size": 1, "backend": {"mem_size": 2}})"),
@@ -93,7 +93,7 @@ TEST(CompileOptionsFromJson, SwitchesOffAreAcceptedForKnobsWeDoNotHave) {
   // false asks for what compile() does anyway: honoured, not ignored.
   const CompileOptions o = parse(R"({"pjit": false, "vectorize": false, "torch_fx": false, "torch_dynamo": false,
       "mixed_precision": false, "backend": {"cudnn_benchmark": false, "enable_amp": false}})");
-  EXPECT_EQ(o.dtype, DType::f64);
+  EXPECT_EQ(o.precision(), DType::f64);
 }
 
 // Every seed knob this build does not have, with the message users see.
@@ -149,8 +149,8 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
        "'quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
        "float32, bfloat16 or float16 (backend precision)"},
       {R"({"backend": {"quantize": "int8"}})",
-       "'backend.quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
-       "float32, bfloat16 or float16 (backend precision)"},
+       "[backend cpu] quantize 'int8' is not available: this backend computes in floating point only (float64, "
+       "float32, bfloat16, float16)"},
       {R"({"jacobian_keys": ["w"]})",
        "'jacobian_keys' is not supported: full Jacobians are not available: evaluate() with output gradients "
        "returns vector-Jacobian products for the trainable keys"},
@@ -182,19 +182,19 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"backend": {"device_mesh": [4]}})",
        "'backend.device_mesh' is not supported: device meshes are not available: this build runs on one CPU device"},
       {R"({"backend": {"device": "cuda"}})",
-       "device 'cuda' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+       "[backend cpu] device 'cuda' is not available: this build has no GPU or TPU backend (devices: cpu)"},
       {R"({"backend": {"device": "gpu"}})",
-       "device 'gpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+       "[backend cpu] device 'gpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
       {R"({"backend": {"device": "tpu"}})",
-       "device 'tpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+       "[backend cpu] device 'tpu' is not available: this build has no GPU or TPU backend (devices: cpu)"},
       {R"({"backend": {"device": "cuda:1"}})",
-       "device 'cuda:1' is not available: this build has no GPU or TPU backend (devices: cpu)"},
+       "[backend cpu] device 'cuda:1' is not available: this build has no GPU or TPU backend (devices: cpu)"},
       {R"({"backend": {"device": "fpga"}})",
-       "device 'fpga' is not available: this build has the CPU backend only (devices: cpu)"},
+       "[backend cpu] device 'fpga' is not available: not a device of this backend (devices: cpu)"},
       {R"({"backend": {"name": "jax"}})",
-       "backend 'jax' is not available: this build has one backend, \"cpu\" (C++ kernels with OpenBLAS GEMM)"},
+       "backend 'jax' is not available in this build (backends: cpu, reference)"},
       {R"({"backend": "torch"})",
-       "backend 'torch' is not available: this build has one backend, \"cpu\" (C++ kernels with OpenBLAS GEMM)"},
+       "backend 'torch' is not available in this build (backends: cpu, reference)"},
   };
   for (const auto& [text, message] : cases)
     EXPECT_EQ(error_parsing(text), "[compile options] " + message) << text;
@@ -211,7 +211,7 @@ TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
             "constant_folding, dead_code_elimination, operator_fusion)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"backend": {"precison": "float32"}})"),
             "[compile options] unknown backend option 'backend.precison' (valid: device, dtype, mem_size, name, "
-            "pre_allocate, precision)");
+            "pre_allocate, precision, quantize)");
 }
 
 TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) {
@@ -243,7 +243,7 @@ TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) 
        "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"int32\""},
       {R"({"backend": {"precision": "float8"}})",
        "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"float8\""},
-      {R"({"backend": {"name": 1}})", "'backend.name' must be a backend name (\"cpu\"), got 1"},
+      {R"({"backend": {"name": 1}})", "'backend.name' must be a backend name (cpu, reference), got 1"},
       {R"({"backend": {"device": ["cpu"]}})", "'backend.device' must be a device name (\"cpu\"), got [\"cpu\"]"},
   };
   for (const auto& [text, message] : cases)
@@ -255,7 +255,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.inference = true;
   o.static_shapes = o.static_types = true;
   o.shapes = {{"x", {4, 3}}, {"b", {2}}};
-  o.mem_size = 1 << 20;
+  o.set_mem_size(1 << 20);
   o.profile = true;
   o.peak_gflops = 50;
   o.optimizations.operator_fusion = false;
@@ -266,7 +266,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.discard_keys = {"z"};
   o.trainable_keys = {"b"};
   o.data_keys = {"x"};
-  o.dtype = DType::f16;
+  o.set_precision(DType::f16);
 
   const json j = compile_options_to_json(o);
   EXPECT_EQ(j.at("backend"), json::parse(R"({"name": "cpu", "device": "cpu", "precision": "float16"})"));
@@ -277,7 +277,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(back.static_shapes, o.static_shapes);
   EXPECT_EQ(back.static_types, o.static_types);
   EXPECT_EQ(back.shapes, o.shapes);
-  EXPECT_EQ(back.mem_size, o.mem_size);
+  EXPECT_EQ(back.mem_size(), o.mem_size());
   EXPECT_EQ(back.profile, o.profile);
   EXPECT_EQ(back.peak_gflops, o.peak_gflops);
   EXPECT_EQ(back.peak_gbs, o.peak_gbs);
@@ -289,7 +289,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(back.discard_keys, o.discard_keys);
   EXPECT_EQ(back.trainable_keys, o.trainable_keys);
   EXPECT_EQ(back.data_keys, o.data_keys);
-  EXPECT_EQ(back.dtype, o.dtype);
+  EXPECT_EQ(back.precision(), o.precision());
   EXPECT_EQ(back.constant_keys.size(), 2u);  // the tensor constant comes back as its nested list
   EXPECT_EQ(compile_options_to_json(back), j);  // a fixed point
 }
@@ -338,7 +338,7 @@ TEST(LoadCompileOptions, InlineJsonFilesAndTheirErrors) {
     std::ofstream f(path);
     f << R"({"backend": {"precision": "float32"}})";
   }
-  EXPECT_EQ(load_compile_options(path).dtype, DType::f32);
+  EXPECT_EQ(load_compile_options(path).precision(), DType::f32);
   std::remove(path.c_str());
   EXPECT_EQ(error_of<ValueError>([&] { (void)load_compile_options(path); }),
             "[compile options] cannot read options file '" + path + "'");

@@ -82,9 +82,9 @@ TEST(StaticCompile, MemSizeBelowThePlanFailsAtCompileTime) {
   o.inference = true;
   const int64_t needed = compile(example_model(), o).planned_peak_bytes();
   ASSERT_GT(needed, 0);
-  o.mem_size = needed;  // exactly enough
+  o.set_mem_size(needed);  // exactly enough
   EXPECT_EQ(compile(example_model(), o).planned_peak_bytes(), needed);
-  o.mem_size = needed - 1;
+  o.set_mem_size(needed - 1);
   const std::string msg = error_of<ValueError>([&] { compile(example_model(), o); });
   EXPECT_NE(msg.find("[compile] the static memory plan needs " + std::to_string(needed) + " bytes"), std::string::npos)
       << msg;

@@ -41,7 +41,7 @@ struct Fixture {
 Fixture toy_setup(DType dtype = DType::f64) {
   const Network net = mlp_classifier(5, {7}, 3);
   CompileOptions co;
-  co.dtype = dtype;
+  co.set_precision(dtype);
   Rng rng(3);
   return {compile(classification_objective(net.model), co), init_params(net.params, rng, dtype)};
 }
@@ -197,7 +197,7 @@ TEST(Trainer, DigitsMlpLearnsInTwoEpochs) {
   const Split split = train_test_split(load_digits(), 0.2, 0);
   const Network net = mlp_classifier(64, {32}, 10);
   CompileOptions co;
-  co.dtype = DType::f32;
+  co.set_precision(DType::f32);
   Rng rng(0);
   OptimizerConfig oc;
   oc.name = "adam";
@@ -223,7 +223,7 @@ TEST(Trainer, MixedPrecisionBf16MatchesFloat32Accuracy) {
   const Network net = mlp_classifier(64, {64}, 10);
   auto train_once = [&](bool mixed) {
     CompileOptions co;
-    co.dtype = mixed ? DType::bf16 : DType::f32;
+    co.set_precision(mixed ? DType::bf16 : DType::f32);
     Rng rng(0);
     OptimizerConfig oc;
     oc.name = "adam";

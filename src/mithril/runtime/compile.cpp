@@ -5,7 +5,6 @@
 #include <mutex>
 #include <set>
 
-#include "mithril/backends/cpu/executor.h"
 #include "mithril/core/allocator.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -84,7 +83,7 @@ struct PhysicalModel::Impl {
     Signature signature;
     GraphProgram graph;  // after the passes
     std::vector<PassStat> passes;
-    std::unique_ptr<cpu::Executor> executor;  // fetches outputs, then gradients of trainable_keys
+    std::unique_ptr<Executable> executor;  // fetches outputs, then gradients of trainable_keys
     std::vector<Cotangent> cotangents;
     std::vector<size_t> gradient_counts;  // per trainable key: 0 for a tensor, n for a list of n
     // True when `feed` (input tensors only) and the cotangent keys are what this program takes.
@@ -128,11 +127,24 @@ PassStat merge_products_before_autodiff(GraphProgram& program, std::vector<Var>&
 
 PassOptions pass_options(const CompileOptions& o) {
   if (!env_flag("MITHRIL_OPTIMIZE")) return {false, false, false, false, false};
-  return {o.optimizations.constant_folding, o.optimizations.operator_fusion, o.optimizations.dead_code_elimination,
-          o.optimizations.common_subexpression, o.graph_optimization};
+  return o.backend_or_default().passes({o.optimizations.constant_folding, o.optimizations.operator_fusion,
+                                        o.optimizations.dead_code_elimination, o.optimizations.common_subexpression,
+                                        o.graph_optimization});
 }
 
 }  // namespace
+
+void CompileOptions::set_precision(DType precision) {
+  BackendOptions o = backend_or_default().options();
+  o.precision = precision;
+  backend = make_backend(backend_or_default().name(), o);
+}
+
+void CompileOptions::set_mem_size(int64_t bytes) {
+  BackendOptions o = backend_or_default().options();
+  o.mem_size = bytes;
+  backend = make_backend(backend_or_default().name(), o);
+}
 
 Data data_from_json(const json& value, bool is_list, DType dtype) {
   if (!is_list) return Data(io::tensor_from_json(value, dtype));
@@ -141,10 +153,17 @@ Data data_from_json(const json& value, bool is_list, DType dtype) {
   return Data(std::move(list));
 }
 
+PhysicalModel compile(const logical::Model& model, BackendPtr backend, CompileOptions options) {
+  MI_CHECK(backend != nullptr, ValueError, "[compile] backend is null");
+  options.backend = std::move(backend);
+  return compile(model, options);
+}
+
 PhysicalModel compile(const logical::Model& model, const CompileOptions& options) {
   auto impl = std::make_shared<PhysicalModel::Impl>();
   impl->flat = logical::flatten(model);
   impl->options = options;
+  if (!impl->options.backend) impl->options.backend = default_backend();
   if (options.static_inference) {
     impl->options.inference = impl->options.static_shapes = impl->options.static_types = true;
   }
@@ -164,7 +183,7 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     MI_CHECK(edge.producer < 0, ValueError, "[compile] constant key '{}' is an output of the model", key);
     impl->constant_values[e] = value;
     if (is_tensor_kind(edge.kind))
-      impl->constants[e] = data_from_json(value, edge.kind == PortKind::tensor_list_input, options.dtype);
+      impl->constants[e] = data_from_json(value, edge.kind == PortKind::tensor_list_input, options.precision());
   }
   for (const auto& [key, data] : options.constant_tensors) {
     const EdgeId e = edge_of(key, "constant key");
@@ -177,7 +196,7 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     if (edge.producer >= 0 || !edge.value || impl->is_constant(e)) continue;
     impl->constant_values[e] = *edge.value;
     if (is_tensor_kind(edge.kind))
-      impl->constants[e] = data_from_json(*edge.value, edge.kind == PortKind::tensor_list_input, options.dtype);
+      impl->constants[e] = data_from_json(*edge.value, edge.kind == PortKind::tensor_list_input, options.precision());
   }
 
   // Outputs minus discards; then the calls they need and the inputs those read. As in
@@ -383,9 +402,9 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vect
                  "[evaluate] input '{}' has shape {} but the model was compiled with static shape {}", input_keys[i],
                  shape_str(x.shape()), s == options.shapes.end() ? "(none)" : shape_str(s->second));
       }
-      MI_CHECK(!options.static_types || x.dtype() == options.dtype, DTypeError,
+      MI_CHECK(!options.static_types || x.dtype() == options.precision(), DTypeError,
                "[evaluate] input '{}' has dtype {} but the model was compiled with static dtype {}", input_keys[i],
-               dtype_name(x.dtype()), dtype_name(options.dtype));
+               dtype_name(x.dtype()), dtype_name(options.precision()));
       sig.shapes.push_back(x.shape());
       sig.dtypes.push_back(x.dtype());
     }
@@ -408,7 +427,7 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::static_signature(bool gradie
       missing.push_back(key);
       continue;
     }
-    sig.add_tensor(s->second, options.dtype);
+    sig.add_tensor(s->second, options.precision());
   }
   MI_CHECK(missing.empty(), KeyError, "[compile] static_shapes needs a shape for every input; missing: {}",
            fmt::join(missing, ", "));
@@ -495,12 +514,14 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
     if (!forward_stats.empty()) forward_stats.push_back({"autodiff", before, g.nodes().size()});
   }
   for (const Var& v : fetch) p->graph.outputs.push_back(v.id());
-  p->passes = optimize(p->graph, passes, cpu::run_node);
+  const Backend& backend = *options.backend;
+  p->passes = optimize(p->graph, passes, [&backend](const Node& node, const Graph& graph, const std::vector<Tensor>& in) {
+    return backend.run_node(node, graph, in);
+  });
   p->passes.insert(p->passes.begin(), forward_stats.begin(), forward_stats.end());
-  cpu::ExecutorOptions eo;
+  ExecutableOptions eo;
   eo.profile = options.profile;
-  eo.mem_size = options.mem_size;
-  p->executor = std::make_unique<cpu::Executor>(*p->graph.graph, p->graph.outputs, eo);
+  p->executor = backend.compile(p->graph, eo);
   return p;
 }
 
@@ -558,7 +579,7 @@ ProgramReport report_of(const PhysicalModel::Impl::Program& program) {
   const PhysicalModel::Impl::Program* p = &program;
   ProgramReport r;
   for (const PassStat& s : p->passes) r.passes.push_back({s.name, s.nodes_before, s.nodes_after});
-  const cpu::Executor& ex = *p->executor;
+  const Executable& ex = *p->executor;
   const MemoryPlan& plan = ex.memory_plan();
   r.nodes = ex.num_steps();
   r.arena_bytes = plan.arena_bytes;
@@ -581,7 +602,7 @@ ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& 
     MI_CHECK(s != input_shapes.end(), KeyError, "[program] no shape given for input '{}'", key);
     MI_CHECK(m.flat.edges[static_cast<size_t>(*m.flat.find(key))].kind == PortKind::tensor_input, ValueError,
              "[program] '{}' is a list of tensors: its shapes cannot be given as one shape", key);
-    sig.add_tensor(s->second, m.options.dtype);
+    sig.add_tensor(s->second, m.options.precision());
   }
   for (const auto& [key, shape] : input_shapes)
     MI_CHECK(std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end(), KeyError,
@@ -663,7 +684,7 @@ std::map<std::string, PhysicalModel::KeyInfo> PhysicalModel::infer_shapes(
     const EdgeId e = *m.flat.find(key);
     MI_CHECK(m.flat.edges[static_cast<size_t>(e)].kind == PortKind::tensor_input, ValueError,
              "[shapes] '{}' is a list of tensors: its shapes cannot be given as one shape", key);
-    b.vars.emplace(e, g.input(key, shape, m.options.dtype));
+    b.vars.emplace(e, g.input(key, shape, m.options.precision()));
   }
   m.build_calls(g, b, true);
   std::map<std::string, KeyInfo> out;

@@ -3,11 +3,13 @@
 // inference-only, the autodiff gradient graph) that the CPU backend runs.
 #pragma once
 
+#include <concepts>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "mithril/backends/backend.h"
 #include "mithril/core/tensor.h"
 #include "mithril/logical/flatten.h"
 #include "mithril/logical/model.h"
@@ -38,7 +40,15 @@ struct CompileOptions {
   std::vector<std::string> trainable_keys;  // extra keys to differentiate
   std::vector<std::string> data_keys;       // runtime inputs that get no gradient (Mithril's data_keys)
   bool inference = false;                 // no gradient graph
-  DType dtype = DType::f64;               // dtype of parameters, inputs and constants
+  // The engine that runs the programs, with its options (precision: the dtype of parameters,
+  // inputs and constants; device; mem_size). Null: the default backend, cpu in float64.
+  BackendPtr backend;
+  const Backend& backend_or_default() const { return backend ? *backend : *default_backend(); }
+  DType precision() const { return backend_or_default().precision(); }
+  int64_t mem_size() const { return backend_or_default().options().mem_size; }
+  // Rebuild the backend (same name, other options kept) with another precision or mem_size.
+  void set_precision(DType precision);
+  void set_mem_size(int64_t bytes);
 
   // Graph passes run on every program (forward plus gradient graph) before it is planned.
   // MITHRIL_OPTIMIZE=0 turns all of them off whatever is set here.
@@ -53,13 +63,12 @@ struct CompileOptions {
 
   // Static compilation: with static_shapes every input key needs a shape in `shapes`; compile()
   // builds and plans the program then (a plan over mem_size fails here), and evaluate() rejects
-  // other shapes. static_types rejects inputs whose dtype is not `dtype` instead of building a
-  // program for them. static_inference = inference + static_shapes + static_types.
+  // other shapes. static_types rejects inputs whose dtype is not the backend precision instead of
+  // building a program for them. static_inference = inference + static_shapes + static_types.
   std::map<std::string, Shape> shapes;
   bool static_shapes = false;
   bool static_types = false;
   bool static_inference = false;
-  int64_t mem_size = 0;  // > 0: cap in bytes on a program's planned peak (arena + outputs)
 
   // Time every kernel call: PhysicalModel::profile_stats(). Off, the run loop reads no clock.
   bool profile = false;
@@ -144,5 +153,13 @@ class PhysicalModel {
 };
 
 PhysicalModel compile(const logical::Model& model, const CompileOptions& options = {});
+// The same on `backend` (CpuBackend({.precision = DType::f32}), ReferenceBackend(), ...), which
+// replaces options.backend.
+PhysicalModel compile(const logical::Model& model, BackendPtr backend, CompileOptions options = {});
+template <class B>
+  requires std::derived_from<B, Backend>
+PhysicalModel compile(const logical::Model& model, B backend, CompileOptions options = {}) {
+  return compile(model, std::make_shared<const B>(std::move(backend)), std::move(options));
+}
 
 }  // namespace mithril

@@ -98,7 +98,7 @@ constexpr std::string_view kTopLevel[] = {
     "optimizations", "peak_gbs", "peak_gflops", "pre_allocate", "profile", "safe_names", "safe_shapes", "shapes",
     "static_inference", "static_keys", "static_shapes", "static_types", "trainable_keys", "use_short_namings",
 };
-constexpr std::string_view kBackend[] = {"device", "dtype", "mem_size", "name", "pre_allocate", "precision"};
+constexpr std::string_view kBackend[] = {"device", "dtype", "mem_size", "name", "pre_allocate", "precision", "quantize"};
 constexpr std::string_view kOptimizations[] = {"common_subexpression", "constant_folding", "dead_code_elimination",
                                                "operator_fusion"};
 
@@ -179,45 +179,52 @@ DType as_precision(const json& v, const std::string& path) {
   return dtype;
 }
 
-void set_mem_size(CompileOptions& o, std::optional<int64_t>& seen, const json& v, const std::string& path) {
+// What the JSON names of a backend set, applied once at the end so the backend checks them together.
+struct BackendSpec {
+  std::string name;
+  BackendOptions options;
+  std::optional<int64_t> mem_size;  // given at the top level or in "backend": both must agree
+};
+
+void set_mem_size(BackendSpec& spec, const json& v, const std::string& path) {
   const int64_t bytes = as_byte_count(v, path);
-  MI_CHECK(!seen || *seen == bytes, ValueError, "[compile options] mem_size is given twice with different values: {} and {}",
-           *seen, bytes);
-  seen = o.mem_size = bytes;
+  MI_CHECK(!spec.mem_size || *spec.mem_size == bytes, ValueError,
+           "[compile options] mem_size is given twice with different values: {} and {}", *spec.mem_size, bytes);
+  spec.mem_size = spec.options.mem_size = bytes;
 }
 
-void apply_backend(const json& backend, CompileOptions& o, std::optional<int64_t>& mem_size) {
-  if (backend.is_string()) return apply_backend(json{{"name", backend}}, o, mem_size);
+void apply_backend(const json& backend, BackendSpec& spec) {
+  if (backend.is_string()) return apply_backend(json{{"name", backend}}, spec);
   as_object(backend, "backend", "an object such as {\"name\": \"cpu\", \"precision\": \"float32\"} or \"cpu\"");
   std::optional<DType> dtype_seen;
   std::string dtype_path;
   for (const auto& [name, v] : backend.items()) {
     const std::string path = "backend." + name;
+    if (name == "quantize") {  // the backend says whether it has quantized kernels
+      if (!v.is_string()) wrong_type(path, "a quantization format name (\"int8\", \"q8_0\", \"q4_0\", ...)", v);
+      spec.options.quantize = v.get<std::string>();
+      continue;
+    }
     if (fixed_behaviour_knob(name, path, v)) continue;
     if (name == "name") {
-      if (!v.is_string()) wrong_type(path, "a backend name (\"cpu\")", v);
-      MI_CHECK(v.get<std::string>() == "cpu", ValueError,
-               "[compile options] backend '{}' is not available: this build has one backend, \"cpu\" (C++ kernels "
-               "with OpenBLAS GEMM)",
-               v.get<std::string>());
+      if (!v.is_string()) wrong_type(path, fmt::format("a backend name ({})", fmt::join(BackendRegistry::instance().names(), ", ")), v);
+      try {
+        spec.name = BackendRegistry::instance().find(v.get<std::string>()).name;
+      } catch (const KeyError& e) {
+        MI_THROW(ValueError, "[compile options] {}", e.what());
+      }
     } else if (name == "device") {
       if (!v.is_string()) wrong_type(path, "a device name (\"cpu\")", v);
-      std::string device = v.get<std::string>();
-      std::transform(device.begin(), device.end(), device.begin(), [](unsigned char c) { return std::tolower(c); });
-      const bool accelerator = device.starts_with("cuda") || device.starts_with("gpu") || device.starts_with("tpu") ||
-                               device.starts_with("mps") || device.starts_with("metal");
-      MI_CHECK(device == "cpu", ValueError, "[compile options] device '{}' is not available: {} (devices: cpu)",
-               v.get<std::string>(),
-               accelerator ? "this build has no GPU or TPU backend" : "this build has the CPU backend only");
+      spec.options.device = v.get<std::string>();
     } else if (name == "precision" || name == "dtype") {
       const DType dtype = as_precision(v, path);
       MI_CHECK(!dtype_seen || *dtype_seen == dtype, ValueError,
                "[compile options] {} and {} name different dtypes ({} and {})", dtype_path, path,
                dtype_name(*dtype_seen), dtype_name(dtype));
-      dtype_seen = o.dtype = dtype;
+      dtype_seen = spec.options.precision = dtype;
       dtype_path = path;
     } else if (name == "mem_size") {
-      set_mem_size(o, mem_size, v, path);
+      set_mem_size(spec, v, path);
     } else {
       unknown("backend option", path, kBackend);
     }
@@ -245,22 +252,12 @@ void add_constant_keys(const json& v, const std::string& path, CompileOptions& o
   }
 }
 
-std::string_view precision_name(DType dtype) {
-  switch (dtype) {
-    case DType::f64: return "float64";
-    case DType::f32: return "float32";
-    case DType::bf16: return "bfloat16";
-    case DType::f16: return "float16";
-    default: return dtype_name(dtype);
-  }
-}
-
 }  // namespace
 
 CompileOptions compile_options_from_json(const json& options, CompileOptions base) {
   as_object(options, "compile options", "a JSON object {option: value}");
   CompileOptions o = std::move(base);
-  std::optional<int64_t> mem_size;
+  BackendSpec backend{std::string(o.backend_or_default().name()), o.backend_or_default().options(), std::nullopt};
   for (const auto& [name, v] : options.items()) {
     if (fixed_behaviour_knob(name, name, v)) continue;
     if (name == "inference") o.inference = as_bool(v, name);
@@ -271,9 +268,9 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
     else if (name == "graph_optimization") o.graph_optimization = as_bool(v, name);
     else if (name == "peak_gflops") o.peak_gflops = as_rate(v, name);
     else if (name == "peak_gbs") o.peak_gbs = as_rate(v, name);
-    else if (name == "mem_size") set_mem_size(o, mem_size, v, name);
+    else if (name == "mem_size") set_mem_size(backend, v, name);
     else if (name == "optimizations") apply_optimizations(v, o.optimizations);
-    else if (name == "backend") apply_backend(v, o, mem_size);
+    else if (name == "backend") apply_backend(v, backend);
     else if (name == "constant_keys" || name == "static_keys") add_constant_keys(v, name, o);
     else if (name == "discard_keys") o.discard_keys = as_key_list(v, name);
     else if (name == "trainable_keys") o.trainable_keys = as_key_list(v, name);
@@ -285,19 +282,27 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
       unknown("option", name, kTopLevel);
     }
   }
+  try {
+    o.backend = make_backend(backend.name, backend.options);
+  } catch (const ValueError& e) {
+    MI_THROW(ValueError, "[compile options] {}", e.what());
+  }
   return o;
 }
 
 json compile_options_to_json(const CompileOptions& o) {
   json j;
-  j["backend"] = {{"name", "cpu"}, {"device", "cpu"}, {"precision", precision_name(o.dtype)}};
+  const Backend& backend = o.backend_or_default();
+  j["backend"] = {{"name", backend.name()}, {"device", backend.options().device},
+                  {"precision", precision_name(backend.precision())}};
+  if (!backend.options().quantize.empty()) j["backend"]["quantize"] = backend.options().quantize;
   j["inference"] = o.inference;
   j["static_inference"] = o.static_inference;
   j["static_shapes"] = o.static_shapes;
   j["static_types"] = o.static_types;
   j["shapes"] = json::object();
   for (const auto& [key, shape] : o.shapes) j["shapes"][key] = shape;
-  j["mem_size"] = o.mem_size;
+  j["mem_size"] = o.mem_size();
   j["profile"] = o.profile;
   j["peak_gflops"] = o.peak_gflops;
   j["peak_gbs"] = o.peak_gbs;

@@ -6,7 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "mithril/backends/cpu/executor.h"
+#include "mithril/backends/executable.h"
 #include "mithril/core/allocator.h"
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
@@ -22,7 +22,7 @@ std::string shapes_str(const std::vector<Shape>& shapes) {
 }
 
 // "matmul (4,3) (3,2) -> (4,2)": the op with its attributes and the step's shapes.
-std::string step_detail(const cpu::StepInfo& s) {
+std::string step_detail(const StepInfo& s) {
   return fmt::format("{} {} -> {}", s.op->to_string(), shapes_str(s.signature.input_shapes),
                      shapes_str(s.signature.output_shapes));
 }
@@ -75,11 +75,11 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   auto& nodes = st.execution_breakdown.nodes;
   auto& ops = st.execution_breakdown.op_types;
   double first_us = -1;
-  std::vector<std::vector<cpu::RunTrace>> traces;  // per program: its last traced runs
+  std::vector<std::vector<RunTrace>> traces;  // per program: its last traced runs
   for (const ProfiledProgram& p : programs) traces.push_back(p.executor->profile_trace());
   for (size_t pi = 0; pi < programs.size(); ++pi) {
     const ProfiledProgram& p = programs[pi];
-    const cpu::StepTimes times = p.executor->profile_times();
+    const StepTimes times = p.executor->profile_times();
     if (times.runs == 0) continue;
     st.runs += times.runs;
     st.total_seconds += times.total_seconds;
@@ -87,7 +87,7 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
     const auto& info = p.executor->step_info();
     for (size_t i = 0; i < info.size(); ++i) {
       if (times.calls[i] == 0) continue;  // aliased reshapes: no kernel call
-      const cpu::StepInfo& s = info[i];
+      const StepInfo& s = info[i];
       ProfileRow r;
       r.name = fmt::format("{} n{}", p.label, s.node);
       r.op = std::string(s.op->name());
@@ -114,7 +114,7 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
       o.bytes += r.bytes;
       nodes.push_back(std::move(r));
     }
-    for (const cpu::RunTrace& run : traces[pi])
+    for (const RunTrace& run : traces[pi])
       if (first_us < 0 || run.start_us < first_us) first_us = run.start_us;
   }
   for (ProfileRow& r : nodes) finish_row(r, st.kernel_seconds, peaks);
@@ -128,11 +128,11 @@ ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const
   for (size_t pi = 0; pi < programs.size(); ++pi) {
     const ProfiledProgram& p = programs[pi];
     const auto& info = p.executor->step_info();
-    const std::vector<cpu::RunTrace>& runs = traces[pi];
+    const std::vector<RunTrace>& runs = traces[pi];
     std::vector<std::string> details;  // per step, formatted once for all traced runs
     if (!runs.empty())
-      for (const cpu::StepInfo& s : info) details.push_back(fmt::format("{} n{}: {}", p.label, s.node, step_detail(s)));
-    for (const cpu::RunTrace& run : runs) {
+      for (const StepInfo& s : info) details.push_back(fmt::format("{} n{}: {}", p.label, s.node, step_detail(s)));
+    for (const RunTrace& run : runs) {
       const int64_t tid = tids.emplace(run.thread, static_cast<int64_t>(tids.size()) + 1).first->second;
       st.trace.push_back({p.label, "run", "", run.start_us - first_us, run.duration_us, tid});
       for (size_t i = 0; i < info.size(); ++i) {

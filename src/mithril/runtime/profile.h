@@ -12,9 +12,7 @@
 namespace mithril {
 
 class PhysicalModel;
-namespace cpu {
-class Executor;
-}
+class Executable;
 
 // One row of the execution breakdown: a node of a program, or every node of one op type.
 struct ProfileRow {
@@ -57,7 +55,7 @@ struct ProfileStats {
 // A program's executor and its name in the breakdown ("forward", "train", "forward #2", ...).
 struct ProfiledProgram {
   std::string label;
-  const cpu::Executor* executor;
+  const Executable* executor;
 };
 // Sums the executors' step times into ProfileStats (PhysicalModel::profile_stats() calls this).
 ProfileStats collect_profile(const std::vector<ProfiledProgram>& programs, const MachinePeaks& peaks);

@@ -239,7 +239,7 @@ std::string sample_text(const CharTextDataset& text, const Network& net, const T
            "[config] sample needs a non-empty prompt, length >= 0 and temperature > 0");
   CompileOptions co;
   co.inference = true;
-  co.dtype = DType::f32;
+  co.set_precision(DType::f32);
   const PhysicalModel pm = compile(net.model, co);
   const Tensor& pos = params.at("pos_emb");
   const int64_t context = pos.dim(0);
@@ -282,7 +282,7 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   const bool mixed = config.precision == "bf16";
   const DType master = config.precision == "f64" ? DType::f64 : DType::f32;
   CompileOptions co;
-  co.dtype = mixed ? DType::bf16 : master;
+  co.set_precision(mixed ? DType::bf16 : master);
   const PhysicalModel model = compile(objective(config, net.model), co);
   Rng init_rng = Rng::stream(config.seed, 1);
   const TensorMap params = init_params(net.params, init_rng, master);

@@ -94,17 +94,17 @@ void where_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) 
 }
 
 template <OpKind K, typename... Ts>
-void add_arith(KernelRegistry& r) {
+void add_arith(KernelTable& r) {
   (r.add(K, dtype_of_v<Ts>, arith_kernel<Ts, K>, fmt::format("{}_{}", op_name(K), dtype_name(dtype_of_v<Ts>))), ...);
 }
 template <OpKind K, typename... Ts>
-void add_compare(KernelRegistry& r) {
+void add_compare(KernelTable& r) {
   (r.add(K, dtype_of_v<Ts>, compare_kernel<Ts, K>, fmt::format("{}_{}", op_name(K), dtype_name(dtype_of_v<Ts>))), ...);
 }
 
 }  // namespace
 
-void register_binary_kernels(KernelRegistry& r) {
+void register_binary_kernels(KernelTable& r) {
   add_arith<OpKind::Add, double, float, int8_t, int32_t, int64_t>(r);
   add_arith<OpKind::Sub, double, float, int8_t, int32_t, int64_t>(r);
   add_arith<OpKind::Mul, double, float, int8_t, int32_t, int64_t>(r);

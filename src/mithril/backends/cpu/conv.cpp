@@ -404,7 +404,7 @@ void avg_pool_backward_kernel(const Op& op, std::span<const Tensor> in, std::spa
 }
 
 template <typename T>
-void add_float_kernels(KernelRegistry& r) {
+void add_float_kernels(KernelTable& r) {
   const auto name = [](const char* op) { return fmt::format("{}_{}", op, dtype_name(dtype_of_v<T>)); };
   const auto gemm_name = [](const char* op) { return fmt::format("{}_{}_{}", op, gemm_engine(), dtype_name(dtype_of_v<T>)); };
   const DType t = dtype_of_v<T>;
@@ -421,7 +421,7 @@ void add_float_kernels(KernelRegistry& r) {
 
 }  // namespace
 
-void register_conv_kernels(KernelRegistry& r) {
+void register_conv_kernels(KernelTable& r) {
   add_float_kernels<double>(r);
   add_float_kernels<float>(r);
 }

@@ -61,7 +61,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
       si.signature.output_shapes.push_back(graph.value(v).shape);
       si.signature.output_dtypes.push_back(graph.value(v).dtype);
     }
-    si.kernel = &KernelRegistry::instance().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
+    si.kernel = &kernel_table().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
     si.cost = node.op->cost(si.signature);
     const int s = static_cast<int>(steps_.size());
     Step step{node.op.get(), si.kernel->fn, static_cast<uint32_t>(arg_values_.size()), static_cast<uint32_t>(node.inputs.size()),
@@ -181,14 +181,6 @@ std::unique_ptr<Executor::Context> Executor::make_context() const {
       ctx->args[a] = graph_.constant_value(v).contiguous();
   }
   return ctx;
-}
-
-std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) const {
-  std::vector<const Tensor*> ptrs;
-  for (const Tensor& t : inputs) ptrs.push_back(&t);
-  std::vector<Tensor> results;
-  run(ptrs, results);
-  return results;
 }
 
 void Executor::run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const {
@@ -330,15 +322,7 @@ void Executor::reset_profile() const {
 }
 
 std::vector<Tensor> run_node(const Node& node, const Graph& graph, const std::vector<Tensor>& inputs) {
-  std::vector<DType> in_dtypes, out_dtypes;
-  for (ValueId v : node.inputs) in_dtypes.push_back(graph.value(v).dtype);
-  for (ValueId v : node.outputs) out_dtypes.push_back(graph.value(v).dtype);
-  const KernelEntry& k = KernelRegistry::instance().find(*node.op, in_dtypes, out_dtypes);
-  std::vector<Tensor> ins, outs;
-  for (const Tensor& t : inputs) ins.push_back(t.contiguous());
-  for (ValueId v : node.outputs) outs.push_back(Tensor::empty(graph.value(v).shape, graph.value(v).dtype));
-  k.fn(*node.op, ins, outs);
-  return outs;
+  return mithril::run_node(kernel_table(), node, graph, inputs);
 }
 
 std::vector<Tensor> run_graph(const Graph& graph, const std::vector<Var>& outputs, const std::vector<Tensor>& inputs) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mithril/backends/cpu/registry.h"
+#include "mithril/backends/executable.h"
 #include "mithril/graph/ir.h"
 #include "mithril/graph/memory_plan.h"
 
@@ -25,59 +26,30 @@ struct ExecutorOptions {
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
 };
 
-// What the profiler and summaries know about one step.
-struct StepInfo {
-  NodeId node;
-  const Op* op;
-  const KernelEntry* kernel;
-  OpSignature signature;
-  Cost cost;
-  bool aliased;  // a reshape/identity of a dead input: the output is the input's bytes, no call
-};
-
-// Accumulated step times of a profiling executor.
-struct StepTimes {
-  int64_t runs = 0;
-  double total_seconds = 0;           // wall time of whole run() calls
-  std::vector<int64_t> calls;         // per step
-  std::vector<double> seconds;        // per step
-};
-
-// One profiled run: when it and every step started and how long they took. Times are
-// microseconds of std::chrono::steady_clock (since its epoch), so runs of several executors in
-// one process share a time line.
-struct RunTrace {
-  double start_us = 0, duration_us = 0;
-  std::vector<double> step_start_us, step_duration_us;  // per step; aliased steps: 0 duration
-  size_t thread = 0;  // hash of the calling thread's id: concurrent runs go on separate tracks
-};
-
-class Executor {
+class Executor final : public Executable {
  public:
   Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOptions options = {});
-  ~Executor();
+  ~Executor() override;
 
-  // `inputs` follow graph.inputs() order; shapes and dtypes must match exactly.
-  std::vector<Tensor> run(const std::vector<Tensor>& inputs) const;
-  // The same without copies: `results` is resized to the number of outputs and overwritten.
-  void run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const;
+  using Executable::run;
+  // `inputs` follow graph.inputs() order; shapes and dtypes must match exactly. `results` is
+  // resized to the number of outputs and overwritten.
+  void run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const override;
 
-  size_t num_steps() const { return steps_.size(); }
-  const std::vector<StepInfo>& step_info() const { return info_; }
-  const MemoryPlan& memory_plan() const { return plan_; }
-  int64_t output_bytes() const { return output_bytes_; }
+  size_t num_steps() const override { return steps_.size(); }
+  const std::vector<StepInfo>& step_info() const override { return info_; }
+  const MemoryPlan& memory_plan() const override { return plan_; }
+  int64_t output_bytes() const override { return output_bytes_; }
   // Byte offset of a value's buffer in the arena; -1 for values outside it (inputs, constants,
   // outputs, values no step computes).
   int64_t arena_offset(ValueId v) const {
     const int b = buffer_of_[static_cast<size_t>(v)];
     return b < 0 ? -1 : plan_.offsets[static_cast<size_t>(b)];
   }
-  // Arena plus outputs: the bytes one run() needs beyond its inputs and constants.
-  int64_t planned_peak_bytes() const { return plan_.arena_bytes + output_bytes_; }
-  StepTimes profile_times() const;
+  StepTimes profile_times() const override;
   // The last ExecutorOptions::trace_runs profiled runs, oldest first.
-  std::vector<RunTrace> profile_trace() const;
-  void reset_profile() const;
+  std::vector<RunTrace> profile_trace() const override;
+  void reset_profile() const override;
 
  private:
   struct Step {
@@ -119,7 +91,7 @@ class Executor {
   mutable std::deque<RunTrace> traces_;
 };
 
-// Runs one node on constant inputs with its registered kernel (constant folding).
+// Runs one node on constant inputs with its CPU kernel (constant folding).
 std::vector<Tensor> run_node(const Node& node, const Graph& graph, const std::vector<Tensor>& inputs);
 
 // Convenience: run `graph` once for `outputs` with inputs in graph.inputs() order.

@@ -51,7 +51,7 @@ void run_steps(const FusedOp& op, std::span<const Tensor> in, Tensor& out, size_
     std::vector<DType> dts;
     for (int a : step.args) dts.push_back(a == FusedStep::kRunning ? op.dtype : in[static_cast<size_t>(a)].dtype());
     const DType out_dt[] = {op.dtype};
-    kernels.push_back(&KernelRegistry::instance().find(*step.op, dts, out_dt));
+    kernels.push_back(&kernel_table().find(*step.op, dts, out_dt));
   }
   const Tensor out2d = out.reshape({rows, cols});
   const int64_t block_rows = std::max<int64_t>(1, kBlockElements / std::max<int64_t>(cols, 1));
@@ -167,7 +167,7 @@ void fused_linear_kernel(const Op& base, std::span<const Tensor> in, std::span<T
 
 }  // namespace
 
-void register_fused_kernels(KernelRegistry& r) {
+void register_fused_kernels(KernelTable& r) {
   add_for_dtypes(r, OpKind::FusedElementwise, {DType::f64, DType::f32, DType::f16, DType::bf16, DType::i64, DType::i32, DType::i8, DType::b8},
                  fused_elementwise_kernel, "fused_elementwise");
   const std::string engine = gemm_engine();

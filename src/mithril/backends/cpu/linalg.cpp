@@ -128,7 +128,7 @@ void matmul_low_precision_kernel(const Op& op, std::span<const Tensor> in, std::
 
 }  // namespace
 
-void register_linalg_kernels(KernelRegistry& r) {
+void register_linalg_kernels(KernelTable& r) {
   const std::string engine = gemm_engine();
   r.add(OpKind::MatMul, DType::f64, matmul_kernel<double, matmul_gemm<double>>, "matmul_f64_" + engine);
   r.add(OpKind::MatMul, DType::f32, matmul_kernel<float, matmul_gemm<float>>, "matmul_f32_" + engine);

@@ -189,7 +189,7 @@ void binary_cross_entropy_kernel(const Op& op, std::span<const Tensor> in, std::
 }
 
 template <typename T>
-void add_loss_kernels(KernelRegistry& r) {
+void add_loss_kernels(KernelTable& r) {
   const DType dt = dtype_of_v<T>;
   for (OpKind k : {OpKind::SquaredError, OpKind::AbsoluteError, OpKind::HingeLoss, OpKind::QuadHingeLoss,
                    OpKind::QuantileLoss, OpKind::KLDivergence})
@@ -201,7 +201,7 @@ void add_loss_kernels(KernelRegistry& r) {
 
 }  // namespace
 
-void register_loss_kernels(KernelRegistry& r) {
+void register_loss_kernels(KernelTable& r) {
   add_loss_kernels<double>(r);
   add_loss_kernels<float>(r);
 }

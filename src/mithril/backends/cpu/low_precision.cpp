@@ -84,7 +84,7 @@ void low_precision_kernel(const Op& op, std::span<const Tensor> in, std::span<Te
 
 }  // namespace
 
-void register_low_precision_kernels(KernelRegistry& r) {
+void register_low_precision_kernels(KernelTable& r) {
   for (int k = 0; k < kNumOps; ++k) {
     const auto kind = static_cast<OpKind>(k);
     if (!r.has(kind, DType::f32)) continue;

@@ -385,7 +385,7 @@ void softmax_last_axis_kernel(const Op& op, std::span<const Tensor> in, std::spa
 }
 
 template <typename... Ts, typename F>
-void add_all(KernelRegistry& r, OpKind kind, F make) {
+void add_all(KernelTable& r, OpKind kind, F make) {
   (r.add(kind, dtype_of_v<Ts>, make(static_cast<Ts*>(nullptr)),
          fmt::format("{}_{}", op_name(kind), dtype_name(dtype_of_v<Ts>))),
    ...);
@@ -393,7 +393,7 @@ void add_all(KernelRegistry& r, OpKind kind, F make) {
 
 }  // namespace
 
-void register_reduce_kernels(KernelRegistry& r) {
+void register_reduce_kernels(KernelTable& r) {
   using K = OpKind;
   // Each lambda maps a dtype tag to the kernel instantiated for it.
   add_all<double, float, int32_t, int64_t>(r, K::Sum, []<typename T>(T*) -> KernelFn { return sum_kernel<T>; });

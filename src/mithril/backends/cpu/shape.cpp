@@ -414,13 +414,13 @@ void one_hot_kernel(const Op& op, std::span<const Tensor> in, std::span<Tensor> 
 
 // Registers pick.template operator()<T>() for each dtype in `dtypes`.
 template <typename Pick>
-void add_typed(KernelRegistry& r, OpKind kind, std::initializer_list<DType> dtypes, const char* name, Pick pick) {
+void add_typed(KernelTable& r, OpKind kind, std::initializer_list<DType> dtypes, const char* name, Pick pick) {
   for (DType d : dtypes) r.add(kind, d, dispatch_dtype(d, pick), fmt::format("{}_{}", name, dtype_name(d)));
 }
 
 }  // namespace
 
-void register_shape_kernels(KernelRegistry& r) {
+void register_shape_kernels(KernelTable& r) {
   add_for_dtypes(r, OpKind::Cast, kAllDTypes, cast_kernel, "cast");
   add_for_dtypes(r, OpKind::Reshape, kAllDTypes, reshape_kernel, "reshape");
   add_for_dtypes(r, OpKind::BroadcastTo, kAllDTypes, broadcast_kernel, "broadcast_to");

@@ -147,19 +147,19 @@ void copy_kernel(const Op&, std::span<const Tensor> in, std::span<Tensor> out) {
 std::string kernel_name(OpKind k, DType t) { return fmt::format("{}_{}", op_name(k), dtype_name(t)); }
 
 template <OpKind K, typename... Ts>
-void add_numeric(KernelRegistry& r) {
+void add_numeric(KernelTable& r) {
   (r.add(K, dtype_of_v<Ts>, numeric_kernel<Ts, K>, kernel_name(K, dtype_of_v<Ts>)), ...);
 }
 
 template <OpKind... Ks>
-void add_float(KernelRegistry& r) {
+void add_float(KernelTable& r) {
   (r.add(Ks, DType::f64, float_kernel<double, Ks>, kernel_name(Ks, DType::f64)), ...);
   (r.add(Ks, DType::f32, float_kernel<float, Ks>, kernel_name(Ks, DType::f32)), ...);
 }
 
 }  // namespace
 
-void register_unary_kernels(KernelRegistry& r) {
+void register_unary_kernels(KernelTable& r) {
   add_numeric<OpKind::Neg, double, float, int8_t, int32_t, int64_t>(r);
   add_numeric<OpKind::Abs, double, float, int8_t, int32_t, int64_t>(r);
   add_numeric<OpKind::Sign, double, float, int8_t, int32_t, int64_t>(r);

@@ -1,0 +1,13 @@
+#include "mithril/backends/reference/reference_backend.h"
+
+namespace mithril::reference {
+
+const KernelTable& kernel_table() {
+  static const KernelTable table = [] {
+    KernelTable t("reference");
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace mithril::reference
