@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
       o.inference = true;
       if (!optimize) {
         o.optimizations = {false, false, false, false};
-        o.graph_optimization = false;
+        o.optimizations.graph_optimization = false;
       }
       const PhysicalModel pm = compile(model, o);
       std::printf("%s evaluate, passes %-3s: %7.0f ns/call\n", dtype_name(dtype).data(), optimize ? "on" : "off",

@@ -17,6 +17,7 @@
 #include "mithril/core/thread_pool.h"
 #include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/conformance.h"
 #include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
@@ -137,6 +138,7 @@ int main(int argc, char** argv) {
   bool ops_backends = false;
   ops->add_flag("--backends", ops_backends, "One column per backend of this build: the support matrix");
   auto* env = app.add_subcommand("env", "Show CPU features and every environment variable Mithril reads");
+  auto* options = app.add_subcommand("options", "List every compile option (Markdown: README's table)");
 
   std::vector<std::string> conformance_files;
   std::string filter;
@@ -178,6 +180,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
     if (*ops) return print_ops(family, ops_backends);
+    if (*options) {
+      fmt::print("{}", mithril::compile_options_markdown());
+      return 0;
+    }
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
@@ -32,7 +33,7 @@ TEST(CompileOptionsFromJson, EmptyObjectGivesTheDefaults) {
   EXPECT_EQ(o.precision(), d.precision());
   EXPECT_EQ(o.mem_size(), d.mem_size());
   EXPECT_TRUE(o.optimizations.constant_folding && o.optimizations.operator_fusion &&
-              o.optimizations.dead_code_elimination && o.optimizations.common_subexpression && o.graph_optimization);
+              o.optimizations.dead_code_elimination && o.optimizations.common_subexpression && o.optimizations.graph_optimization);
   EXPECT_TRUE(o.shapes.empty() && o.constant_keys.empty() && o.discard_keys.empty() && o.trainable_keys.empty());
 }
 
@@ -61,7 +62,7 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
   EXPECT_FALSE(o.optimizations.operator_fusion);
   EXPECT_FALSE(o.optimizations.dead_code_elimination);
   EXPECT_FALSE(o.optimizations.common_subexpression);
-  EXPECT_FALSE(o.graph_optimization);
+  EXPECT_FALSE(o.optimizations.graph_optimization);
   ASSERT_EQ(o.constant_keys.size(), 2u);
   EXPECT_EQ(o.constant_keys.at("axis"), json(1));
   EXPECT_EQ(o.constant_keys.at("c"), json::parse("[[1, 2]]"));
@@ -146,8 +147,8 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"pipeline_chunks": 8})",
        "'pipeline_chunks' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
       {R"({"quantize": "int8"})",
-       "'quantize' is not supported: quantized (int8) kernels are not available: models compute in float64, "
-       "float32, bfloat16 or float16 (backend precision)"},
+       "'quantize' is not supported: quantization is a backend option ({\"backend\": {\"name\": ..., \"quantize\": "
+       "...}}), and the backends of this build compute in floating point (mithril ops --backends lists them)"},
       {R"({"backend": {"quantize": "int8"}})",
        "[backend cpu] quantize 'int8' is not available: this backend computes in floating point only (float64, "
        "float32, bfloat16, float16)"},
@@ -260,7 +261,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.peak_gflops = 50;
   o.optimizations.operator_fusion = false;
   o.optimizations.common_subexpression = false;
-  o.graph_optimization = false;
+  o.optimizations.graph_optimization = false;
   o.constant_keys = {{"axis", json(0)}};
   o.constant_tensors = {{"w", Tensor::from_doubles({1, 2, 3, 4, 5, 6}, {2, 3}, DType::f64)}};
   o.discard_keys = {"z"};
@@ -269,7 +270,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.set_precision(DType::f16);
 
   const json j = compile_options_to_json(o);
-  EXPECT_EQ(j.at("backend"), json::parse(R"({"name": "cpu", "device": "cpu", "precision": "float16"})"));
+  EXPECT_EQ(j.at("backend"), json::parse(R"({"name": "cpu", "device": "cpu", "precision": "float16", "mem_size": 1048576})"));
   EXPECT_EQ(j.at("constant_keys"), json::parse(R"({"axis": 0, "w": [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]})"));
   const CompileOptions back = compile_options_from_json(j);
   EXPECT_EQ(back.inference, o.inference);
@@ -285,7 +286,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(back.optimizations.operator_fusion, o.optimizations.operator_fusion);
   EXPECT_EQ(back.optimizations.dead_code_elimination, o.optimizations.dead_code_elimination);
   EXPECT_EQ(back.optimizations.common_subexpression, o.optimizations.common_subexpression);
-  EXPECT_EQ(back.graph_optimization, o.graph_optimization);
+  EXPECT_EQ(back.optimizations.graph_optimization, o.optimizations.graph_optimization);
   EXPECT_EQ(back.discard_keys, o.discard_keys);
   EXPECT_EQ(back.trainable_keys, o.trainable_keys);
   EXPECT_EQ(back.data_keys, o.data_keys);
@@ -345,6 +346,40 @@ TEST(LoadCompileOptions, InlineJsonFilesAndTheirErrors) {
   EXPECT_EQ(error_of<ValueError>([] { (void)load_compile_options("{\"inference\": }"); }).rfind(
                 "[compile options] inline JSON is not valid JSON: ", 0),
             0u);
+}
+
+}  // namespace
+}  // namespace mithril
+
+namespace mithril {
+namespace {
+
+using logical::json;
+
+// README's option table is generated from compile_options.def (`mithril options`): it must be
+// the table this build has.
+TEST(CompileOptionsTable, ReadmeTableIsTheDeclaredTable) {
+  std::ifstream f(std::string(MITHRIL_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(f.good());
+  const std::string readme((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string begin_marker = "from src/mithril/runtime/compile_options.def; a test checks it -->\n";
+  const size_t begin = readme.find(begin_marker);
+  const size_t end = readme.find("<!-- end of compile options -->");
+  ASSERT_NE(begin, std::string::npos);
+  ASSERT_NE(end, std::string::npos);
+  const size_t start = begin + begin_marker.size();
+  EXPECT_EQ(readme.substr(start, end - start), compile_options_markdown())
+      << "README.md's compile options table is out of date: replace it by the output of `build/mithril options`";
+}
+
+// Every declared option round-trips through JSON under its own name.
+TEST(CompileOptionsTable, EveryDeclaredOptionIsReadAndWrittenByName) {
+  const json written = compile_options_to_json(CompileOptions{});
+#define MI_OPTION(name, Type, default_value, consumer, doc) \
+  EXPECT_TRUE(written.contains(#name)) << #name;            \
+  EXPECT_NO_THROW(compile_options_from_json(json{{#name, written.at(#name)}})) << #name;
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
 }
 
 }  // namespace

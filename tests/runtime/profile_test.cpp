@@ -35,7 +35,7 @@ CompileOptions profiling(bool passes = true) {
   o.peak_gbs = 10;
   if (!passes) {
     o.optimizations = {false, false, false, false};
-    o.graph_optimization = false;
+    o.optimizations.graph_optimization = false;
   }
   return o;
 }

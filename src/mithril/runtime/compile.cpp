@@ -127,9 +127,7 @@ PassStat merge_products_before_autodiff(GraphProgram& program, std::vector<Var>&
 
 PassOptions pass_options(const CompileOptions& o) {
   if (!env_flag("MITHRIL_OPTIMIZE")) return {false, false, false, false, false};
-  return o.backend_or_default().passes({o.optimizations.constant_folding, o.optimizations.operator_fusion,
-                                        o.optimizations.dead_code_elimination, o.optimizations.common_subexpression,
-                                        o.graph_optimization});
+  return o.backend_or_default().passes(o.optimizations);
 }
 
 }  // namespace

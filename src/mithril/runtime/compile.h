@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mithril/backends/backend.h"
+#include "mithril/graph/passes.h"
 #include "mithril/core/tensor.h"
 #include "mithril/logical/flatten.h"
 #include "mithril/logical/model.h"
@@ -31,49 +32,33 @@ using DataMap = std::map<std::string, Data>;
 // A tensor (or, with `is_list`, a list of tensors) from JSON nested lists.
 Data data_from_json(const logical::json& value, bool is_list, DType dtype);
 
+using ConstantKeys = std::map<std::string, logical::json>;
+using KeyList = std::vector<std::string>;
+using ShapeMap = std::map<std::string, Shape>;
+
+// The options of compile(), one field per row of compile_options.def (name, type, default, the
+// layer or backend that consumes it, doc line), where each is described; JSON and CLI use the
+// same names (compile_options.h). In brief: constant_keys/discard_keys/trainable_keys/data_keys
+// bind keys; inference drops the gradient graph; backend is the engine with its precision
+// (the dtype of parameters, inputs and constants), device and mem_size; optimizations are the
+// graph passes (MITHRIL_OPTIMIZE=0 turns them all off); shapes are checked against the symbolic
+// shapes at compile time and at run time; static_shapes builds and plans the programs in
+// compile() (a plan over mem_size fails there) and rejects other shapes; static_types rejects
+// inputs of another dtype instead of casting them; static_inference = inference + static_shapes
+// + static_types; profile times every kernel call (peak_gflops/peak_gbs: 0 = measured once).
 struct CompileOptions {
-  // Keys fixed at compile time (Mithril's constant/static keys). JSON values are converted by
-  // the kind of key they bind: tensor keys become tensors of `dtype`, other keys stay values.
-  std::map<std::string, logical::json> constant_keys;
+#define MI_OPTION(name, Type, default_value, consumer, doc) Type name = default_value;
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
+  // C++ only: constant keys given as tensors (JSON writes them into constant_keys as nested lists).
   DataMap constant_tensors;
-  std::vector<std::string> discard_keys;  // outputs not to return; their sub-graph is pruned
-  std::vector<std::string> trainable_keys;  // extra keys to differentiate
-  std::vector<std::string> data_keys;       // runtime inputs that get no gradient (Mithril's data_keys)
-  bool inference = false;                 // no gradient graph
-  // The engine that runs the programs, with its options (precision: the dtype of parameters,
-  // inputs and constants; device; mem_size). Null: the default backend, cpu in float64.
-  BackendPtr backend;
+
   const Backend& backend_or_default() const { return backend ? *backend : *default_backend(); }
   DType precision() const { return backend_or_default().precision(); }
   int64_t mem_size() const { return backend_or_default().options().mem_size; }
   // Rebuild the backend (same name, other options kept) with another precision or mem_size.
   void set_precision(DType precision);
   void set_mem_size(int64_t bytes);
-
-  // Graph passes run on every program (forward plus gradient graph) before it is planned.
-  // MITHRIL_OPTIMIZE=0 turns all of them off whatever is set here.
-  struct Optimizations {
-    bool constant_folding = true;       // evaluate nodes computable from constants and static keys
-    bool operator_fusion = true;        // elementwise chains; matmul + bias + activation
-    bool dead_code_elimination = true;  // drop nodes no output needs
-    bool common_subexpression = true;   // merge equal nodes, across forward and gradient graphs
-  };
-  Optimizations optimizations;
-  bool graph_optimization = true;  // algebraic simplification, transpose/reshape folding
-
-  // Static compilation: with static_shapes every input key needs a shape in `shapes`; compile()
-  // builds and plans the program then (a plan over mem_size fails here), and evaluate() rejects
-  // other shapes. static_types rejects inputs whose dtype is not the backend precision instead of
-  // building a program for them. static_inference = inference + static_shapes + static_types.
-  std::map<std::string, Shape> shapes;
-  bool static_shapes = false;
-  bool static_types = false;
-  bool static_inference = false;
-
-  // Time every kernel call: PhysicalModel::profile_stats(). Off, the run loop reads no clock.
-  bool profile = false;
-  double peak_gflops = 0;  // machine peaks for the breakdown's "% of peak"; 0: measured once
-  double peak_gbs = 0;
 };
 
 // What building one program did: node counts around each pass and the memory plan.

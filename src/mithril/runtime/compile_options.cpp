@@ -61,8 +61,8 @@ constexpr Rejected kRejected[] = {
     {"pipeline_stages", false, "pipeline parallelism is not available: this build runs on one CPU device"},
     {"pipeline_chunks", false, "pipeline parallelism is not available: this build runs on one CPU device"},
     {"quantize", false,
-     "quantized (int8) kernels are not available: models compute in float64, float32, bfloat16 or float16 "
-     "(backend precision)"},
+     "quantization is a backend option ({\"backend\": {\"name\": ..., \"quantize\": ...}}), and the backends of this "
+     "build compute in floating point (mithril ops --backends lists them)"},
     // Mithril's own compile arguments this build does not have.
     {"jacobian_keys", false,
      "full Jacobians are not available: evaluate() with output gradients returns vector-Jacobian products for the "
@@ -92,12 +92,31 @@ constexpr AlwaysOn kAlwaysOn[] = {
     {"use_short_namings", "keys are named as Mithril names them by default (the conformance suite compares them)"},
 };
 
-// The accepted names, sorted, for the message on an unknown one.
-constexpr std::string_view kTopLevel[] = {
-    "backend", "constant_keys", "data_keys", "discard_keys", "graph_optimization", "inference", "jit", "mem_size",
-    "optimizations", "peak_gbs", "peak_gflops", "pre_allocate", "profile", "safe_names", "safe_shapes", "shapes",
-    "static_inference", "static_keys", "static_shapes", "static_types", "trainable_keys", "use_short_namings",
+// JSON names that set part of another option.
+struct Alias {
+  std::string_view name, target, doc;
 };
+constexpr Alias kAliases[] = {
+    {"static_keys", "constant_keys", "Mithril's other name of `constant_keys`"},
+    {"graph_optimization", "optimizations.graph_optimization",
+     "algebraic simplification, transpose/reshape folding (a pass switch beside `optimizations`)"},
+    {"mem_size", "backend.mem_size",
+     "cap in bytes on a program's planned peak (arena + outputs); over it `compile()`/`evaluate()` fails"},
+};
+
+// Every accepted top-level name, sorted, for the message on an unknown one.
+std::vector<std::string_view> top_level_names() {
+  std::vector<std::string_view> names = {
+#define MI_OPTION(name, Type, default_value, consumer, doc) #name,
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
+  };
+  for (const Alias& a : kAliases) names.push_back(a.name);
+  for (const AlwaysOn& a : kAlwaysOn) names.push_back(a.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 constexpr std::string_view kBackend[] = {"device", "dtype", "mem_size", "name", "pre_allocate", "precision", "quantize"};
 constexpr std::string_view kOptimizations[] = {"common_subexpression", "constant_folding", "dead_code_elimination",
                                                "operator_fusion"};
@@ -127,8 +146,8 @@ bool fixed_behaviour_knob(std::string_view name, const std::string& path, const 
   return false;
 }
 
-template <size_t N>
-[[noreturn]] void unknown(const std::string& what, const std::string& path, const std::string_view (&valid)[N]) {
+template <class Names>
+[[noreturn]] void unknown(const std::string& what, const std::string& path, const Names& valid) {
   MI_THROW(KeyError, "[compile options] unknown {} '{}' (valid: {})", what, path, fmt::join(valid, ", "));
 }
 
@@ -231,7 +250,7 @@ void apply_backend(const json& backend, BackendSpec& spec) {
   }
 }
 
-void apply_optimizations(const json& v, CompileOptions::Optimizations& opt) {
+void apply_optimizations(const json& v, PassOptions& opt) {
   as_object(v, "optimizations", "an object of booleans");
   for (const auto& [name, flag] : v.items()) {
     const std::string path = "optimizations." + name;
@@ -243,14 +262,67 @@ void apply_optimizations(const json& v, CompileOptions::Optimizations& opt) {
   }
 }
 
-void add_constant_keys(const json& v, const std::string& path, CompileOptions& o) {
+// One read_option() per option type: checks the JSON value and stores it in the field.
+void read_option(const json& v, const std::string& path, bool& out) { out = as_bool(v, path); }
+void read_option(const json& v, const std::string& path, double& out) { out = as_rate(v, path); }
+void read_option(const json& v, const std::string& path, KeyList& out) { out = as_key_list(v, path); }
+void read_option(const json& v, const std::string& path, ConstantKeys& out) {
   as_object(v, path, "an object {key: value}");
   for (const auto& [key, value] : v.items()) {
-    MI_CHECK(!o.constant_keys.count(key), ValueError,
-             "[compile options] key '{}' is given twice in constant_keys/static_keys", key);
-    o.constant_keys[key] = value;
+    MI_CHECK(!out.count(key), ValueError, "[compile options] key '{}' is given twice in constant_keys/static_keys",
+             key);
+    out[key] = value;
   }
 }
+void read_option(const json& v, const std::string& path, ShapeMap& out) {
+  as_object(v, path, "an object {key: [dims]}");
+  for (const auto& [key, dims] : v.items()) out[key] = as_shape(dims, path + "." + key);
+}
+void read_option(const json& v, const std::string& path, PassOptions& out) { apply_optimizations(v, out); }
+
+// The backend is built once at the end, from the backend object and a top-level mem_size.
+template <class T>
+void read_field(const json& v, const std::string& path, T& field, BackendSpec&) {
+  read_option(v, path, field);
+}
+void read_field(const json& v, const std::string&, BackendPtr&, BackendSpec& spec) { apply_backend(v, spec); }
+
+// The field's value as JSON, in the form read_option() reads.
+json write_option(bool v) { return v; }
+json write_option(double v) { return v; }
+json write_option(const KeyList& v) { return v; }
+json write_option(const ConstantKeys& v) {
+  json j = json::object();
+  for (const auto& [key, value] : v) j[key] = value;
+  return j;
+}
+json write_option(const ShapeMap& v) {
+  json j = json::object();
+  for (const auto& [key, shape] : v) j[key] = shape;
+  return j;
+}
+json write_option(const PassOptions& v) {
+  return {{"constant_folding", v.constant_folding},
+          {"operator_fusion", v.operator_fusion},
+          {"dead_code_elimination", v.dead_code_elimination},
+          {"common_subexpression", v.common_subexpression}};
+}
+json write_option(const BackendPtr& v) {
+  const Backend& b = v ? *v : *default_backend();
+  json j = {{"name", b.name()}, {"device", b.options().device}, {"precision", precision_name(b.precision())}};
+  if (b.options().mem_size > 0) j["mem_size"] = b.options().mem_size;
+  if (!b.options().quantize.empty()) j["quantize"] = b.options().quantize;
+  return j;
+}
+
+// The kind of JSON value an option takes, for README's table.
+std::string_view type_of(const bool*) { return "boolean"; }
+std::string_view type_of(const double*) { return "number"; }
+std::string_view type_of(const KeyList*) { return "[keys]"; }
+std::string_view type_of(const ConstantKeys*) { return "{key: value}"; }
+std::string_view type_of(const ShapeMap*) { return "{key: [dims]}"; }
+std::string_view type_of(const PassOptions*) { return "{pass: boolean}"; }
+std::string_view type_of(const BackendPtr*) { return "object or name"; }
 
 }  // namespace
 
@@ -260,27 +332,16 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
   BackendSpec backend{std::string(o.backend_or_default().name()), o.backend_or_default().options(), std::nullopt};
   for (const auto& [name, v] : options.items()) {
     if (fixed_behaviour_knob(name, name, v)) continue;
-    if (name == "inference") o.inference = as_bool(v, name);
-    else if (name == "static_inference") o.static_inference = as_bool(v, name);
-    else if (name == "static_shapes") o.static_shapes = as_bool(v, name);
-    else if (name == "static_types") o.static_types = as_bool(v, name);
-    else if (name == "profile") o.profile = as_bool(v, name);
-    else if (name == "graph_optimization") o.graph_optimization = as_bool(v, name);
-    else if (name == "peak_gflops") o.peak_gflops = as_rate(v, name);
-    else if (name == "peak_gbs") o.peak_gbs = as_rate(v, name);
-    else if (name == "mem_size") set_mem_size(backend, v, name);
-    else if (name == "optimizations") apply_optimizations(v, o.optimizations);
-    else if (name == "backend") apply_backend(v, backend);
-    else if (name == "constant_keys" || name == "static_keys") add_constant_keys(v, name, o);
-    else if (name == "discard_keys") o.discard_keys = as_key_list(v, name);
-    else if (name == "trainable_keys") o.trainable_keys = as_key_list(v, name);
-    else if (name == "data_keys") o.data_keys = as_key_list(v, name);
-    else if (name == "shapes") {
-      as_object(v, name, "an object {key: [dims]}");
-      for (const auto& [key, dims] : v.items()) o.shapes[key] = as_shape(dims, "shapes." + key);
-    } else {
-      unknown("option", name, kTopLevel);
+    if (false) {
     }
+#define MI_OPTION(field, Type, default_value, consumer, doc) \
+    else if (name == #field) read_field(v, name, o.field, backend);
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
+    else if (name == "static_keys") read_option(v, name, o.constant_keys);
+    else if (name == "graph_optimization") o.optimizations.graph_optimization = as_bool(v, name);
+    else if (name == "mem_size") set_mem_size(backend, v, name);
+    else unknown("option", name, top_level_names());
   }
   try {
     o.backend = make_backend(backend.name, backend.options);
@@ -292,41 +353,38 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
 
 json compile_options_to_json(const CompileOptions& o) {
   json j;
-  const Backend& backend = o.backend_or_default();
-  j["backend"] = {{"name", backend.name()}, {"device", backend.options().device},
-                  {"precision", precision_name(backend.precision())}};
-  if (!backend.options().quantize.empty()) j["backend"]["quantize"] = backend.options().quantize;
-  j["inference"] = o.inference;
-  j["static_inference"] = o.static_inference;
-  j["static_shapes"] = o.static_shapes;
-  j["static_types"] = o.static_types;
-  j["shapes"] = json::object();
-  for (const auto& [key, shape] : o.shapes) j["shapes"][key] = shape;
-  j["mem_size"] = o.mem_size();
-  j["profile"] = o.profile;
-  j["peak_gflops"] = o.peak_gflops;
-  j["peak_gbs"] = o.peak_gbs;
-  j["optimizations"] = {{"constant_folding", o.optimizations.constant_folding},
-                        {"operator_fusion", o.optimizations.operator_fusion},
-                        {"dead_code_elimination", o.optimizations.dead_code_elimination},
-                        {"common_subexpression", o.optimizations.common_subexpression}};
-  j["graph_optimization"] = o.graph_optimization;
-  json constants = json::object();
-  for (const auto& [key, value] : o.constant_keys) constants[key] = value;
-  for (const auto& [key, data] : o.constant_tensors) {
+#define MI_OPTION(field, Type, default_value, consumer, doc) j[#field] = write_option(o.field);
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
+  j["graph_optimization"] = o.optimizations.graph_optimization;
+  for (const auto& [key, data] : o.constant_tensors) {  // C++-only tensors join constant_keys as nested lists
     if (!data.is_list) {
-      constants[key] = io::tensor_to_json(data.tensor);
+      j["constant_keys"][key] = io::tensor_to_json(data.tensor);
       continue;
     }
     json list = json::array();
     for (const Tensor& t : data.list) list.push_back(io::tensor_to_json(t));
-    constants[key] = list;
+    j["constant_keys"][key] = list;
   }
-  j["constant_keys"] = constants;
-  j["discard_keys"] = o.discard_keys;
-  j["trainable_keys"] = o.trainable_keys;
-  j["data_keys"] = o.data_keys;
   return j;
+}
+
+std::string compile_options_markdown() {
+  std::string out = "| option | value | default | consumer | effect |\n|---|---|---|---|---|\n";
+  const CompileOptions defaults;
+#define MI_OPTION(field, Type, default_value, consumer, doc)                                                      \
+  out += fmt::format("| `{}` | {} | `{}` | {} | {} |\n", #field, type_of(static_cast<const Type*>(nullptr)),     \
+                     write_option(defaults.field).dump(), consumer, doc);
+#include "mithril/runtime/compile_options.def"
+#undef MI_OPTION
+  for (const Alias& a : kAliases) out += fmt::format("| `{}` | as `{}` | | | {} |\n", a.name, a.target, a.doc);
+  for (const AlwaysOn& a : kAlwaysOn)
+    out += fmt::format("| `{}` | `true` only | `true` | | {} |\n", a.name, a.reason);
+  out += "\nRejected with a `ValueError` naming the option and the reason (a switch marked off-ok accepts `false`, "
+         "which asks for what `compile()` does anyway):\n\n| option | off-ok | why |\n|---|---|---|\n";
+  for (const Rejected& r : kRejected)
+    out += fmt::format("| `{}` | {} | {} |\n", r.name, r.off_ok ? "yes" : "", r.reason);
+  return out;
 }
 
 CompileOptions load_compile_options(const std::string& text, CompileOptions base) {

@@ -22,6 +22,10 @@ CompileOptions compile_options_from_json(const logical::json& options, CompileOp
 // nested lists), so that compile_options_from_json(compile_options_to_json(o)) compiles the same.
 logical::json compile_options_to_json(const CompileOptions& options);
 
+// README's table of the options (compile_options.def), the aliases, the always-on switches and the
+// rejected seed knobs, as Markdown; `mithril options` prints it.
+std::string compile_options_markdown();
+
 // `text` is inline JSON when it starts with '{' and otherwise the path of a JSON file. Parse and
 // file errors are ValueErrors naming the file (or "inline JSON") and the problem.
 CompileOptions load_compile_options(const std::string& text, CompileOptions base = {});
