@@ -61,9 +61,9 @@ TEST(StaticCompile, StaticTypesRejectOtherDtypes) {
   const PhysicalModel fixed = compile(example_model(), o);
   EXPECT_EQ(error_of<DTypeError>([&] { fixed.evaluate(inputs(DType::f32)); }),
             "[evaluate] input 'b' has dtype f32 but the model was compiled with static dtype f64");
-  // Without static_types another dtype builds another program.
+  // Without static_types float inputs of another dtype are cast to the backend precision.
   const PhysicalModel flexible = compile(example_model(), static_options());
-  EXPECT_EQ(flexible.evaluate(inputs(DType::f32)).at("y").tensor.dtype(), DType::f32);
+  EXPECT_EQ(flexible.evaluate(inputs(DType::f32)).at("y").tensor.dtype(), DType::f64);
 }
 
 TEST(StaticCompile, StaticInferenceHasNoGradients) {

@@ -171,7 +171,7 @@ TEST(RunInputs, InputsFromAnNpzByKeyName) {
   io::write_npz(path, {{"x", Tensor::from_doubles({1, 2, 3}, {1, 3}, DType::f32)},
                        {"w", Tensor::from_doubles({1, 0, 0, 0, 1, -1}, {2, 3}, DType::f64)}});
   const DataMap in = make_run_inputs(pm, path, {{"b", {2}}}, 0);  // b random, the others from the file
-  EXPECT_EQ(in.at("x").tensor.dtype(), DType::f64);               // float members take the compile dtype
+  EXPECT_EQ(in.at("x").tensor.dtype(), DType::f32);  // as stored: the compiled model casts to its precision
   EXPECT_EQ(in.at("x").tensor.to_doubles(), (std::vector<double>{1, 2, 3}));
   EXPECT_EQ(in.at("b").tensor.shape(), (Shape{2}));
   EXPECT_EQ(error_of<ValueError>([&] { make_run_inputs(pm, path, {{"x", {3, 1}}, {"b", {2}}}, 0); }),

@@ -53,7 +53,6 @@ Trainer make_trainer(const Fixture& s, int64_t accum, const std::string& opt = "
   oc.lr = 0.05;
   TrainerOptions to;
   to.grad_accum_steps = accum;
-  to.dtype = s.params.begin()->second.dtype();
   return Trainer(s.model, s.params, Optimizer(oc), to);
 }
 
@@ -229,7 +228,6 @@ TEST(Trainer, MixedPrecisionBf16MatchesFloat32Accuracy) {
     oc.name = "adam";
     oc.lr = 0.01;
     TrainerOptions to;
-    to.mixed_precision = mixed;
     Trainer t(compile(classification_objective(net.model), co), init_params(net.params, rng, DType::f32),
               Optimizer(oc), to);
     DataLoader train(split.train, {.batch_size = 32, .shuffle = true, .num_workers = 1});

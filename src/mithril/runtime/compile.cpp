@@ -103,6 +103,9 @@ struct PhysicalModel::Impl {
   // (unknown key: KeyError; a constant key given a different value: ValueError).
   void gather_inputs(const DataMap& inputs, std::vector<const Tensor*>& feed, std::vector<uint32_t>& counts) const;
   Signature static_signature(bool gradients) const;
+  // Float inputs of another dtype are cast to the backend precision, the one place where that
+  // happens (under static_types they are left for signature_of to reject). `casts` owns the copies.
+  void cast_to_precision(std::vector<const Tensor*>& feed, std::vector<Tensor>& casts) const;
   Result run(const DataMap& inputs, const DataMap* output_gradients) const;
 };
 
@@ -383,6 +386,18 @@ void PhysicalModel::Impl::gather_inputs(const DataMap& inputs, std::vector<const
   MI_CHECK(k == input_keys.size(), KeyError, "[evaluate] missing input '{}'", k < input_keys.size() ? input_keys[k] : "");
 }
 
+void PhysicalModel::Impl::cast_to_precision(std::vector<const Tensor*>& feed, std::vector<Tensor>& casts) const {
+  casts.clear();
+  if (options.static_types) return;
+  const DType precision = options.precision();
+  casts.reserve(feed.size());  // feed keeps pointers into it
+  for (const Tensor*& t : feed) {
+    if (!is_float(t->dtype()) || t->dtype() == precision) continue;
+    casts.push_back(t->astype(precision));
+    t = &casts.back();
+  }
+}
+
 PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vector<const Tensor*>& feed,
                                                                  const std::vector<uint32_t>& counts,
                                                                  const DataMap* output_gradients) const {
@@ -528,7 +543,9 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
   thread_local std::vector<const Tensor*> feed;
   thread_local std::vector<uint32_t> counts;
   thread_local std::vector<Tensor> results;
+  std::vector<Tensor> casts;
   gather_inputs(inputs, feed, counts);
+  cast_to_precision(feed, casts);
   std::shared_ptr<const Program> program;
   {
     std::lock_guard<std::mutex> lock(cache_mutex);
@@ -613,7 +630,9 @@ ProgramReport PhysicalModel::program_report(const DataMap& inputs, bool gradient
   const Impl& m = *impl_;
   std::vector<const Tensor*> feed;
   std::vector<uint32_t> counts;
+  std::vector<Tensor> casts;
   m.gather_inputs(inputs, feed, counts);
+  m.cast_to_precision(feed, casts);
   Impl::Signature sig = m.signature_of(feed, counts, nullptr);
   sig.set_all_cotangents(gradients, m.output_keys);
   return report_of(*m.program_for(sig));
@@ -663,6 +682,8 @@ void PhysicalModel::reset_profile() const {
   reset_peak_bytes();
 }
 
+const Backend& PhysicalModel::backend() const { return *impl_->options.backend; }
+DType PhysicalModel::precision() const { return impl_->options.precision(); }
 const std::vector<std::string>& PhysicalModel::input_keys() const { return impl_->input_keys; }
 const std::vector<std::string>& PhysicalModel::trainable_keys() const { return impl_->trainable_keys; }
 const std::vector<std::string>& PhysicalModel::output_keys() const { return impl_->output_keys; }

@@ -85,6 +85,10 @@ class PhysicalModel {
     DataMap gradients;
   };
 
+  // The backend the programs run on, and its precision: float inputs of another dtype are cast
+  // to it (under static_types, rejected).
+  const Backend& backend() const;
+  DType precision() const;
   const std::vector<std::string>& input_keys() const;      // keys evaluate() needs
   const std::vector<std::string>& trainable_keys() const;  // inputs that get gradients
   const std::vector<std::string>& output_keys() const;

@@ -300,9 +300,6 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   to.schedule = LrSchedule::from_json(config.schedule, config.optimizer.lr, steps_per_epoch * epochs);
   to.clip_norm = config.clip_norm;
   to.clip_value = config.clip_value;
-  to.dtype = master;
-  to.mixed_precision = mixed;
-  to.compute_dtype = DType::bf16;
   Trainer trainer(model, params, Optimizer(config.optimizer), to);
   trainer.set_rng(Rng::stream(config.seed, 2));
 

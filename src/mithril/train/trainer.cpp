@@ -71,16 +71,14 @@ Trainer::Trainer(PhysicalModel model, TensorMap params, Optimizer optimizer, Tra
 }
 
 DataMap Trainer::param_inputs() const {
-  const DType run = options_.mixed_precision ? options_.compute_dtype : options_.dtype;
   DataMap in;
-  for (const auto& [key, t] : params_) in[key] = t.dtype() == run ? t : t.astype(run);
+  for (const auto& [key, t] : params_) in[key] = t;
   return in;
 }
 
 DataMap Trainer::inputs_for(const DataMap& params, const Batch& batch) const {
-  const DType run = options_.mixed_precision ? options_.compute_dtype : options_.dtype;
   DataMap in = params;
-  for (const auto& [key, t] : batch.fields) in[key] = is_float(t.dtype()) && t.dtype() != run ? t.astype(run) : t;
+  for (const auto& [key, t] : batch.fields) in[key] = t;
   return in;
 }
 
@@ -88,7 +86,7 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
   MI_CHECK(!micro_batches.empty(), ValueError, "[trainer] a step needs at least one micro-batch");
   int64_t total = 0;
   for (const Batch& b : micro_batches) total += b.size();
-  const DType run = options_.mixed_precision ? options_.compute_dtype : options_.dtype;
+  const DType run = model_.precision();
   TensorMap grads;
   StepStats stats;
   stats.samples = total;

@@ -8,9 +8,9 @@
 // when the last micro-batch of an epoch is smaller). The reported step loss is weighted the same
 // way.
 //
-// Mixed precision (options.mixed_precision): the model is run in options.compute_dtype (bf16) on
-// bf16 copies of the float32 master weights; the gradients come back in bf16 and are accumulated,
-// clipped and applied in float32.
+// Mixed precision: a model compiled in bf16 (its backend precision) trained from float32 master
+// weights. The compiled model casts the weights and float batch fields to its precision; the
+// gradients come back in bf16 and are accumulated, clipped and applied in float32.
 #pragma once
 
 #include <functional>
@@ -34,9 +34,6 @@ struct TrainerOptions {
   std::string loss_key = "final_cost";  // scalar model output that is minimised
   std::string output_key = "output";    // [N, C, ...] scores for accuracy (argmax over axis 1)
   std::string target_key = "target";    // batch field with the class indices for accuracy
-  DType dtype = DType::f32;             // float batch fields are fed in this dtype
-  bool mixed_precision = false;         // run the model in compute_dtype on copies of the weights
-  DType compute_dtype = DType::bf16;
 };
 
 struct StepStats {
@@ -94,10 +91,9 @@ class Trainer {
   void load_checkpoint(const std::string& path) { restore(read_checkpoint(path)); }
 
  private:
-  // The parameters as the model takes them (cast to the compute dtype under mixed precision).
-  // They change only in optimizer_.step, so a step or an evaluation builds them once.
+  // The parameters as model inputs (the compiled model casts them to its precision).
   DataMap param_inputs() const;
-  // `params` (param_inputs()) plus the batch's fields, floats cast to the compute dtype.
+  // `params` (param_inputs()) plus the batch's fields.
   DataMap inputs_for(const DataMap& params, const Batch& batch) const;
   PhysicalModel model_;
   TensorMap params_;
