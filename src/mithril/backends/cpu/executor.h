@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "mithril/backends/cpu/registry.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 #include "mithril/graph/memory_plan.h"
 
 namespace mithril::cpu {
