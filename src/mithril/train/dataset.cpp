@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "mithril/core/error.h"
+#include "mithril/core/random.h"
 #include "mithril/io/file.h"
 #include "mithril/io/npy.h"
-#include "mithril/train/random.h"
 
 namespace mithril::train {
 
