@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "cli/run_io.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/conformance/conformance.h"
 #include "mithril/core/cpu_features.h"
@@ -17,7 +18,6 @@
 #include "mithril/core/thread_pool.h"
 #include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
-#include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "mithril/train/metrics_log.h"
+#include "cli/train/metrics_log.h"
 
 #include <sys/wait.h>
 
