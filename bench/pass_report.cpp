@@ -36,7 +36,7 @@ std::pair<double, double> us_per_call(const std::function<void()>& a, const std:
 }
 
 void report(const char* name, const train::Network& net, const DataMap& data, const Tensor& target, int calls) {
-  train::Rng rng(0);
+  Rng rng(0);
   DataMap inputs = data;
   for (const auto& [k, t] : train::init_params(net.params, rng, DType::f32)) inputs[k] = t;
   DataMap train_inputs = inputs;

@@ -22,7 +22,7 @@ MASK = (1 << 64) - 1
 
 
 class Rng:
-    """mithril::train::Rng (src/mithril/train/random.cpp)."""
+    """mithril::Rng (src/mithril/core/random.cpp)."""
 
     def __init__(self, seed):
         self.state = seed & MASK

@@ -5,11 +5,11 @@
 // object per configuration instead.
 #include <fmt/format.h>
 
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/gnuplot.h"
 #include "cli/model_setup.h"
 #include "mithril/backends/cpu/cpu_backend.h"
 #include "mithril/core/cpu_features.h"
@@ -98,10 +98,12 @@ void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
       "plot '{}' every ::1 using 1:2 with linespoints title 'throughput' axes x1y1,"
       " '' every ::1 using 1:($4*1000) with linespoints title 'p50 latency' axes x1y2\n",
       png, a.model_file, a.train ? "train" : "inference", a.dtype, csv);
-  FILE* gp = popen("gnuplot 2>/dev/null", "w");
-  const bool ok = gp && std::fputs(script.c_str(), gp) >= 0 && pclose(gp) == 0;
-  if (ok) fmt::print("wrote {}\n", png);
-  else fmt::print("gnuplot is not available: no plot written (scripts/setup.sh installs gnuplot-nox)\n");
+  try {
+    run_gnuplot(script, png);
+    fmt::print("wrote {}\n", png);
+  } catch (const ValueError& e) {
+    fmt::print("no plot written: {}\n", e.what());
+  }
 }
 
 int run_bench(BenchArgs a) {

@@ -9,8 +9,10 @@
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "cli/run_io.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/backends/support_matrix.h"
+#include "mithril/conformance/conformance.h"
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -18,8 +20,6 @@
 #include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile_options.h"
-#include "mithril/runtime/conformance.h"
-#include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
 
 namespace {

@@ -5,12 +5,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cli/run_io.h"
 #include "mithril/core/error.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/shape_inference.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/runtime/compile_options.h"
-#include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
 
 namespace mithril::cli {

@@ -1,7 +1,7 @@
 // `mithril train CONFIG.json`: one training run (src/mithril/train/run.h) with command-line
 // overrides for the epochs, the precision and resuming, the final metrics as JSON and a plot of the curves.
 #include "cli/commands.h"
-#include "mithril/train/run.h"
+#include "cli/train/run.h"
 
 namespace mithril::cli {
 

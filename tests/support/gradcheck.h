@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "mithril/core/tensor.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril::testing {
 

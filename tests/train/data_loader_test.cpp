@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "mithril/core/error.h"
+#include "mithril/io/idx.h"
 #include "mithril/io/npy.h"
 #include "mithril/train/dataset.h"
 #include "support/error_of.h"
@@ -234,9 +235,9 @@ TEST(Datasets, IdxImagesAndLabels) {
   EXPECT_NEAR(d->get(1).at("input").to_doubles()[3], 210.0 / 255.0, 1e-6);
   EXPECT_EQ(d->get(0).at("target").item(), 7);
   write_bytes(ip, images.substr(0, 20));
-  EXPECT_THROW(read_idx(ip), ValueError);  // truncated data
+  EXPECT_THROW(io::read_idx(ip), ValueError);  // truncated data
   write_bytes(ip, std::string("\x00\x00\x07\x01\x00\x00\x00\x01\x00", 9));
-  EXPECT_THROW(read_idx(ip), ValueError);  // unknown type
+  EXPECT_THROW(io::read_idx(ip), ValueError);  // unknown type
 }
 
 TEST(Datasets, IdxDimensionsWhoseProductWrapsAreRejected) {
@@ -244,7 +245,7 @@ TEST(Datasets, IdxDimensionsWhoseProductWrapsAreRejected) {
   // match the empty data of this 16-byte header-only file.
   const std::string ip = temp_path("wrap.idx");
   write_bytes(ip, std::string("\x00\x00\x08\x03\x80\x00\x00\x00\x00\x00\x01\x00\x02\x00\x00\x00", 16));
-  const std::string msg = testing::error_of<ValueError>([&] { read_idx(ip); });
+  const std::string msg = testing::error_of<ValueError>([&] { io::read_idx(ip); });
   EXPECT_NE(msg.find("dimensions (2147483648,256,33554432) are too large"), std::string::npos) << msg;
 }
 

@@ -7,7 +7,7 @@
 #include <cctype>
 
 #include "mithril/core/error.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril {
 

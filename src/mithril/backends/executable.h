@@ -9,7 +9,7 @@
 
 #include "mithril/backends/kernel_table.h"
 #include "mithril/core/tensor.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 #include "mithril/graph/memory_plan.h"
 
 namespace mithril {

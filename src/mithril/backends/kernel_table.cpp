@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "mithril/core/error.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril {
 

@@ -13,7 +13,7 @@
 
 #include "mithril/core/cpu_features.h"
 #include "mithril/core/tensor.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

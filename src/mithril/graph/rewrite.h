@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril {
 

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril::logical {
 

@@ -3,8 +3,8 @@
 // plain numbers, which take the dtype of the tensor operand.
 #pragma once
 
-#include "mithril/graph/ir.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/ir.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -14,8 +14,8 @@
 
 #include <array>
 
-#include "mithril/graph/ir.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/ir.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -14,7 +14,7 @@
 #include <optional>
 #include <vector>
 
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

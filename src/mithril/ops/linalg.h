@@ -3,8 +3,8 @@
 // a column on the right) whose added axis is removed from the result.
 #pragma once
 
-#include "mithril/graph/ir.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/ir.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

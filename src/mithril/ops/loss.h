@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 #include "mithril/ops/binary.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -4,8 +4,8 @@
 
 #include <optional>
 
-#include "mithril/graph/ir.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/ir.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "mithril/graph/ir.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/ir.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -2,9 +2,9 @@
 // robust variants (sqrt/log continued linearly below a threshold, stable reciprocal).
 #pragma once
 
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 #include "mithril/ops/binary.h"  // kMinPositiveNormal
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

@@ -1,5 +1,5 @@
 // The profiler's view of a model compiled with CompileOptions::profile: where the time of the
-// evaluate() calls went, per node and per op type, against the op cost model (ops/op.h) and this
+// evaluate() calls went, per node and per op type, against the op cost model (ir/op.h) and this
 // machine's peaks (machine_peaks.h), plus a Chrome-trace export of the last runs.
 #pragma once
 

@@ -1,7 +1,6 @@
 #include "mithril/runtime/summary.h"
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 #include "mithril/core/error.h"
@@ -38,30 +37,6 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
 }
 
 }  // namespace
-
-std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& specs) {
-  std::map<std::string, Shape> out;
-  for (const std::string& spec : specs) {
-    const size_t eq = spec.find('=');
-    MI_CHECK(eq != std::string::npos && eq > 0, ValueError,
-             "[shapes] '{}': expected KEY=DIMS such as input=32x128 (KEY= for a scalar)", spec);
-    const std::string key = spec.substr(0, eq);
-    std::string dims = spec.substr(eq + 1);
-    if (dims == "()") dims.clear();
-    Shape shape;
-    for (size_t at = 0; !dims.empty() && at <= dims.size();) {
-      const size_t x = std::min(dims.find_first_of("x,", at), dims.size());
-      int64_t d = -1;
-      const auto [end, ec] = std::from_chars(dims.data() + at, dims.data() + x, d);
-      MI_CHECK(ec == std::errc() && end == dims.data() + x && d >= 0, ValueError,
-               "[shapes] '{}': dimension '{}' is not a non-negative integer", spec, dims.substr(at, x - at));
-      shape.push_back(d);
-      at = x + 1;
-    }
-    MI_CHECK(out.emplace(key, shape).second, ValueError, "[shapes] '{}' is given twice", key);
-  }
-  return out;
-}
 
 ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients) {
   const PhysicalModel pm = compile(model);

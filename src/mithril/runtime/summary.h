@@ -16,10 +16,6 @@
 
 namespace mithril {
 
-// Parses shape specs such as "input=32x128", "b=2" and "s=" or "s=()" (a scalar); a key given
-// twice or a malformed dim is a ValueError quoting the spec.
-std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& specs);
-
 struct ModelSummary {
   struct Call {
     std::string path;                                        // position in the model tree ("lin.m1")

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "mithril/core/error.h"
-#include "mithril/train/random.h"
+#include "mithril/core/random.h"
 
 namespace mithril::train {
 

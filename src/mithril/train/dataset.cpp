@@ -1,13 +1,12 @@
 #include "mithril/train/dataset.h"
 
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
 
 #include "mithril/core/error.h"
-#include "mithril/io/file.h"
+#include "mithril/core/random.h"
+#include "mithril/io/csv.h"
+#include "mithril/io/idx.h"
 #include "mithril/io/npy.h"
-#include "mithril/train/random.h"
 
 namespace mithril::train {
 
@@ -55,70 +54,10 @@ Split train_test_split(const std::shared_ptr<const Dataset>& dataset, double tes
           std::make_shared<SubsetDataset>(dataset, std::move(test))};
 }
 
-namespace {
-
-// Numbers of one CSV row; false when a field is not a number.
-bool parse_row(const std::string& line, std::vector<double>& out) {
-  out.clear();
-  const char* p = line.c_str();
-  while (true) {
-    char* end = nullptr;
-    const double v = std::strtod(p, &end);
-    if (end == p) return false;
-    out.push_back(v);
-    while (*end == ' ' || *end == '\r' || *end == '\t') ++end;
-    if (*end == '\0') return true;
-    if (*end != ',') return false;
-    p = end + 1;
-  }
-}
-
-}  // namespace
-
 std::shared_ptr<TensorDataset> load_csv(const std::string& path, const CsvOptions& options) {
-  const std::string text = io::read_file_maybe_gz(path, "csv");
-  std::vector<float> features;
-  std::vector<int32_t> labels;
-  std::vector<double> row;
-  int64_t columns = -1, line_no = 0, label_col = 0;
-  size_t at = 0;
-  while (at < text.size()) {
-    size_t nl = text.find('\n', at);
-    if (nl == std::string::npos) nl = text.size();
-    const std::string line = text.substr(at, nl - at);
-    at = nl + 1;
-    ++line_no;
-    if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-    if (!parse_row(line, row)) {
-      MI_CHECK(line_no == 1, ValueError, "[csv] {}: line {} is not a row of numbers: '{}'", path, line_no,
-               line.substr(0, 80));
-      continue;  // a header
-    }
-    if (columns < 0) {
-      columns = static_cast<int64_t>(row.size());
-      MI_CHECK(columns >= 2, ValueError, "[csv] {}: rows need a label and at least one feature, line {} has {} column",
-               path, line_no, columns);
-      label_col = options.label_column < 0 ? columns + options.label_column : options.label_column;
-      MI_CHECK(label_col >= 0 && label_col < columns, ValueError, "[csv] {}: label column {} is out of range ({} columns)",
-               path, options.label_column, columns);
-    }
-    MI_CHECK(static_cast<int64_t>(row.size()) == columns, ValueError, "[csv] {}: line {} has {} columns, expected {}",
-             path, line_no, row.size(), columns);
-    for (int64_t c = 0; c < columns; ++c) {
-      const double v = row[static_cast<size_t>(c)];
-      if (c != label_col) {
-        features.push_back(static_cast<float>(v * options.scale));
-        continue;
-      }
-      MI_CHECK(v == std::floor(v) && std::fabs(v) < 2e9, ValueError, "[csv] {}: line {} label {} is not an integer",
-               path, line_no, v);
-      labels.push_back(static_cast<int32_t>(v));
-    }
-  }
-  MI_CHECK(!labels.empty(), ValueError, "[csv] {}: no data rows", path);
-  const auto n = static_cast<int64_t>(labels.size());
-  return std::make_shared<TensorDataset>(std::map<std::string, Tensor>{
-      {"input", Tensor::from_vector(features, {n, columns - 1})}, {"target", Tensor::from_vector(labels, {n})}});
+  io::LabeledCsv csv = io::read_labeled_csv(path, {.label_column = options.label_column, .scale = options.scale});
+  return std::make_shared<TensorDataset>(
+      std::map<std::string, Tensor>{{"input", std::move(csv.features)}, {"target", std::move(csv.labels)}});
 }
 
 std::shared_ptr<TensorDataset> load_digits(const std::string& path) {
@@ -146,73 +85,8 @@ std::shared_ptr<TensorDataset> load_npz_fields(const std::string& path,
   return std::make_shared<TensorDataset>(std::move(fields));
 }
 
-Tensor read_idx(const std::string& path) {
-  const std::string b = io::read_file_maybe_gz(path, "idx");
-  MI_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, ValueError, "[idx] {}: not an IDX file (magic must start 00 00)",
-           path);
-  const auto type = static_cast<uint8_t>(b[2]);
-  const auto ndim = static_cast<size_t>(static_cast<uint8_t>(b[3]));
-  MI_CHECK(ndim >= 1, ValueError, "[idx] {}: zero dimensions", path);
-  MI_CHECK(b.size() >= 4 + 4 * ndim, ValueError, "[idx] {}: truncated header ({} dims need {} bytes, file has {})", path,
-           ndim, 4 + 4 * ndim, b.size());
-  auto be = [&](size_t at, int n) {
-    uint64_t v = 0;
-    for (int i = 0; i < n; ++i) v = (v << 8) | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
-    return v;
-  };
-  Shape shape;
-  uint64_t count = 1;
-  for (size_t d = 0; d < ndim; ++d) {
-    const uint64_t dim = be(4 + 4 * d, 4);
-    shape.push_back(static_cast<int64_t>(dim));
-    // Bound the product before forming it: a 64-bit product of crafted dimensions can wrap
-    // around (to 0, say) and would then pass the size check below.
-    constexpr uint64_t kLimit = uint64_t{1} << 40;
-    MI_CHECK(dim == 0 || count <= (kLimit - 1) / dim, ValueError, "[idx] {}: dimensions {} are too large", path,
-             shape_str(shape));
-    count *= dim;
-  }
-  size_t elem = 0;
-  DType dtype = DType::i32;
-  switch (type) {
-    case 0x08: case 0x09: elem = 1; break;
-    case 0x0B: elem = 2; break;
-    case 0x0C: elem = 4; break;
-    case 0x0D: elem = 4; dtype = DType::f32; break;
-    case 0x0E: elem = 8; dtype = DType::f64; break;
-    default: MI_THROW(ValueError, "[idx] {}: unknown data type 0x{:02x} (expected 08 09 0B 0C 0D 0E)", path, type);
-  }
-  const size_t data = 4 + 4 * ndim;
-  MI_CHECK(b.size() == data + count * elem, ValueError, "[idx] {}: {} data bytes for shape {} of {}-byte elements, expected {}",
-           path, b.size() - data, shape_str(shape), elem, count * elem);
-  Tensor t = Tensor::empty(shape, dtype);
-  for (uint64_t i = 0; i < count; ++i) {
-    const size_t at = data + i * elem;
-    const uint64_t raw = be(at, static_cast<int>(elem));
-    switch (type) {
-      case 0x08: t.data<int32_t>()[i] = static_cast<uint8_t>(raw); break;
-      case 0x09: t.data<int32_t>()[i] = static_cast<int8_t>(raw); break;
-      case 0x0B: t.data<int32_t>()[i] = static_cast<int16_t>(raw); break;
-      case 0x0C: t.data<int32_t>()[i] = static_cast<int32_t>(raw); break;
-      case 0x0D: {
-        const auto bits = static_cast<uint32_t>(raw);
-        float f;
-        std::memcpy(&f, &bits, 4);
-        t.data<float>()[i] = f;
-        break;
-      }
-      default: {
-        double f;
-        std::memcpy(&f, &raw, 8);
-        t.data<double>()[i] = f;
-      }
-    }
-  }
-  return t;
-}
-
 std::shared_ptr<TensorDataset> load_idx(const std::string& images_path, const std::string& labels_path, double scale) {
-  const Tensor images = read_idx(images_path), labels = read_idx(labels_path);
+  const Tensor images = io::read_idx(images_path), labels = io::read_idx(labels_path);
   MI_CHECK(labels.ndim() == 1 && labels.dtype() == DType::i32, ValueError,
            "[idx] {}: labels must be one integer per sample, got shape {} {}", labels_path, shape_str(labels.shape()),
            dtype_name(labels.dtype()));

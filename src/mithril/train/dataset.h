@@ -55,9 +55,9 @@ struct Split {
 };
 Split train_test_split(const std::shared_ptr<const Dataset>& dataset, double test_fraction, uint64_t seed);
 
-// Numeric CSV (optionally gzip-compressed, by a ".gz" name): one sample per row; `label_column`
-// (negative counts from the end) becomes `target` (i32), the other columns `input` (f32 [F],
-// multiplied by `scale`). A first row that is not numeric is taken as a header.
+// Numeric CSV (optionally gzip-compressed, by a ".gz" name; read by io/csv.h): one sample per row;
+// `label_column` (negative counts from the end) becomes `target` (i32), the other columns `input`
+// (f32 [F], multiplied by `scale`). A first row that is not numeric is taken as a header.
 struct CsvOptions {
   int64_t label_column = -1;
   double scale = 1.0;
@@ -73,10 +73,8 @@ std::shared_ptr<TensorDataset> load_digits(const std::string& path = kDigitsPath
 std::shared_ptr<TensorDataset> load_npy_fields(const std::map<std::string, std::string>& field_to_path);
 std::shared_ptr<TensorDataset> load_npz_fields(const std::string& path, const std::map<std::string, std::string>& member_to_field);
 
-// MNIST-style IDX files (magic 0 0 type ndim, big-endian u32 dims, big-endian data; types u8, i8,
-// i16, i32, f32, f64), optionally gzip-compressed. Integer data is read as i32, floats as f32/f64.
-Tensor read_idx(const std::string& path);
-// images [N, ...] (f32, multiplied by `scale`) as `input`, labels [N] (i32) as `target`.
+// MNIST-style IDX files (io/idx.h), optionally gzip-compressed: images [N, ...] (f32, multiplied
+// by `scale`) as `input`, labels [N] (i32) as `target`.
 std::shared_ptr<TensorDataset> load_idx(const std::string& images_path, const std::string& labels_path,
                                         double scale = 1.0 / 255.0);
 

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "mithril/core/random.h"
 #include "mithril/logical/model.h"
 #include "mithril/train/optimizer.h"
-#include "mithril/train/random.h"
 
 namespace mithril::train {
 

@@ -17,12 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "mithril/core/random.h"
 #include "mithril/runtime/compile.h"
 #include "mithril/train/checkpoint.h"
 #include "mithril/train/data_loader.h"
 #include "mithril/train/lr_schedule.h"
 #include "mithril/train/optimizer.h"
-#include "mithril/train/random.h"
 
 namespace mithril::train {
 

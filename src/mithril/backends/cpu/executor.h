@@ -14,7 +14,7 @@
 
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/backends/executable.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 #include "mithril/graph/memory_plan.h"
 
 namespace mithril::cpu {

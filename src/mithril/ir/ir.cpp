@@ -1,4 +1,4 @@
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 #include "mithril/core/error.h"
 

@@ -1,4 +1,4 @@
-#include "mithril/train/progress.h"
+#include "cli/train/progress.h"
 
 #include <unistd.h>
 

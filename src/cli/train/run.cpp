@@ -1,18 +1,18 @@
-#include "mithril/train/run.h"
+#include "cli/train/run.h"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 
+#include "cli/train/metrics_log.h"
+#include "cli/train/progress.h"
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/train/dataset.h"
-#include "mithril/train/metrics_log.h"
 #include "mithril/train/models.h"
-#include "mithril/train/progress.h"
 #include "mithril/train/trainer.h"
 
 namespace mithril::train {

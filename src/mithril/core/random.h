@@ -1,4 +1,4 @@
-// Seeded random numbers for training: shuffles, splits and parameter initialisation. The
+// Seeded random numbers: shuffles, splits and parameter initialisation. The
 // generator and the draws are ours (SplitMix64, Fisher-Yates, Box-Muller) rather than <random>'s
 // distributions, whose algorithms differ between standard libraries: a seed gives the same batch
 // order and the same initial weights on every platform.
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace mithril::train {
+namespace mithril {
 
 class Rng {
  public:
@@ -30,4 +30,4 @@ class Rng {
 // A permutation of 0..n-1 (Fisher-Yates).
 std::vector<int64_t> permutation(int64_t n, Rng& rng);
 
-}  // namespace mithril::train
+}  // namespace mithril

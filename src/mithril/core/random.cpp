@@ -1,11 +1,11 @@
-#include "mithril/train/random.h"
+#include "mithril/core/random.h"
 
 #include <cmath>
 #include <numbers>
 
 #include "mithril/core/error.h"
 
-namespace mithril::train {
+namespace mithril {
 
 Rng Rng::stream(uint64_t seed, uint64_t stream) {
   Rng mix(seed ^ (0xD1B54A32D192ED03ull * (stream + 1)));
@@ -58,4 +58,4 @@ std::vector<int64_t> permutation(int64_t n, Rng& rng) {
   return p;
 }
 
-}  // namespace mithril::train
+}  // namespace mithril

@@ -1,9 +1,9 @@
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 #include <functional>
 
 #include "mithril/core/error.h"
-#include "mithril/graph/ir.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril {
 

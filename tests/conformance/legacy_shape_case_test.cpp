@@ -1,6 +1,6 @@
 // The legacy shape-test format (shape_directed_test.json): conversion to the current model-dict
 // format and the comparison of inferred shapes by legacy key name.
-#include "mithril/runtime/legacy_shape_case.h"
+#include "mithril/conformance/legacy_shape_case.h"
 
 #include <gtest/gtest.h>
 

@@ -1,16 +1,16 @@
 // The `mithril train` pieces that have no numbers of their own to check: config validation,
 // progress output (terminal bar vs. log lines) and the metrics files.
-#include "mithril/train/config.h"
+#include "cli/train/config.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
 
+#include "cli/train/metrics_log.h"
+#include "cli/train/progress.h"
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
-#include "mithril/train/metrics_log.h"
-#include "mithril/train/progress.h"
 
 namespace mithril::train {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "mithril/train/config.h"
+#include "cli/train/config.h"
 
 namespace mithril::train {
 

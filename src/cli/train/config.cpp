@@ -1,4 +1,4 @@
-#include "mithril/train/config.h"
+#include "cli/train/config.h"
 
 #include <filesystem>
 

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "mithril/train/metrics_log.h"
+#include "cli/train/metrics_log.h"
 
 namespace mithril::train {
 

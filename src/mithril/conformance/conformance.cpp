@@ -1,4 +1,4 @@
-#include "mithril/runtime/conformance.h"
+#include "mithril/conformance/conformance.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,6 +7,8 @@
 #include <set>
 
 #include "mithril/backends/cpu/executor.h"
+#include "mithril/conformance/legacy_shape_case.h"
+#include "mithril/conformance/randomized.h"
 #include "mithril/core/error.h"
 #include "mithril/io/json_tensor.h"
 #include "mithril/logical/library.h"
@@ -15,8 +17,6 @@
 #include "mithril/logical/train_model.h"
 #include "mithril/ops/reduce.h"
 #include "mithril/runtime/compile.h"
-#include "mithril/runtime/legacy_shape_case.h"
-#include "mithril/runtime/randomized.h"
 
 namespace mithril::conformance {
 namespace {

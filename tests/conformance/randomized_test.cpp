@@ -9,10 +9,10 @@
 #include <map>
 #include <set>
 
+#include "mithril/conformance/randomized.h"
 #include "mithril/core/error.h"
 #include "mithril/logical/model.h"
 #include "mithril/runtime/compile.h"
-#include "mithril/runtime/randomized.h"
 
 namespace mithril::conformance {
 namespace {

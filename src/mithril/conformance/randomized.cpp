@@ -1,4 +1,4 @@
-#include "mithril/runtime/randomized.h"
+#include "mithril/conformance/randomized.h"
 
 #include <algorithm>
 #include <cctype>

@@ -19,13 +19,13 @@ namespace mithril {
 
 enum class OpKind : uint16_t {
 #define MI_OP(Kind, name, family, differentiable) Kind,
-#include "mithril/ops/ops.def"
+#include "mithril/ir/ops.def"
 #undef MI_OP
 };
 
 inline constexpr int kNumOps = 0
 #define MI_OP(Kind, name, family, differentiable) +1
-#include "mithril/ops/ops.def"
+#include "mithril/ir/ops.def"
 #undef MI_OP
     ;
 
@@ -38,7 +38,7 @@ struct OpInfo {
 
 inline constexpr OpInfo kOpTable[] = {
 #define MI_OP(Kind, name, family, differentiable) {#Kind, name, #family, differentiable},
-#include "mithril/ops/ops.def"
+#include "mithril/ir/ops.def"
 #undef MI_OP
 };
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOps, "ops.def table and OpKind disagree");
@@ -49,7 +49,7 @@ constexpr std::string_view op_name(OpKind k) { return op_info(k).name; }
 constexpr bool is_elementwise(OpKind k) { return op_info(k).family == "unary" || op_info(k).family == "binary"; }
 std::optional<OpKind> op_kind_from_name(std::string_view name);
 
-class Var;  // graph/ir.h: a value in a graph under construction
+class Var;  // ir/ir.h: a value in a graph under construction
 
 // Shapes and dtypes of an op application; what cost models and kernels are chosen from.
 struct OpSignature {

@@ -1,10 +1,8 @@
-#include "mithril/train/metrics_log.h"
+#include "cli/train/metrics_log.h"
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 
+#include "cli/gnuplot.h"
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
 
@@ -73,15 +71,13 @@ void MetricsLog::plot(const std::string& png_path, const std::string& title) con
   if (accuracy)
     script += fmt::format("set title 'test accuracy (%)'\nplot '{}' using 1:4 with linespoints title 'test accuracy'\n", data);
   script += "unset multiplot\n";
-  FILE* p = popen("gnuplot 2>&1", "w");
-  MI_CHECK(p != nullptr, ValueError, "[plot] cannot start gnuplot (install gnuplot-nox: scripts/setup.sh)");
-  std::fwrite(script.data(), 1, script.size(), p);
-  const int status = pclose(p);
+  try {
+    cli::run_gnuplot(script, png_path);
+  } catch (...) {
+    std::filesystem::remove(data);
+    throw;
+  }
   std::filesystem::remove(data);
-  MI_CHECK(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0, ValueError,
-           "[plot] gnuplot failed (exit status {}){}", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-           WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ": gnuplot is not installed (scripts/setup.sh installs gnuplot-nox)" : "");
-  MI_CHECK(std::filesystem::exists(png_path), ValueError, "[plot] gnuplot wrote no '{}'", png_path);
 }
 
 }  // namespace mithril::train

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "mithril/core/tensor.h"
-#include "mithril/ops/op.h"
+#include "mithril/ir/op.h"
 
 namespace mithril {
 

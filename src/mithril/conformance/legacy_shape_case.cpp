@@ -1,4 +1,4 @@
-#include "mithril/runtime/legacy_shape_case.h"
+#include "mithril/conformance/legacy_shape_case.h"
 
 #include <algorithm>
 #include <regex>
