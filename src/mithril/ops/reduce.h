@@ -12,12 +12,12 @@ namespace mithril {
 // A reduction's declaration besides its ops.def entry: its row of the table in reduce.cpp.
 struct ReduceTraits {
   OpKind kind;
-  bool along_axis;               // an AxisOp (one axis, output of the input's shape); else a ReduceOp
+  bool along_axis;                 // an AxisOp (one axis, output of the input's shape); else a ReduceOp
   DTypeDomain domain;
   double flops_per_input_element;  // cost (exp/log count 10, as in unary)
-  bool index_result = false;     // ArgMax/ArgMin: int64 indices
-  bool needs_nonempty = false;   // no identity element: an empty reduced axis is a ShapeError
-  bool correction = false;       // Variance: attributes end with ", correction=..."
+  bool index_result = false;       // ArgMax/ArgMin: int64 indices
+  bool needs_nonempty = false;     // no identity element: an empty reduced axis is a ShapeError
+  bool correction = false;         // Variance: attributes end with ", correction=..."
 };
 const ReduceTraits& reduce_traits(OpKind kind);  // every op of the reduce family has a row
 
