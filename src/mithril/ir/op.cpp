@@ -49,6 +49,27 @@ DType Op::dispatch_dtype(std::span<const DType> inputs, std::span<const DType> o
   return inputs.empty() ? outputs[0] : inputs[0];
 }
 
+bool in_domain(DType t, DTypeDomain d) {
+  switch (d) {
+    case DTypeDomain::any: return true;
+    case DTypeDomain::numeric: return t != DType::b8;
+    case DTypeDomain::floating: return is_float(t);
+    case DTypeDomain::boolean: return t == DType::b8;
+    case DTypeDomain::integer: return is_int(t);
+  }
+  return false;
+}
+
+void check_domain(const Op& op, DType t, DTypeDomain domain, size_t inputs) {
+  if (in_domain(t, domain)) return;
+  if (domain == DTypeDomain::numeric) MI_THROW(DTypeError, "[{}] is not defined for bool inputs", op.name());
+  const bool one = inputs == 1;
+  const char* what = domain == DTypeDomain::floating ? (one ? "a floating-point input" : "floating-point inputs")
+                     : domain == DTypeDomain::boolean ? (one ? "a bool input" : "bool inputs")
+                                                      : (one ? "an integer input" : "integer inputs");
+  MI_THROW(DTypeError, "[{}] needs {}, got {}", op.name(), what, dtype_name(t));
+}
+
 void check_arity(const Op& op, size_t got, size_t expected) {
   MI_CHECK(got == expected, ValueError, "[{}] expects {} inputs, got {}", op.name(), expected, got);
 }

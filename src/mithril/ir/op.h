@@ -49,6 +49,42 @@ constexpr std::string_view op_name(OpKind k) { return op_info(k).name; }
 constexpr bool is_elementwise(OpKind k) { return op_info(k).family == "unary" || op_info(k).family == "binary"; }
 std::optional<OpKind> op_kind_from_name(std::string_view name);
 
+// The dtypes an op accepts, as its family's traits table declares them.
+enum class DTypeDomain : uint8_t {
+  any,       // every dtype
+  numeric,   // every dtype but bool
+  floating,  // f64, f32, f16, bf16
+  boolean,   // bool only
+  integer,   // i8, i32, i64
+};
+bool in_domain(DType t, DTypeDomain d);
+
+// True when `rows` (a family's constexpr traits table, rows with a `kind` member) holds one
+// row per op of `family`, in ops.def order, as consecutive kinds: what every family table is
+// static_asserted against, so that a forgotten row fails to compile. With `whole_family` false
+// the rows may stop before the family's last op (the ops after them have structs of their own).
+template <typename Row, size_t N>
+constexpr bool declares_family(const Row (&rows)[N], std::string_view family, bool whole_family = true) {
+  int first = -1, count = 0;
+  for (int i = 0; i < kNumOps; ++i)
+    if (kOpTable[i].family == family) {
+      if (first < 0) first = i;
+      ++count;
+    }
+  if (first < 0 || (whole_family ? N != static_cast<size_t>(count) : N > static_cast<size_t>(count))) return false;
+  for (size_t j = 0; j < N; ++j)
+    if (static_cast<int>(rows[j].kind) != first + static_cast<int>(j) || kOpTable[first + j].family != family)
+      return false;
+  return true;
+}
+
+// The row of `kind` in a table that declares_family accepted.
+template <typename Row, size_t N>
+constexpr const Row* find_row(const Row (&rows)[N], OpKind kind) {
+  const auto j = static_cast<int>(kind) - static_cast<int>(rows[0].kind);
+  return j >= 0 && j < static_cast<int>(N) ? &rows[j] : nullptr;
+}
+
 class Var;  // ir/ir.h: a value in a graph under construction
 
 // Shapes and dtypes of an op application; what cost models and kernels are chosen from.
@@ -107,6 +143,9 @@ using OpPtr = std::shared_ptr<const Op>;
 
 // Helpers shared by op families for consistent messages.
 void check_arity(const Op& op, size_t got, size_t expected);
+// DTypeError unless `t`, the dtype of the op's `inputs` inputs (1: "a floating-point input",
+// more: "floating-point inputs"), lies in `domain`.
+void check_domain(const Op& op, DType t, DTypeDomain domain, size_t inputs = 1);
 std::string shapes_str(std::span<const Shape> shapes);
 
 }  // namespace mithril

@@ -7,17 +7,43 @@
 namespace mithril {
 namespace {
 
-bool is_comparison(OpKind k) {
-  return k == OpKind::Equal || k == OpKind::NotEqual || k == OpKind::Less || k == OpKind::LessEqual ||
-         k == OpKind::Greater || k == OpKind::GreaterEqual;
-}
-bool is_logical(OpKind k) { return k == OpKind::LogicalAnd || k == OpKind::LogicalOr || k == OpKind::LogicalXor; }
-bool is_shift(OpKind k) { return k == OpKind::ShiftLeft || k == OpKind::ShiftRight; }
-bool needs_float(OpKind k) { return k == OpKind::Div || k == OpKind::Pow; }
+using enum DTypeDomain;
+
+// One row per op of the binary family, in ops.def order; where's condition is bool (WhereOp).
+// The gradient rules are BinaryOp::vjp and WhereOp::vjp below.
+constexpr BinaryTraits kBinaryTraits[] = {
+    {OpKind::Add, numeric},
+    {OpKind::Sub, numeric},
+    {OpKind::Mul, numeric},
+    {OpKind::Div, floating},
+    {OpKind::FloorDiv, numeric},
+    {OpKind::Pow, floating, false, true},
+    {OpKind::Maximum, any},
+    {OpKind::Minimum, any},
+    {OpKind::Equal, any, true},
+    {OpKind::NotEqual, any, true},
+    {OpKind::Less, any, true},
+    {OpKind::LessEqual, any, true},
+    {OpKind::Greater, any, true},
+    {OpKind::GreaterEqual, any, true},
+    {OpKind::LogicalAnd, boolean, true},
+    {OpKind::LogicalOr, boolean, true},
+    {OpKind::LogicalXor, boolean, true},
+    {OpKind::ShiftLeft, integer},
+    {OpKind::ShiftRight, integer},
+    {OpKind::Where, any},
+};
+static_assert(declares_family(kBinaryTraits, "binary"), "kBinaryTraits needs one row per binary op, in ops.def order");
 
 Var zeros_like(const Var& x) { return ops::broadcast_to(ops::scalar_like(x, 0.0), x.shape()); }
 
 }  // namespace
+
+const BinaryTraits& binary_traits(OpKind kind) {
+  const BinaryTraits* t = find_row(kBinaryTraits, kind);
+  MI_ASSERT(t != nullptr);
+  return *t;
+}
 
 std::vector<Shape> BinaryOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 2);
@@ -28,23 +54,13 @@ std::vector<DType> BinaryOp::infer_dtypes(std::span<const DType> in) const {
   check_arity(*this, in.size(), 2);
   MI_CHECK(in[0] == in[1], DTypeError, "[{}] dtype mismatch: left is {} but right is {}", name(), dtype_name(in[0]),
            dtype_name(in[1]));
-  const DType t = in[0];
-  if (is_logical(kind())) {
-    MI_CHECK(t == DType::b8, DTypeError, "[{}] needs bool inputs, got {}", name(), dtype_name(t));
-    return {DType::b8};
-  }
-  if (is_shift(kind()))
-    MI_CHECK(is_int(t), DTypeError, "[{}] needs integer inputs, got {}", name(), dtype_name(t));
-  if (needs_float(kind()))
-    MI_CHECK(is_float(t), DTypeError, "[{}] needs floating-point inputs, got {}", name(), dtype_name(t));
-  if (is_comparison(kind())) return {DType::b8};
-  MI_CHECK(t != DType::b8 || kind() == OpKind::Maximum || kind() == OpKind::Minimum, DTypeError,
-           "[{}] is not defined for bool inputs", name());
-  return {t};
+  const BinaryTraits& traits = binary_traits(kind());
+  check_domain(*this, in[0], traits.domain, 2);
+  return {traits.bool_result ? DType::b8 : in[0]};
 }
 
 std::string BinaryOp::attributes() const {
-  if (kind() == OpKind::Pow && robust) return fmt::format("robust=true, threshold={}", threshold);
+  if (binary_traits(kind()).robust_form && robust) return fmt::format("robust=true, threshold={}", threshold);
   return {};
 }
 

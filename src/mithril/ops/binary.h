@@ -8,6 +8,15 @@
 
 namespace mithril {
 
+// A binary op's declaration besides its ops.def entry: its row of the table in binary.cpp.
+struct BinaryTraits {
+  OpKind kind;
+  DTypeDomain domain;        // both operands share one dtype (builders promote)
+  bool bool_result = false;  // comparisons and logical ops return bool
+  bool robust_form = false;  // Pow: Mithril's robust mode, attributes "robust=true, threshold=..."
+};
+const BinaryTraits& binary_traits(OpKind kind);  // every op of the binary family has a row
+
 // All binary elementwise ops share one struct; the kind selects the function.
 // Pow has Mithril's robust mode: |base| below `threshold` is continued linearly.
 struct BinaryOp : Op {

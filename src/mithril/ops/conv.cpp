@@ -9,6 +9,33 @@
 namespace mithril {
 namespace {
 
+// One row per op of the conv family, in ops.def order: the number of spatial axes its windows
+// slide over, and whether the pooling input is an operand (MaxPool2dBackward takes (grad_out,
+// input)) rather than the `input_shape` attribute. The gradient rules are the structs' vjp below.
+struct ConvTraits {
+  OpKind kind;
+  int spatial_dims;
+  bool input_operand = false;
+};
+constexpr ConvTraits kConvTraits[] = {
+    {OpKind::Conv1d, 1},
+    {OpKind::Conv2d, 2},
+    {OpKind::Conv2dBackwardInput, 2},
+    {OpKind::Conv2dBackwardWeight, 2},
+    {OpKind::MaxPool1d, 1},
+    {OpKind::MaxPool2d, 2},
+    {OpKind::MaxPool2dBackward, 2, true},
+    {OpKind::AvgPool2d, 2},
+    {OpKind::AvgPool2dBackward, 2},
+};
+static_assert(declares_family(kConvTraits, "conv"), "kConvTraits needs one row per conv op, in ops.def order");
+
+const ConvTraits& conv_traits(OpKind kind) {
+  const ConvTraits* t = find_row(kConvTraits, kind);
+  MI_ASSERT(t != nullptr);
+  return *t;
+}
+
 // 1-D ops hold their parameters as an H = 1 2-D op; messages show only the `nd` spatial
 // entries the user gave.
 Shape last(const std::array<int64_t, 2>& v, int nd) { return nd == 2 ? Shape{v[0], v[1]} : Shape{v[1]}; }
@@ -99,8 +126,6 @@ void check_grad_out(std::string_view op, const Conv2dParams& p, const Shape& inp
            op, shape_str(grad_out), shape_str(input), shape_str(weight), shape_str(expected));
 }
 
-int pool_dims(OpKind k) { return k == OpKind::MaxPool1d ? 1 : 2; }
-
 // The output shape of pooling over the last `nd` axes of `input` (p in 2-D form).
 Shape pool_output(std::string_view op, int nd, const Pool2dParams& p, const Shape& input) {
   MI_CHECK(static_cast<int>(input.size()) >= nd, ShapeError, "[{}] input must have at least {} dim{}, got {}", op, nd,
@@ -150,7 +175,7 @@ Pool2dParams Pool1dParams::as_2d() const {
 // ---- Conv2d ----
 std::vector<Shape> Conv2dOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 2);
-  return {conv_output(name(), 2, params, in[0], in[1])};
+  return {conv_output(name(), conv_traits(kind()).spatial_dims, params, in[0], in[1])};
 }
 std::vector<DType> Conv2dOp::infer_dtypes(std::span<const DType> in) const {
   return float_pair(*this, in, "input", "weight");
@@ -161,7 +186,7 @@ std::vector<std::optional<Var>> Conv2dOp::vjp(const std::vector<Var>& in, const 
   return {ops::conv2d_backward_input(g, in[1], params, in[0].shape()),
           ops::conv2d_backward_weight(g, in[0], params, in[1].shape())};
 }
-std::string Conv2dOp::attributes() const { return conv_attributes(2, params); }
+std::string Conv2dOp::attributes() const { return conv_attributes(conv_traits(kind()).spatial_dims, params); }
 Cost Conv2dOp::cost(const OpSignature& sig) const {
   return conv_cost(*this, sig, sig.output_shapes[0], sig.input_shapes[1]);
 }
@@ -169,7 +194,7 @@ Cost Conv2dOp::cost(const OpSignature& sig) const {
 // ---- Conv1d ----
 std::vector<Shape> Conv1dOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 2);
-  return {conv_output(name(), 1, params.as_2d(), in[0], in[1])};
+  return {conv_output(name(), conv_traits(kind()).spatial_dims, params.as_2d(), in[0], in[1])};
 }
 std::vector<DType> Conv1dOp::infer_dtypes(std::span<const DType> in) const {
   return float_pair(*this, in, "input", "weight");
@@ -183,7 +208,9 @@ std::vector<std::optional<Var>> Conv1dOp::vjp(const std::vector<Var>& in, const 
   return {ops::squeeze(ops::conv2d_backward_input(g, w, p, x.shape()), 2),
           ops::squeeze(ops::conv2d_backward_weight(g, x, p, w.shape()), 2)};
 }
-std::string Conv1dOp::attributes() const { return conv_attributes(1, params.as_2d()); }
+std::string Conv1dOp::attributes() const {
+  return conv_attributes(conv_traits(kind()).spatial_dims, params.as_2d());
+}
 Cost Conv1dOp::cost(const OpSignature& sig) const {
   return conv_cost(*this, sig, sig.output_shapes[0], sig.input_shapes[1]);
 }
@@ -235,7 +262,7 @@ Cost Conv2dBackwardWeightOp::cost(const OpSignature& sig) const {
 // ---- MaxPool1d / MaxPool2d / AvgPool2d ----
 std::vector<Shape> PoolOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 1);
-  return {pool_output(name(), pool_dims(kind()), params, in[0])};
+  return {pool_output(name(), conv_traits(kind()).spatial_dims, params, in[0])};
 }
 std::vector<DType> PoolOp::infer_dtypes(std::span<const DType> in) const {
   check_arity(*this, in.size(), 1);
@@ -257,21 +284,21 @@ std::vector<std::optional<Var>> PoolOp::vjp(const std::vector<Var>& in, const st
     }
   }
 }
-std::string PoolOp::attributes() const { return pool_attributes(pool_dims(kind()), params); }
+std::string PoolOp::attributes() const { return pool_attributes(conv_traits(kind()).spatial_dims, params); }
 Cost PoolOp::cost(const OpSignature& sig) const { return pool_cost(*this, sig, sig.output_shapes[0], params); }
 
 // ---- MaxPool2dBackward (grad_out, input) / AvgPool2dBackward (grad_out) ----
 std::vector<Shape> PoolBackwardOp::infer_shapes(std::span<const Shape> in) const {
-  const bool is_max = kind() == OpKind::MaxPool2dBackward;
-  check_arity(*this, in.size(), is_max ? 2 : 1);
-  const Shape& input = is_max ? in[1] : input_shape;
+  const bool input_operand = conv_traits(kind()).input_operand;
+  check_arity(*this, in.size(), input_operand ? 2 : 1);
+  const Shape& input = input_operand ? in[1] : input_shape;
   const Shape expected = pool_output(name(), 2, params, input);
   MI_CHECK(in[0] == expected, ShapeError, "[{}] grad_out has shape {} but pooling input {} gives {}", name(),
            shape_str(in[0]), shape_str(input), shape_str(expected));
   return {input};
 }
 std::vector<DType> PoolBackwardOp::infer_dtypes(std::span<const DType> in) const {
-  if (kind() == OpKind::MaxPool2dBackward) return float_pair(*this, in, "grad_out", "input");
+  if (conv_traits(kind()).input_operand) return float_pair(*this, in, "grad_out", "input");
   check_arity(*this, in.size(), 1);
   return {pool_dtype(name(), in[0])};
 }
@@ -283,7 +310,7 @@ std::vector<std::optional<Var>> PoolBackwardOp::vjp(const std::vector<Var>& in, 
   return {ops::avg_pool2d(*ct[0], params)};
 }
 std::string PoolBackwardOp::attributes() const {
-  if (kind() == OpKind::MaxPool2dBackward) return pool_attributes(2, params);
+  if (conv_traits(kind()).input_operand) return pool_attributes(2, params);
   return fmt::format("{}, input_shape={}", pool_attributes(2, params), shape_str(input_shape));
 }
 Cost PoolBackwardOp::cost(const OpSignature& sig) const { return pool_cost(*this, sig, sig.input_shapes[0], params); }

@@ -10,6 +10,21 @@
 namespace mithril {
 namespace {
 
+using enum DTypeDomain;
+
+// One row per elementwise loss (the first ops of the loss family, in ops.def order). The gradient
+// rules are ElementwiseLossOp::vjp below.
+constexpr ElementwiseLossTraits kElementwiseLossTraits[] = {
+    {OpKind::SquaredError, floating, 3},
+    {OpKind::AbsoluteError, floating, 3},
+    {OpKind::HingeLoss, floating, 3},
+    {OpKind::QuadHingeLoss, floating, 3},
+    {OpKind::QuantileLoss, floating, 3, LossAttr::quantile},
+    {OpKind::KLDivergence, floating, 25, LossAttr::threshold},  // two logarithms per element
+};
+static_assert(declares_family(kElementwiseLossTraits, "loss", /*whole_family=*/false),
+              "kElementwiseLossTraits needs one row per elementwise loss, in ops.def order");
+
 Var zero_where_not(const Var& cond, const Var& v) { return ops::where(cond, v, ops::scalar_like(v, 0.0)); }
 
 // d/dx of Log(robust=true): 1/|x| at or above the threshold, 1/threshold below it, negated
@@ -52,6 +67,14 @@ Shape class_axis_shape(int64_t ndim, int64_t classes) {
 
 }  // namespace
 
+bool is_elementwise_loss(OpKind kind) { return find_row(kElementwiseLossTraits, kind) != nullptr; }
+
+const ElementwiseLossTraits& elementwise_loss_traits(OpKind kind) {
+  const ElementwiseLossTraits* t = find_row(kElementwiseLossTraits, kind);
+  MI_ASSERT(t != nullptr);
+  return *t;
+}
+
 std::string_view loss_input_type_name(LossInputType t) {
   switch (t) {
     case LossInputType::logits: return "logits";
@@ -65,7 +88,7 @@ std::string_view loss_input_type_name(LossInputType t) {
 
 std::vector<Shape> ElementwiseLossOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 2);
-  if (kind() == OpKind::KLDivergence) check_threshold(*this, threshold);
+  if (elementwise_loss_traits(kind()).attribute == LossAttr::threshold) check_threshold(*this, threshold);
   return {broadcast_shapes(in[0], in[1], name().data())};
 }
 
@@ -73,19 +96,22 @@ std::vector<DType> ElementwiseLossOp::infer_dtypes(std::span<const DType> in) co
   check_arity(*this, in.size(), 2);
   MI_CHECK(in[0] == in[1], DTypeError, "[{}] dtype mismatch: input is {} but target is {}", name(),
            dtype_name(in[0]), dtype_name(in[1]));
-  MI_CHECK(is_float(in[0]), DTypeError, "[{}] needs floating-point inputs, got {}", name(), dtype_name(in[0]));
+  check_domain(*this, in[0], elementwise_loss_traits(kind()).domain, 2);
   return {in[0]};
 }
 
 std::string ElementwiseLossOp::attributes() const {
-  if (kind() == OpKind::QuantileLoss) return fmt::format("quantile={}", quantile);
-  if (kind() == OpKind::KLDivergence) return fmt::format("threshold={}", threshold);
+  switch (elementwise_loss_traits(kind()).attribute) {
+    case LossAttr::none: break;
+    case LossAttr::quantile: return fmt::format("quantile={}", quantile);
+    case LossAttr::threshold: return fmt::format("threshold={}", threshold);
+  }
   return {};
 }
 
 Cost ElementwiseLossOp::cost(const OpSignature& sig) const {
   Cost c = Op::cost(sig);
-  c.flops *= kind() == OpKind::KLDivergence ? 25.0 : 3.0;  // KL takes two logarithms per element
+  c.flops *= elementwise_loss_traits(kind()).flops_per_element;
   return c;
 }
 

@@ -14,6 +14,20 @@
 
 namespace mithril {
 
+// The attribute an elementwise loss reads; attributes() prints (and so hashes and compares) it.
+enum class LossAttr : uint8_t { none, quantile, threshold };
+
+// An elementwise loss's declaration besides its ops.def entry: its row of the table in loss.cpp.
+// CrossEntropy and BinaryCrossEntropy have structs of their own (below).
+struct ElementwiseLossTraits {
+  OpKind kind;
+  DTypeDomain domain;        // input and target share one dtype (builders promote)
+  double flops_per_element;  // cost per output element
+  LossAttr attribute = LossAttr::none;
+};
+const ElementwiseLossTraits& elementwise_loss_traits(OpKind kind);  // for kinds where is_elementwise_loss
+bool is_elementwise_loss(OpKind kind);
+
 // SquaredError, AbsoluteError, HingeLoss, QuadHingeLoss, QuantileLoss and KLDivergence: the
 // output has the broadcast shape of (input, target). `quantile` is used by QuantileLoss only,
 // `threshold` (the robust log's cut-off) by KLDivergence only.

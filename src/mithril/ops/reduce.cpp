@@ -8,6 +8,47 @@
 #include "mithril/ops/unary.h"
 
 namespace mithril {
+namespace {
+
+using enum DTypeDomain;
+
+// One row per op of the reduce family, in ops.def order. The gradient rules are ReduceOp::vjp and
+// AxisOp::vjp below.
+constexpr ReduceTraits kReduceTraits[] = {
+    {.kind = OpKind::Sum, .along_axis = false, .domain = any, .flops_per_input_element = 1},
+    {.kind = OpKind::Mean, .along_axis = false, .domain = floating, .flops_per_input_element = 1},
+    {.kind = OpKind::Max, .along_axis = false, .domain = any, .flops_per_input_element = 1, .needs_nonempty = true},
+    {.kind = OpKind::Min, .along_axis = false, .domain = any, .flops_per_input_element = 1, .needs_nonempty = true},
+    {.kind = OpKind::Prod, .along_axis = false, .domain = any, .flops_per_input_element = 1},
+    // subtract the mean, square, accumulate
+    {.kind = OpKind::Variance, .along_axis = false, .domain = floating, .flops_per_input_element = 3,
+     .correction = true},
+    // max, shift, exp, accumulate
+    {.kind = OpKind::LogSumExp, .along_axis = false, .domain = floating, .flops_per_input_element = 12},
+    {.kind = OpKind::ArgMax, .along_axis = false, .domain = any, .flops_per_input_element = 1, .index_result = true,
+     .needs_nonempty = true},
+    {.kind = OpKind::ArgMin, .along_axis = false, .domain = any, .flops_per_input_element = 1, .index_result = true,
+     .needs_nonempty = true},
+    {.kind = OpKind::CumSum, .along_axis = true, .domain = any, .flops_per_input_element = 1},
+    // max, shift, exp, sum, normalise
+    {.kind = OpKind::Softmax, .along_axis = true, .domain = floating, .flops_per_input_element = 13},
+    {.kind = OpKind::LogSoftmax, .along_axis = true, .domain = floating, .flops_per_input_element = 13},
+};
+static_assert(declares_family(kReduceTraits, "reduce"), "kReduceTraits needs one row per reduce op, in ops.def order");
+
+Cost input_proportional_cost(const Op& op, const OpSignature& sig) {
+  Cost c = op.Op::cost(sig);
+  c.flops = static_cast<double>(numel(sig.input_shapes[0])) * reduce_traits(op.kind()).flops_per_input_element;
+  return c;
+}
+
+}  // namespace
+
+const ReduceTraits& reduce_traits(OpKind kind) {
+  const ReduceTraits* t = find_row(kReduceTraits, kind);
+  MI_ASSERT(t != nullptr);
+  return *t;
+}
 
 std::vector<Shape> ReduceOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 1);
@@ -18,9 +59,8 @@ std::vector<Shape> ReduceOp::infer_shapes(std::span<const Shape> in) const {
     const bool reduced = k < axes.size() && axes[k] == d;
     if (reduced) {
       ++k;
-      MI_CHECK(in[0][static_cast<size_t>(d)] > 0 || (kind() != OpKind::Max && kind() != OpKind::Min &&
-                                                      kind() != OpKind::ArgMax && kind() != OpKind::ArgMin),
-               ShapeError, "[{}] cannot reduce an empty axis {} of shape {}", name(), d, shape_str(in[0]));
+      MI_CHECK(in[0][static_cast<size_t>(d)] > 0 || !reduce_traits(kind()).needs_nonempty, ShapeError,
+               "[{}] cannot reduce an empty axis {} of shape {}", name(), d, shape_str(in[0]));
       if (keepdim) out.push_back(1);
     } else {
       out.push_back(in[0][static_cast<size_t>(d)]);
@@ -32,15 +72,15 @@ std::vector<Shape> ReduceOp::infer_shapes(std::span<const Shape> in) const {
 }
 
 std::vector<DType> ReduceOp::infer_dtypes(std::span<const DType> in) const {
-  if (kind() == OpKind::ArgMax || kind() == OpKind::ArgMin) return {DType::i64};
-  if (kind() == OpKind::Mean || kind() == OpKind::Variance || kind() == OpKind::LogSumExp)
-    MI_CHECK(is_float(in[0]), DTypeError, "[{}] needs a floating-point input, got {}", name(), dtype_name(in[0]));
+  const ReduceTraits& traits = reduce_traits(kind());
+  if (traits.index_result) return {DType::i64};
+  check_domain(*this, in[0], traits.domain);
   return {in[0]};
 }
 
 std::string ReduceOp::attributes() const {
   std::string s = fmt::format("axes=({}), keepdim={}", fmt::join(axes, ","), keepdim);
-  if (kind() == OpKind::Variance) s += fmt::format(", correction={}", correction);
+  if (reduce_traits(kind()).correction) s += fmt::format(", correction={}", correction);
   return s;
 }
 
@@ -49,24 +89,6 @@ int64_t ReduceOp::reduced_count(const Shape& input) const {
   for (int64_t a : axes) n *= input[static_cast<size_t>(a)];
   return n;
 }
-
-namespace {
-// Floating-point operations per input element, for the cost model (exp/log count 10, as in unary).
-double flops_per_input_element(OpKind k) {
-  switch (k) {
-    case OpKind::Variance: return 3.0;     // subtract the mean, square, accumulate
-    case OpKind::LogSumExp: return 12.0;   // max, shift, exp, accumulate
-    case OpKind::Softmax: case OpKind::LogSoftmax: return 13.0;  // max, shift, exp, sum, normalise
-    default: return 1.0;
-  }
-}
-
-Cost input_proportional_cost(const Op& op, const OpSignature& sig) {
-  Cost c = op.Op::cost(sig);
-  c.flops = static_cast<double>(numel(sig.input_shapes[0])) * flops_per_input_element(op.kind());
-  return c;
-}
-}  // namespace
 
 Cost ReduceOp::cost(const OpSignature& sig) const { return input_proportional_cost(*this, sig); }
 
@@ -119,8 +141,7 @@ std::vector<Shape> AxisOp::infer_shapes(std::span<const Shape> in) const {
 
 std::vector<DType> AxisOp::infer_dtypes(std::span<const DType> in) const {
   check_arity(*this, in.size(), 1);
-  if (kind() != OpKind::CumSum)
-    MI_CHECK(is_float(in[0]), DTypeError, "[{}] needs a floating-point input, got {}", name(), dtype_name(in[0]));
+  check_domain(*this, in[0], reduce_traits(kind()).domain);
   return {in[0]};
 }
 

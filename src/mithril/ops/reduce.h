@@ -9,6 +9,18 @@
 
 namespace mithril {
 
+// A reduction's declaration besides its ops.def entry: its row of the table in reduce.cpp.
+struct ReduceTraits {
+  OpKind kind;
+  bool along_axis;                 // an AxisOp (one axis, output of the input's shape); else a ReduceOp
+  DTypeDomain domain;
+  double flops_per_input_element;  // cost (exp/log count 10, as in unary)
+  bool index_result = false;       // ArgMax/ArgMin: int64 indices
+  bool needs_nonempty = false;     // no identity element: an empty reduced axis is a ShapeError
+  bool correction = false;         // Variance: attributes end with ", correction=..."
+};
+const ReduceTraits& reduce_traits(OpKind kind);  // every op of the reduce family has a row
+
 // `axes` are normalised (non-negative, sorted, unique) by the builder; an empty list reduces
 // nothing. `correction` is used by Variance only: sum((x-mean)^2) / (n - correction).
 struct ReduceOp : Op {

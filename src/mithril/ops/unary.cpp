@@ -12,39 +12,49 @@
 namespace mithril {
 namespace {
 
-enum class Domain { any, numeric, floating, boolean };
+using enum DTypeDomain;
 
-Domain domain_of(OpKind k) {
-  switch (k) {
-    case OpKind::Identity:
-    case OpKind::StopGradient: return Domain::any;
-    case OpKind::Neg:
-    case OpKind::Abs:
-    case OpKind::Sign:
-    case OpKind::Square:
-    case OpKind::Relu: return Domain::numeric;
-    case OpKind::LogicalNot: return Domain::boolean;
-    default: return Domain::floating;
-  }
-}
+// One row per op of the unary family, in ops.def order. The gradient rules are UnaryOp::vjp below.
+constexpr UnaryTraits kUnaryTraits[] = {
+    {OpKind::Neg, numeric, 1},
+    {OpKind::Abs, numeric, 1},
+    {OpKind::Sign, numeric, 1},
+    {OpKind::Square, numeric, 1},
+    {OpKind::Sqrt, floating, 1, UnaryAttr::robust},
+    {OpKind::Exp, floating, 10},
+    {OpKind::Log, floating, 10, UnaryAttr::robust},
+    {OpKind::Log1p, floating, 10},
+    {OpKind::Sin, floating, 10},
+    {OpKind::Cos, floating, 10},
+    {OpKind::Tanh, floating, 10},
+    {OpKind::Sigmoid, floating, 10},
+    {OpKind::Relu, numeric, 1},
+    {OpKind::LeakyRelu, floating, 1, UnaryAttr::slope},
+    {OpKind::Softplus, floating, 10},
+    {OpKind::Gelu, floating, 10, UnaryAttr::approximate},
+    {OpKind::Erf, floating, 10},
+    {OpKind::Reciprocal, floating, 1},
+    {OpKind::StableReciprocal, floating, 1, UnaryAttr::threshold},
+    {OpKind::Floor, floating, 1},
+    {OpKind::LogicalNot, boolean, 1},
+    {OpKind::StopGradient, any, 1},
+    {OpKind::Identity, any, 1},
+};
+static_assert(declares_family(kUnaryTraits, "unary"), "kUnaryTraits needs one row per unary op, in ops.def order");
 
-// Transcendental functions cost several operations per element; the rest about one.
-double flops_per_element(OpKind k) {
-  switch (k) {
-    case OpKind::Exp: case OpKind::Log: case OpKind::Log1p: case OpKind::Sin: case OpKind::Cos:
-    case OpKind::Tanh: case OpKind::Sigmoid: case OpKind::Softplus: case OpKind::Gelu: case OpKind::Erf:
-      return 10.0;
-    default: return 1.0;
-  }
-}
-
-bool uses_threshold(OpKind k, const UnaryAttrs& a) {
-  return k == OpKind::StableReciprocal || ((k == OpKind::Sqrt || k == OpKind::Log) && a.robust);
+bool uses_threshold(const UnaryTraits& t, const UnaryAttrs& a) {
+  return t.attribute == UnaryAttr::threshold || (t.attribute == UnaryAttr::robust && a.robust);
 }
 
 Var where_scalar(const Var& cond, const Var& a, double b) { return ops::where(cond, a, ops::scalar_like(a, b)); }
 
 }  // namespace
+
+const UnaryTraits& unary_traits(OpKind kind) {
+  const UnaryTraits* t = find_row(kUnaryTraits, kind);
+  MI_ASSERT(t != nullptr);
+  return *t;
+}
 
 double effective_threshold(double threshold, DType dtype) {
   switch (dtype) {
@@ -58,43 +68,31 @@ double effective_threshold(double threshold, DType dtype) {
 
 std::vector<Shape> UnaryOp::infer_shapes(std::span<const Shape> in) const {
   check_arity(*this, in.size(), 1);
-  MI_CHECK(!uses_threshold(kind(), attrs) || (attrs.threshold > 0 && std::isfinite(attrs.threshold)), AttributeError,
-           "[{}] threshold must be positive and finite, got {}", name(), attrs.threshold);
+  MI_CHECK(!uses_threshold(unary_traits(kind()), attrs) || (attrs.threshold > 0 && std::isfinite(attrs.threshold)),
+           AttributeError, "[{}] threshold must be positive and finite, got {}", name(), attrs.threshold);
   return {in[0]};
 }
 
 std::vector<DType> UnaryOp::infer_dtypes(std::span<const DType> in) const {
   check_arity(*this, in.size(), 1);
-  const DType t = in[0];
-  switch (domain_of(kind())) {
-    case Domain::any: break;
-    case Domain::numeric:
-      MI_CHECK(t != DType::b8, DTypeError, "[{}] is not defined for bool inputs", name());
-      break;
-    case Domain::floating:
-      MI_CHECK(is_float(t), DTypeError, "[{}] needs a floating-point input, got {}", name(), dtype_name(t));
-      break;
-    case Domain::boolean:
-      MI_CHECK(t == DType::b8, DTypeError, "[{}] needs a bool input, got {}", name(), dtype_name(t));
-      break;
-  }
-  return {t};
+  check_domain(*this, in[0], unary_traits(kind()).domain);
+  return {in[0]};
 }
 
 std::string UnaryOp::attributes() const {
-  switch (kind()) {
-    case OpKind::LeakyRelu: return fmt::format("slope={}", attrs.slope);
-    case OpKind::Gelu: return fmt::format("approximate={}", attrs.approximate);
-    case OpKind::Sqrt:
-    case OpKind::Log: return attrs.robust ? fmt::format("robust=true, threshold={}", attrs.threshold) : std::string();
-    case OpKind::StableReciprocal: return fmt::format("threshold={}", attrs.threshold);
-    default: return {};
+  switch (unary_traits(kind()).attribute) {
+    case UnaryAttr::none: break;
+    case UnaryAttr::slope: return fmt::format("slope={}", attrs.slope);
+    case UnaryAttr::approximate: return fmt::format("approximate={}", attrs.approximate);
+    case UnaryAttr::robust: return attrs.robust ? fmt::format("robust=true, threshold={}", attrs.threshold) : std::string();
+    case UnaryAttr::threshold: return fmt::format("threshold={}", attrs.threshold);
   }
+  return {};
 }
 
 Cost UnaryOp::cost(const OpSignature& sig) const {
   Cost c = Op::cost(sig);
-  c.flops *= flops_per_element(kind());
+  c.flops *= unary_traits(kind()).flops_per_element;
   return c;
 }
 

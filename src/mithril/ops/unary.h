@@ -15,6 +15,24 @@ struct UnaryAttrs {
   double threshold = 0.0;    // robust Sqrt/Log and StableReciprocal; must be positive there
 };
 
+// The UnaryAttrs field an op reads; attributes() prints (and so hashes and compares) exactly it.
+enum class UnaryAttr : uint8_t {
+  none,
+  slope,        // "slope=0.01"
+  approximate,  // "approximate=false"
+  robust,       // "robust=true, threshold=..." when robust, nothing otherwise
+  threshold,    // "threshold=..."
+};
+
+// A unary op's declaration besides its ops.def entry: its row of the table in unary.cpp.
+struct UnaryTraits {
+  OpKind kind;
+  DTypeDomain domain;
+  double flops_per_element;  // cost: transcendental functions 10, the rest 1
+  UnaryAttr attribute = UnaryAttr::none;
+};
+const UnaryTraits& unary_traits(OpKind kind);  // every op of the unary family has a row
+
 struct UnaryOp : Op {
   explicit UnaryOp(OpKind kind, UnaryAttrs attrs = {}) : Op(kind), attrs(attrs) {}
   UnaryAttrs attrs;
