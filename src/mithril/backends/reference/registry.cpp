@@ -1,3 +1,4 @@
+#include "mithril/backends/reference/kernels.h"
 #include "mithril/backends/reference/reference_backend.h"
 
 namespace mithril::reference {
@@ -5,6 +6,7 @@ namespace mithril::reference {
 const KernelTable& kernel_table() {
   static const KernelTable table = [] {
     KernelTable t("reference");
+    register_unary_kernels(t);
     return t;
   }();
   return table;
