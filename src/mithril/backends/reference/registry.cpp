@@ -7,6 +7,7 @@ const KernelTable& kernel_table() {
   static const KernelTable table = [] {
     KernelTable t("reference");
     register_unary_kernels(t);
+    register_binary_kernels(t);
     return t;
   }();
   return table;
