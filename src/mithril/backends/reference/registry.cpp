@@ -8,6 +8,7 @@ const KernelTable& kernel_table() {
     KernelTable t("reference");
     register_unary_kernels(t);
     register_binary_kernels(t);
+    register_reduce_kernels(t);
     return t;
   }();
   return table;
