@@ -9,6 +9,7 @@ const KernelTable& kernel_table() {
     register_unary_kernels(t);
     register_binary_kernels(t);
     register_reduce_kernels(t);
+    register_shape_kernels(t);
     return t;
   }();
   return table;
