@@ -10,6 +10,7 @@ const KernelTable& kernel_table() {
     register_binary_kernels(t);
     register_reduce_kernels(t);
     register_shape_kernels(t);
+    register_linalg_kernels(t);
     return t;
   }();
   return table;
