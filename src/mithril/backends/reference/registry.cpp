@@ -11,6 +11,7 @@ const KernelTable& kernel_table() {
     register_reduce_kernels(t);
     register_shape_kernels(t);
     register_linalg_kernels(t);
+    register_conv_kernels(t);
     return t;
   }();
   return table;
