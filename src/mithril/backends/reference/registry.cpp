@@ -12,6 +12,7 @@ const KernelTable& kernel_table() {
     register_shape_kernels(t);
     register_linalg_kernels(t);
     register_conv_kernels(t);
+    register_loss_kernels(t);
     return t;
   }();
   return table;
