@@ -646,14 +646,16 @@ Error compare(const Tensor& got, const Tensor& want) {
 // NMSE tolerance per dtype: float64 agrees to rounding (1e-24 ~ relative 1e-12); float32
 // kernels compute in float32 (1e-10 ~ relative 1e-5); 16-bit outputs carry one rounding of
 // 2^-11 (f16) or 2^-8 (bf16) relative error per element. Integer and bool results are exact.
+// Gradient graphs chain several ops and amplify one-ulp differences of forward values through
+// cancellations (1 - sigmoid(x) near 1 loses 3-4 digits in float32): float32 gradients get
+// 1e-6 (relative 1e-3), 16-bit ones 100x their forward tolerance; float64 stays tight, and the
+// float64 finite-difference check keeps the rules themselves honest.
 double tolerance(OpKind, DType t, bool grad) {
-  // Gradient graphs chain several ops, each rounding in the dtype.
-  const double g = grad ? 100.0 : 1.0;
   switch (t) {
-    case DType::f64: return 1e-24 * g;
-    case DType::f32: return 1e-10 * g;
-    case DType::f16: return 1e-5 * g;
-    case DType::bf16: return 1e-4 * g;
+    case DType::f64: return grad ? 1e-20 : 1e-24;
+    case DType::f32: return grad ? 1e-6 : 1e-10;
+    case DType::f16: return grad ? 1e-3 : 1e-5;
+    case DType::bf16: return grad ? 1e-2 : 1e-4;
     default: return 0.0;
   }
 }
@@ -760,7 +762,18 @@ TEST_P(BackendOps, Forward) {
       SCOPED_TRACE(label);
       auto c = build(k, t, seed);
       ASSERT_TRUE(c) << "the case cannot be built in a dtype the backend has a kernel for";
-      const std::vector<Tensor> want = run_on(*ref, c->program, c->feed);
+      std::vector<Tensor> want = run_on(*ref, c->program, c->feed);
+      if (k == OpKind::FusedLinear && (t == DType::f16 || t == DType::bf16)) {
+        // A 16-bit fused linear node accumulates in float32 and rounds once (fused_kernels.cpp),
+        // where the unfused graph rounds the product and every step: its oracle is the unfused
+        // graph in float32 on the same values, rounded at the end (a case's draws do not depend
+        // on the float dtype). Fused elementwise nodes round each step as the unfused graph does.
+        auto c32 = build(k, DType::f32, seed);
+        std::vector<Tensor> feed32;
+        for (const Tensor& x : c->feed) feed32.push_back(x.astype(is_float(x.dtype()) ? DType::f32 : x.dtype()));
+        want = run_on(*ref, c32->program, feed32);
+        for (Tensor& w : want) w = w.astype(t);
+      }
       if (fused) {
         // Fused on the backend, unfused on the reference.
         fuse(c->program);
@@ -850,6 +863,7 @@ void expect_finite_differences(OpKind k, uint64_t seed, const std::string& label
       const double down = objective(xs);
       p[j] = orig;
       const double numeric = (up - down) / (2 * eps), aj = a[static_cast<size_t>(j)];
+      if (std::isnan(aj) && std::isnan(numeric)) continue;  // outside the domain (variance of n = correction)
       const double err = std::abs(aj - numeric) / std::max({1.0, std::abs(aj), std::abs(numeric)});
       ASSERT_LE(err, tol) << label << ": input " << i << " element " << j << ": vjp " << aj << " vs finite differences "
                           << numeric;
