@@ -66,11 +66,13 @@ int print_env() {
 
 // Runs Mithril conformance files; prints failing cases (every case with --verbose) and ends
 // with "N passed, N failed[, N skipped]". Exit status 0 only when nothing failed.
-int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose) {
+int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose,
+                    const std::string& backend_name) {
   using namespace mithril::conformance;
+  const mithril::BackendPtr backend = backend_name.empty() ? nullptr : mithril::make_backend(backend_name);
   int passed = 0, failed = 0, skipped = 0;
   for (const std::string& f : files) {
-    const FileReport r = run_file(f, filter);
+    const FileReport r = run_file(f, filter, backend);
     for (const CaseResult& c : r.cases) {
       if (c.status == Status::failed) fmt::print("FAIL {} {}: {}\n", f, c.name, c.reason);
       else if (c.status == Status::skipped) fmt::print("SKIP {} {}: {}\n", f, c.name, c.reason);
@@ -141,12 +143,13 @@ int main(int argc, char** argv) {
   auto* options = app.add_subcommand("options", "List every compile option (Markdown: README's table)");
 
   std::vector<std::string> conformance_files;
-  std::string filter;
+  std::string filter, conformance_backend;
   bool verbose = false;
   auto* conf = app.add_subcommand("conformance", "Run Mithril JSON test-case files (shared/conformance/*.json)");
   conf->add_option("files", conformance_files, "Test-case files")->required()->check(CLI::ExistingFile);
   conf->add_option("--filter", filter, "Only cases whose name contains this text");
   conf->add_flag("--verbose", verbose, "Print every case, not only failures");
+  conf->add_option("--backend", conformance_backend, "Compile every case for this backend (default: cpu)");
 
   std::string model_file, inputs_file, output_file;
   std::vector<std::string> shape_specs;
@@ -185,7 +188,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*env) return print_env();
-    if (*conf) return run_conformance(conformance_files, filter, verbose);
+    if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_backend);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
     return status;

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <set>
 
-#include "mithril/backends/cpu/executor.h"
 #include "mithril/conformance/legacy_shape_case.h"
 #include "mithril/conformance/randomized.h"
 #include "mithril/core/error.h"
@@ -104,6 +103,7 @@ void run_golden_case_with(const json& c, bool all_inputs_trainable) {
   const bool training = c.contains("output_specs");
   if (training) model = training_model(model, c);
   CompileOptions opt;
+  opt.backend = case_backend();
   const json static_keys = c.value("static_keys", json::object());
   const json inputs_json = c.value("inputs", json::object());
   for (const auto& [k, v] : static_keys.items()) opt.constant_keys[k] = v;
@@ -158,6 +158,7 @@ void run_discard_case(const json& c) {
   logical::Model model = logical::model_from_dict(c.at("model"));
   if (c.contains("output_specs")) model = training_model(model, c);
   CompileOptions opt;
+  opt.backend = case_backend();
   opt.inference = true;
   for (const json& k : c.value("discard_keys", json::array())) opt.discard_keys.push_back(k.get<std::string>());
   const PhysicalModel pm = compile(model, opt);
@@ -178,6 +179,7 @@ void run_discard_case(const json& c) {
 void run_static_keys_case(const json& c) {
   const logical::Model model = logical::model_from_dict(c.at("model"));
   CompileOptions opt;
+  opt.backend = case_backend();
   opt.inference = true;
   const json given = c.value("static_input_shapes", json::object());
   for (const auto& [k, shape] : given.items())
@@ -212,10 +214,10 @@ void run_numpy_utils_case(const json& c) {
   const json& kw = c.at("kwargs");
   const Tensor grad = io::tensor_from_json(kw.at("gradient"), DType::f64);
   const Shape target = kw.at("input_shape").get<Shape>();
-  Graph g;
-  const Var x = g.input("gradient", grad.shape(), DType::f64);
-  const Var y = ops::sum_to(x, target);
-  compare_tensor(cpu::run_graph(g, {y}, {grad})[0], c.at("result"), "result");
+  const BackendPtr backend = case_backend() ? case_backend() : default_backend();
+  GraphProgram program;
+  program.outputs = {ops::sum_to(program.graph->input("gradient", grad.shape(), DType::f64), target).id()};
+  compare_tensor(backend->compile(program, {})->run({grad})[0], c.at("result"), "result");
 }
 
 // randomized_model_tests_all_backends (README §8): property checks with the fixed seed.
@@ -319,6 +321,21 @@ json from_legacy_primitive_case(const json& legacy) {
   out["results"] = {{"eval", {{"output", results.at("eval")}}}};
   if (!grads.is_null()) out["results"]["grad"] = grads;
   return out;
+}
+
+namespace {
+BackendPtr g_case_backend;  // set by run_file(path, filter, backend) while it runs
+}  // namespace
+
+BackendPtr case_backend() { return g_case_backend; }
+
+FileReport run_file(const std::string& path, const std::string& filter, BackendPtr backend) {
+  struct Restore {
+    BackendPtr saved;
+    ~Restore() { g_case_backend = saved; }
+  } restore{g_case_backend};
+  g_case_backend = std::move(backend);
+  return run_file(path, filter);
 }
 
 FileReport run_file(const std::string& path, const std::string& filter) {

@@ -12,6 +12,7 @@
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/shape_inference.h"
 #include "mithril/runtime/compile.h"
+#include "mithril/conformance/conformance.h"
 
 namespace mithril::conformance {
 namespace {
@@ -240,6 +241,7 @@ void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_see
   };
   std::map<std::string, Tensor> values;
   CompileOptions opt;
+  opt.backend = conformance::case_backend();
   opt.inference = true;
   const json static_info = c.value("static_input_info", json::object());
   const json input_info = c.value("input_info", json::object());

@@ -16,6 +16,8 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_OPTIMIZE", "1", "0: compile without graph passes (folding, CSE, DCE, fusion, simplification)"},
       {"MITHRIL_ISA", "native",
        "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
+      {"MITHRIL_BACKEND_OPS_MODE", "test and grad",
+       "the cross-backend op test's mode (tests/backends/backend_ops_test.cpp): test, grad, support or perf"},
   };
   return knobs;
 }

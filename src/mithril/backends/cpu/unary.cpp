@@ -69,10 +69,13 @@ T gelu_erf(T x) {
   return T(0.5) * x * std::erfc(-x * static_cast<T>(std::numbers::sqrt2 / 2));
 }
 
+// x*(1+tanh(u))/2 written as x*sigmoid(2u) = x/(1+e^(-2u)): the same function without the
+// cancellation of 1 + tanh(u) for very negative u, which in float32 lost about four digits of
+// the tail (x = -3.9: relative error 4e-4).
 template <typename T>
 T gelu_tanh(T x) {
   const T k = static_cast<T>(std::sqrt(2.0 / std::numbers::pi));
-  return T(0.5) * x * (T(1) + std::tanh(k * (x + T(0.044715) * x * x * x)));
+  return x / (T(1) + std::exp(T(-2) * k * (x + T(0.044715) * x * x * x)));
 }
 
 // Kernels for ops defined on floating-point dtypes only.

@@ -1,7 +1,9 @@
 #include "mithril/backends/reference/interpreter.h"
 
 #include <chrono>
+#include <cstdio>
 
+#include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
 
@@ -9,7 +11,7 @@ namespace mithril::reference {
 
 Interpreter::Interpreter(const Graph& graph, std::vector<ValueId> outputs, const KernelTable& kernels,
                          ExecutableOptions options)
-    : graph_(graph), outputs_(std::move(outputs)), options_(options) {
+    : graph_(graph), outputs_(std::move(outputs)), options_(options), verbose_(env_flag("MITHRIL_VERBOSE")) {
   const std::vector<bool> needed = needed_nodes(graph, outputs_);
   std::vector<bool> is_output(graph.values().size(), false);
   for (ValueId v : outputs_) is_output[static_cast<size_t>(v)] = true;
@@ -67,11 +69,20 @@ void Interpreter::run(std::span<const Tensor* const> inputs, std::vector<Tensor>
     for (ValueId v : node.outputs) outs.push_back(Tensor::empty(graph_.value(v).shape, graph_.value(v).dtype));
     const auto start = std::chrono::steady_clock::now();
     info_[s].kernel->fn(*node.op, ins, outs);
-    if (options_.profile) {
+    if (options_.profile || verbose_) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      std::lock_guard<std::mutex> lock(profile_mutex_);
-      ++times_.calls[s];
-      times_.seconds[s] += seconds;
+      if (verbose_) {
+        std::string in_shapes, out_shapes;
+        for (const Shape& sh : info_[s].signature.input_shapes) in_shapes.append(in_shapes.empty() ? "" : " ").append(shape_str(sh));
+        for (const Shape& sh : info_[s].signature.output_shapes) out_shapes.append(out_shapes.empty() ? "" : " ").append(shape_str(sh));
+        std::fprintf(stderr, "mithril_verbose,exec,reference,%s,%s,%s -> %s,%.4f ms\n", info_[s].kernel->name.c_str(),
+                     node.op->to_string().c_str(), in_shapes.c_str(), out_shapes.c_str(), seconds * 1e3);
+      }
+      if (options_.profile) {
+        std::lock_guard<std::mutex> lock(profile_mutex_);
+        ++times_.calls[s];
+        times_.seconds[s] += seconds;
+      }
     }
     for (size_t o = 0; o < outs.size(); ++o) values[static_cast<size_t>(node.outputs[o])] = std::move(outs[o]);
   }

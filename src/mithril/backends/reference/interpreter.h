@@ -28,6 +28,7 @@ class Interpreter final : public Executable {
   const Graph& graph_;
   std::vector<ValueId> outputs_;
   ExecutableOptions options_;
+  bool verbose_;  // MITHRIL_VERBOSE: one line per step on stderr, as the cpu executor writes
   std::vector<StepInfo> info_;
   MemoryPlan plan_;
   int64_t output_bytes_ = 0;

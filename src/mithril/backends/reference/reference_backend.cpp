@@ -2,6 +2,7 @@
 
 #include "mithril/backends/reference/interpreter.h"
 #include "mithril/core/error.h"
+#include "mithril/ir/ir.h"
 
 namespace mithril {
 
@@ -25,6 +26,14 @@ BackendPtr ReferenceBackend::from_options(const BackendOptions& options) {
 }
 
 const KernelTable& ReferenceBackend::kernels() const { return reference::kernel_table(); }
+
+Support ReferenceBackend::supports(const Graph& graph, const Node& node) const {
+  if (op_info(node.op->kind()).family == "fused")
+    return Support::no(fmt::format("{} is made by operator fusion, which the reference backend turns off: it runs "
+                                   "the unfused graph",
+                                   node.op->name()));
+  return Backend::supports(graph, node);
+}
 
 PassOptions ReferenceBackend::passes(const PassOptions& requested) const {
   PassOptions p = requested;

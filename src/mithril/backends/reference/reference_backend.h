@@ -22,6 +22,8 @@ class ReferenceBackend final : public Backend {
 
   std::string_view name() const override { return "reference"; }
   const KernelTable& kernels() const override;
+  // Fused ops (made by operator fusion, which this backend turns off) are a no with the reason.
+  Support supports(const Graph& graph, const Node& node) const override;
   // Fused ops are the CPU backend's: graphs run here unfused.
   PassOptions passes(const PassOptions& requested) const override;
   std::unique_ptr<Executable> compile(const GraphProgram& program, const ExecutableOptions& options) const override;
