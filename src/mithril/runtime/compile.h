@@ -70,6 +70,41 @@ struct CompileOptions {
   bool static_types = false;
   bool static_inference = false;
 
+  // Mithril's ml.compile switches, all true by default as in Mithril.
+  // jit = true: one program specialized per input signature (shapes and dtypes of the inputs,
+  //   which outputs get cotangents), each kept in a cache of up to 64.
+  // jit = false: no per-signature specialization. There is one generic program per kind, forward
+  //   and forward + gradients (Mithril's evaluate and evaluate_gradients), for any input shapes
+  //   the model accepts. The engine plans memory for concrete shapes, so "one" means the cache
+  //   holds at most one program of each kind: a call whose signature differs from the held
+  //   program's rebuilds it (graph, passes, memory plan, kernels: the cost of a first call) in
+  //   place of the old one. Memory stays one program per kind however many shapes are fed;
+  //   alternating shapes re-plan on every call, where jit = true reuses its cached programs.
+  //   When a program cannot be built for the inputs' shapes, the inputs are checked against the
+  //   model's symbolic shapes (with safe_shapes): the error is then a ShapeError naming the
+  //   input, its shape, its symbolic shape and the conflict, instead of the rule of the op deep
+  //   in the graph that failed. The symbolic shapes are not used to reject inputs the graph
+  //   accepts: some declared shapes are stricter than what the engine (and Mithril) runs, such
+  //   as a 1-D convolution bias for the declared [1, C_out, 1]. Results are the same either way.
+  bool jit = true;
+  // safe_shapes = false: evaluate() skips the shape checks of inputs that guard no memory. Under
+  //   static_shapes an input whose shape is not its static shape gets a program built for its
+  //   shape (as without static_shapes) instead of a ShapeError; under jit = false the symbolic
+  //   check is skipped (the op rule that fails reports an inconsistency, as with jit = true); a
+  //   cotangent of the wrong shape is reported by the executor's check instead of evaluate()'s.
+  //   What keeps every kernel in bounds stays: a program is used only for the exact shapes and
+  //   dtypes it was built for, and the executor checks every tensor it is fed against its graph.
+  bool safe_shapes = true;
+  // safe_names = true: the runtime data inputs (inputs that get no gradient: data keys and
+  //   inputs that are not differentiable, whatever `inference` says) must be named in the model;
+  //   compile() is a KeyError listing those known only by a generated name ("input" of an
+  //   unnamed port). false accepts them under their generated names (input_keys() lists them).
+  bool safe_names = true;
+  // use_short_namings = false: Mithril's long key names (logical/long_names.h): keys the top
+  //   model does not name are prefixed by their submodel path ("m0_weight" instead of "weight").
+  //   input_keys(), output_keys(), evaluate() and every key option above use those names.
+  bool use_short_namings = true;
+
   // Time every kernel call: PhysicalModel::profile_stats(). Off, the run loop reads no clock.
   bool profile = false;
   double peak_gflops = 0;  // machine peaks for the breakdown's "% of peak"; 0: measured once
@@ -135,6 +170,14 @@ class PhysicalModel {
   // Planned peak bytes of the program evaluate() used last (under static_shapes: the forward
   // program built by compile()); 0 before any program exists.
   int64_t planned_peak_bytes() const;
+
+  // The program cache: programs held now, and programs built since compile() (each build plans
+  // a graph: a new signature under jit = true, any change of signature under jit = false).
+  struct ProgramCacheStats {
+    size_t programs = 0;
+    size_t builds = 0;
+  };
+  ProgramCacheStats program_cache() const;
 
   // Where the time of the evaluate() calls since compile (or reset_profile()) went: per node of
   // every program run and per op type, with FLOPs, bytes, rates and % of this machine's peaks,

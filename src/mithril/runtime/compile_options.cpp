@@ -79,17 +79,9 @@ struct AlwaysOn {
   std::string_view reason;
 };
 constexpr AlwaysOn kAlwaysOn[] = {
-    {"jit",
-     "compile() always specializes one program per input signature (shapes and dtypes) and caches it, which is "
-     "what jit=true asks for; there is no interpreted mode"},
     {"pre_allocate",
      "the intermediates of every program are planned into one arena allocated when the program is built (at "
      "compile() under static_shapes); there is no allocate-per-op mode"},
-    {"safe_shapes",
-     "compile() keeps Mithril's default: evaluate() checks every input's shape and dtype against the program it "
-     "runs"},
-    {"safe_names", "compile() keeps Mithril's default key-name checks; they cannot be switched off"},
-    {"use_short_namings", "keys are named as Mithril names them by default (the conformance suite compares them)"},
 };
 
 // The accepted names, sorted, for the message on an unknown one.
@@ -265,6 +257,10 @@ CompileOptions compile_options_from_json(const json& options, CompileOptions bas
     else if (name == "static_shapes") o.static_shapes = as_bool(v, name);
     else if (name == "static_types") o.static_types = as_bool(v, name);
     else if (name == "profile") o.profile = as_bool(v, name);
+    else if (name == "jit") o.jit = as_bool(v, name);
+    else if (name == "safe_shapes") o.safe_shapes = as_bool(v, name);
+    else if (name == "safe_names") o.safe_names = as_bool(v, name);
+    else if (name == "use_short_namings") o.use_short_namings = as_bool(v, name);
     else if (name == "graph_optimization") o.graph_optimization = as_bool(v, name);
     else if (name == "peak_gflops") o.peak_gflops = as_rate(v, name);
     else if (name == "peak_gbs") o.peak_gbs = as_rate(v, name);
@@ -300,6 +296,10 @@ json compile_options_to_json(const CompileOptions& o) {
   j["static_inference"] = o.static_inference;
   j["static_shapes"] = o.static_shapes;
   j["static_types"] = o.static_types;
+  j["jit"] = o.jit;
+  j["safe_shapes"] = o.safe_shapes;
+  j["safe_names"] = o.safe_names;
+  j["use_short_namings"] = o.use_short_namings;
   j["shapes"] = json::object();
   for (const auto& [key, shape] : o.shapes) j["shapes"][key] = shape;
   j["mem_size"] = o.mem_size();
