@@ -17,6 +17,7 @@
 #include "mithril/core/thread_pool.h"
 #include "mithril/io/npy.h"
 #include "mithril/logical/model_dict.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/conformance.h"
 #include "mithril/runtime/run_io.h"
 #include "mithril/runtime/summary.h"
@@ -65,11 +66,13 @@ int print_env() {
 
 // Runs Mithril conformance files; prints failing cases (every case with --verbose) and ends
 // with "N passed, N failed[, N skipped]". Exit status 0 only when nothing failed.
-int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose) {
+int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose,
+                    const std::string& options) {
   using namespace mithril::conformance;
+  const mithril::CompileOptions base = options.empty() ? mithril::CompileOptions{} : mithril::load_compile_options(options);
   int passed = 0, failed = 0, skipped = 0;
   for (const std::string& f : files) {
-    const FileReport r = run_file(f, filter);
+    const FileReport r = run_file(f, filter, base);
     for (const CaseResult& c : r.cases) {
       if (c.status == Status::failed) fmt::print("FAIL {} {}: {}\n", f, c.name, c.reason);
       else if (c.status == Status::skipped) fmt::print("SKIP {} {}: {}\n", f, c.name, c.reason);
@@ -145,6 +148,9 @@ int main(int argc, char** argv) {
   conf->add_option("files", conformance_files, "Test-case files")->required()->check(CLI::ExistingFile);
   conf->add_option("--filter", filter, "Only cases whose name contains this text");
   conf->add_flag("--verbose", verbose, "Print every case, not only failures");
+  std::string conformance_options;
+  conf->add_option("--options", conformance_options,
+                   "Compile options every case starts from (JSON file or inline JSON, e.g. '{\"jit\": false}')");
 
   std::string model_file, inputs_file, output_file;
   std::vector<std::string> shape_specs;
@@ -179,7 +185,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (*ops) return print_ops(family, ops_backends);
     if (*env) return print_env();
-    if (*conf) return run_conformance(conformance_files, filter, verbose);
+    if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_options);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
     return status;

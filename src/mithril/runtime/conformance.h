@@ -8,6 +8,7 @@
 
 #include "mithril/core/tensor.h"
 #include "mithril/logical/primitive.h"
+#include "mithril/runtime/compile.h"
 
 namespace mithril::conformance {
 
@@ -28,8 +29,10 @@ struct FileReport {
 };
 
 // Runs every case of one file (only names containing `filter` when it is not empty).
-// The kind of file is recognised from its name (models_directed_test.json, ...).
-FileReport run_file(const std::string& path, const std::string& filter = "");
+// The kind of file is recognised from its name (models_directed_test.json, ...). Every compile
+// of a case starts from `base` (`mithril conformance --options`, e.g. {"jit": false}), with the
+// case's own constant, discard and trainable keys and inference added.
+FileReport run_file(const std::string& path, const std::string& filter = "", const CompileOptions& base = {});
 
 // The cases Mithril itself skips upstream (README §10); `file` is the file name
 // ("models_directed_test.json").
