@@ -64,7 +64,9 @@ std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& s
 }
 
 ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients) {
-  const PhysicalModel pm = compile(model);
+  CompileOptions options;
+  options.safe_names = false;  // a summary lists the keys, generated names included
+  const PhysicalModel pm = compile(model, options);
   const logical::FlatModel& flat = pm.flat_model();
   std::map<std::string, PhysicalModel::KeyInfo> infos;
   if (!input_shapes.empty()) infos = pm.infer_shapes(input_shapes);
