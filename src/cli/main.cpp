@@ -67,12 +67,14 @@ int print_env() {
 // Runs Mithril conformance files; prints failing cases (every case with --verbose) and ends
 // with "N passed, N failed[, N skipped]". Exit status 0 only when nothing failed.
 int run_conformance(const std::vector<std::string>& files, const std::string& filter, bool verbose,
-                    const std::string& backend_name) {
+                    const std::string& options, const std::string& backend_name) {
   using namespace mithril::conformance;
-  const mithril::BackendPtr backend = backend_name.empty() ? nullptr : mithril::make_backend(backend_name);
+  mithril::CompileOptions base = options.empty() ? mithril::CompileOptions{} : mithril::load_compile_options(options);
+  if (!backend_name.empty())  // --backend wins over the options' backend name, keeping its other options
+    base.backend = mithril::make_backend(backend_name, base.backend_or_default().options());
   int passed = 0, failed = 0, skipped = 0;
   for (const std::string& f : files) {
-    const FileReport r = run_file(f, filter, backend);
+    const FileReport r = run_file(f, filter, base);
     for (const CaseResult& c : r.cases) {
       if (c.status == Status::failed) fmt::print("FAIL {} {}: {}\n", f, c.name, c.reason);
       else if (c.status == Status::skipped) fmt::print("SKIP {} {}: {}\n", f, c.name, c.reason);
@@ -150,6 +152,9 @@ int main(int argc, char** argv) {
   conf->add_option("--filter", filter, "Only cases whose name contains this text");
   conf->add_flag("--verbose", verbose, "Print every case, not only failures");
   conf->add_option("--backend", conformance_backend, "Compile every case for this backend (default: cpu)");
+  std::string conformance_options;
+  conf->add_option("--options", conformance_options,
+                   "Compile options every case starts from (JSON file or inline JSON, e.g. '{\"jit\": false}')");
 
   std::string model_file, inputs_file, output_file;
   std::vector<std::string> shape_specs;
@@ -188,7 +193,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*env) return print_env();
-    if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_backend);
+    if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_options, conformance_backend);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
     return status;

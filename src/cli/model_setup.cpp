@@ -56,7 +56,9 @@ CompileOptions command_compile_options(const std::string& options_arg, CompileOp
 
 ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag) {
   logical::Model model = logical::load_model_dict(model_file);
-  ModelSetup s{model, compile(model), train, loss, ""};
+  CompileOptions probe;  // for the output keys only; the command compiles with its own options
+  probe.safe_names = false;
+  ModelSetup s{model, compile(model, probe), train, loss, ""};
   if (!train) return s;
   const logical::Model loss_fn = loss_model(loss, tag);
   MI_CHECK(!s.base.output_keys().empty(), ValueError, "[{}] the model has no output to attach a loss to", tag);

@@ -70,6 +70,7 @@ TEST(CompileOptionsFromJson, EveryAcceptedOptionMapsToItsField) {
   EXPECT_EQ(o.trainable_keys, (std::vector<std::string>{"t"}));
   EXPECT_EQ(o.data_keys, (std::vector<std::string>{"x"}));
   EXPECT_EQ(o.precision(), DType::bf16);
+  EXPECT_TRUE(o.jit && o.safe_shapes && o.safe_names && o.use_short_namings);
 }
 
 TEST(CompileOptionsFromJson, PrecisionNamesAndBackendForms) {
@@ -100,9 +101,6 @@ TEST(CompileOptionsFromJson, SwitchesOffAreAcceptedForKnobsWeDoNotHave) {
 // Every seed knob this build does not have, with the message users see.
 TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
   const std::pair<const char*, std::string> cases[] = {
-      {R"({"jit": false})",
-       "'jit' = false is not supported: compile() always specializes one program per input signature (shapes and "
-       "dtypes) and caches it, which is what jit=true asks for; there is no interpreted mode"},
       {R"({"jit_options": {"static_argnums": [0, 1]}})",
        "'jit_options' is not supported: JAX/PyTorch JIT settings (static_argnums, donate_argnums, torch.compile "
        "backend and mode) do not exist in C++; compile() specializes and caches one program per input signature by "
@@ -158,15 +156,6 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"file_path": "model.py"})",
        "'file_path' is not supported: the CPU backend runs the graph itself and generates no code to write; mithril "
        "summary MODEL.json --shapes ... prints the optimized program"},
-      {R"({"safe_shapes": false})",
-       "'safe_shapes' = false is not supported: compile() keeps Mithril's default: evaluate() checks every input's "
-       "shape and dtype against the program it runs"},
-      {R"({"safe_names": false})",
-       "'safe_names' = false is not supported: compile() keeps Mithril's default key-name checks; they cannot be "
-       "switched off"},
-      {R"({"use_short_namings": false})",
-       "'use_short_namings' = false is not supported: keys are named as Mithril names them by default (the "
-       "conformance suite compares them)"},
       {R"({"pre_allocate": false})",
        "'pre_allocate' = false is not supported: the intermediates of every program are planned into one arena "
        "allocated when the program is built (at compile() under static_shapes); there is no allocate-per-op mode"},
@@ -221,6 +210,9 @@ TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) 
       {R"({"inference": "yes"})", "'inference' must be a boolean, got \"yes\""},
       {R"({"static_shapes": 1})", "'static_shapes' must be a boolean, got 1"},
       {R"({"jit": "on"})", "'jit' must be a boolean, got \"on\""},
+      {R"({"safe_shapes": 0})", "'safe_shapes' must be a boolean, got 0"},
+      {R"({"safe_names": null})", "'safe_names' must be a boolean, got null"},
+      {R"({"use_short_namings": "no"})", "'use_short_namings' must be a boolean, got \"no\""},
       {R"({"data_keys": [["x"]]})", "'data_keys' must be a list of key names, got [[\"x\"]]"},
       {R"({"mem_size": -1})", "'mem_size' must be a non-negative integer (bytes), got -1"},
       {R"({"mem_size": 1.5})", "'mem_size' must be a non-negative integer (bytes), got 1.5"},
@@ -267,6 +259,7 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   o.discard_keys = {"z"};
   o.trainable_keys = {"b"};
   o.data_keys = {"x"};
+  o.jit = o.safe_shapes = o.safe_names = o.use_short_namings = false;
   o.set_precision(DType::f16);
 
   const json j = compile_options_to_json(o);
@@ -277,6 +270,10 @@ TEST(CompileOptionsToJson, RoundTripsEveryField) {
   EXPECT_EQ(back.static_inference, o.static_inference);
   EXPECT_EQ(back.static_shapes, o.static_shapes);
   EXPECT_EQ(back.static_types, o.static_types);
+  EXPECT_EQ(back.jit, o.jit);
+  EXPECT_EQ(back.safe_shapes, o.safe_shapes);
+  EXPECT_EQ(back.safe_names, o.safe_names);
+  EXPECT_EQ(back.use_short_namings, o.use_short_namings);
   EXPECT_EQ(back.shapes, o.shapes);
   EXPECT_EQ(back.mem_size(), o.mem_size());
   EXPECT_EQ(back.profile, o.profile);

@@ -48,6 +48,17 @@ TEST(Summary, ListsCallsAndKeysOfTheExampleModel) {
   EXPECT_NE(text.find("[2, d_in]"), std::string::npos) << text;
 }
 
+// A summary describes the model as it is: inputs without a name are listed under their generated
+// names, which compile() would reject unless safe_names = false.
+TEST(Summary, ListsUnnamedInputsUnderTheirGeneratedNames) {
+  logical::Model m;
+  m += logical::Model::primitive("Relu");
+  EXPECT_EQ(error_of<KeyError>([&] { (void)compile(m); }).rfind("[compile] runtime data keys must be named", 0), 0u);
+  const ModelSummary s = summarize(m, {{"input", {2, 3}}});
+  EXPECT_EQ(key(s, "input").role, "input");
+  EXPECT_EQ(key(s, "output").shape, (std::optional<Shape>{Shape{2, 3}}));
+}
+
 TEST(Summary, InfersShapesOfEveryKeyWithoutRunningKernels) {
   const ModelSummary s = summarize(example_model(), {{"x", {4, 3}}, {"w", {2, 3}}, {"b", {2}}});
   EXPECT_TRUE(s.with_shapes);

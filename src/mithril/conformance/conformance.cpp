@@ -98,12 +98,11 @@ logical::Model training_model(const logical::Model& model, const json& c) {
 }
 
 // models_directed, integration_directed, no_grad_inference (README §1).
-void run_golden_case_with(const json& c, bool all_inputs_trainable) {
+void run_golden_case_with(const json& c, bool all_inputs_trainable, const CompileOptions& base) {
   logical::Model model = logical::model_from_dict(c.at("model"));
   const bool training = c.contains("output_specs");
   if (training) model = training_model(model, c);
-  CompileOptions opt;
-  opt.backend = case_backend();
+  CompileOptions opt = base;
   const json static_keys = c.value("static_keys", json::object());
   const json inputs_json = c.value("inputs", json::object());
   for (const auto& [k, v] : static_keys.items()) opt.constant_keys[k] = v;
@@ -124,14 +123,16 @@ void run_golden_case_with(const json& c, bool all_inputs_trainable) {
   compare_maps(r.gradients, results.value("grad", json::object()), "gradient", is_list);
 }
 
-void run_golden_case(const json& c) { run_golden_case_with(c, false); }
+void run_golden_case(const json& c, const CompileOptions& base) { run_golden_case_with(c, false, base); }
 
 // primitives_directed_test (README §9): converted to the common format. Legacy cases list
 // the inputs that receive gradients in results.grad (none for FloorDivide or the shifts).
-void run_legacy_primitive_case(const json& c) { run_golden_case_with(from_legacy_primitive_case(c), true); }
+void run_legacy_primitive_case(const json& c, const CompileOptions& base) {
+  run_golden_case_with(from_legacy_primitive_case(c), true, base);
+}
 
 // error_test (README §6): the case must fail with the given kind and message.
-void run_error_case(const json& c) {
+void run_error_case(const json& c, const CompileOptions& base) {
   const json& info = c.at("error_info");
   const std::string type = info.at("error_type").get<std::string>();
   const std::string message = info.value("error_message", "");
@@ -139,7 +140,7 @@ void run_error_case(const json& c) {
   if (want_message.size() >= 2 && want_message.front() == '\'' && want_message.back() == '\'')
     want_message = want_message.substr(1, want_message.size() - 2);  // Python's KeyError quoting
   try {
-    run_golden_case_with(c, false);
+    run_golden_case_with(c, false, base);
   } catch (const Mismatch&) {
     throw;
   } catch (const Error& e) {
@@ -154,11 +155,10 @@ void run_error_case(const json& c) {
 }
 
 // discard_keys_directed_test (README §5): output and discarded key sets.
-void run_discard_case(const json& c) {
+void run_discard_case(const json& c, const CompileOptions& base) {
   logical::Model model = logical::model_from_dict(c.at("model"));
   if (c.contains("output_specs")) model = training_model(model, c);
-  CompileOptions opt;
-  opt.backend = case_backend();
+  CompileOptions opt = base;
   opt.inference = true;
   for (const json& k : c.value("discard_keys", json::array())) opt.discard_keys.push_back(k.get<std::string>());
   const PhysicalModel pm = compile(model, opt);
@@ -176,10 +176,9 @@ void run_discard_case(const json& c) {
 
 // static_keys_directed_test (README §5): the given inputs are constants (their values do not
 // matter for the key set); the static key set of the inference compile must match.
-void run_static_keys_case(const json& c) {
+void run_static_keys_case(const json& c, const CompileOptions& base) {
   const logical::Model model = logical::model_from_dict(c.at("model"));
-  CompileOptions opt;
-  opt.backend = case_backend();
+  CompileOptions opt = base;
   opt.inference = true;
   const json given = c.value("static_input_shapes", json::object());
   for (const auto& [k, shape] : given.items())
@@ -195,7 +194,7 @@ void run_static_keys_case(const json& c) {
 
 // shape_directed_test (README §9): converted from the old API, then the symbolic shapes of the
 // flat (training) model with the case's key shapes are compared by legacy name.
-void run_legacy_shape_case(const json& c) {
+void run_legacy_shape_case(const json& c, const CompileOptions& /*base: the case compiles nothing*/) {
   const LegacyShapeCase lc = from_legacy_shape_case(c);
   logical::Model model = logical::model_from_dict(lc.model);
   if (!lc.training.is_null()) model = training_model(model, lc.training);
@@ -210,20 +209,20 @@ void run_legacy_shape_case(const json& c) {
 }
 
 // numpy_utils (README §7): un-broadcasting a gradient with sum_to.
-void run_numpy_utils_case(const json& c) {
+void run_numpy_utils_case(const json& c, const CompileOptions& base) {
   const json& kw = c.at("kwargs");
   const Tensor grad = io::tensor_from_json(kw.at("gradient"), DType::f64);
   const Shape target = kw.at("input_shape").get<Shape>();
-  const BackendPtr backend = case_backend() ? case_backend() : default_backend();
+  const Backend& backend = base.backend_or_default();
   GraphProgram program;
   program.outputs = {ops::sum_to(program.graph->input("gradient", grad.shape(), DType::f64), target).id()};
-  compare_tensor(backend->compile(program, {})->run({grad})[0], c.at("result"), "result");
+  compare_tensor(backend.compile(program, {})->run({grad})[0], c.at("result"), "result");
 }
 
 // randomized_model_tests_all_backends (README §8): property checks with the fixed seed.
-void run_randomized(const json& c) { run_randomized_case(c, kRandomizedSeed); }
+void run_randomized(const json& c, const CompileOptions& base) { run_randomized_case(c, kRandomizedSeed, base); }
 
-using CaseRunner = void (*)(const json&);
+using CaseRunner = void (*)(const json&, const CompileOptions&);
 
 CaseRunner runner_for(const std::string& stem) {
   if (stem == "models_directed_test" || stem == "integration_directed_test" || stem == "no_grad_inference_test")
@@ -323,22 +322,7 @@ json from_legacy_primitive_case(const json& legacy) {
   return out;
 }
 
-namespace {
-BackendPtr g_case_backend;  // set by run_file(path, filter, backend) while it runs
-}  // namespace
-
-BackendPtr case_backend() { return g_case_backend; }
-
-FileReport run_file(const std::string& path, const std::string& filter, BackendPtr backend) {
-  struct Restore {
-    BackendPtr saved;
-    ~Restore() { g_case_backend = saved; }
-  } restore{g_case_backend};
-  g_case_backend = std::move(backend);
-  return run_file(path, filter);
-}
-
-FileReport run_file(const std::string& path, const std::string& filter) {
+FileReport run_file(const std::string& path, const std::string& filter, const CompileOptions& base) {
   FileReport report;
   report.file = path;
   std::ifstream in(path);
@@ -364,7 +348,7 @@ FileReport run_file(const std::string& path, const std::string& filter) {
       r.reason = fmt::format("no runner for files of kind '{}' yet", stem);
     } else {
       try {
-        runner(c);
+        runner(c, base);
       } catch (const Mismatch& m) {
         r.status = Status::failed;
         r.reason = m.what();

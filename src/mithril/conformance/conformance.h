@@ -9,6 +9,7 @@
 #include "mithril/backends/backend.h"
 #include "mithril/core/tensor.h"
 #include "mithril/logical/primitive.h"
+#include "mithril/runtime/compile.h"
 
 namespace mithril::conformance {
 
@@ -29,12 +30,10 @@ struct FileReport {
 };
 
 // Runs every case of one file (only names containing `filter` when it is not empty).
-// The kind of file is recognised from its name (models_directed_test.json, ...).
-FileReport run_file(const std::string& path, const std::string& filter = "");
-// The same with every case compiled for `backend` (null: the default backend).
-FileReport run_file(const std::string& path, const std::string& filter, BackendPtr backend);
-// The backend the running file's cases compile for (null outside run_file: the default).
-BackendPtr case_backend();
+// The kind of file is recognised from its name (models_directed_test.json, ...). Every compile
+// of a case starts from `base` (`mithril conformance --options`, e.g. {"jit": false}), with the
+// case's own constant, discard and trainable keys and inference added.
+FileReport run_file(const std::string& path, const std::string& filter = "", const CompileOptions& base = {});
 
 // The cases Mithril itself skips upstream (README §10); `file` is the file name
 // ("models_directed_test.json").

@@ -216,7 +216,8 @@ bool check_gradients(const PhysicalModel& pm, const DataMap& inputs, const std::
 
 // `checked` collects the trainable keys that took part in a gradient check (not every entry of
 // their gradient was left out as non-finite).
-void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_seen, std::set<std::string>& checked) {
+void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_seen, std::set<std::string>& checked,
+                   const CompileOptions& base) {
   const json& md = c.at("model");
   const std::string name = md.at("name").get<std::string>();
   json args = md.value("regular_args", json::object());
@@ -240,8 +241,7 @@ void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_see
     return draw_tensor(info, draw_shape(info.value("shapes", json::array()), named, rng), rng);
   };
   std::map<std::string, Tensor> values;
-  CompileOptions opt;
-  opt.backend = conformance::case_backend();
+  CompileOptions opt = base;
   opt.inference = true;
   const json static_info = c.value("static_input_info", json::object());
   const json input_info = c.value("input_info", json::object());
@@ -373,13 +373,13 @@ Tensor draw_tensor(const json& info, const Shape& shape, Rng& rng) {
   return Tensor::from_doubles(v, shape, DType::f64);
 }
 
-void run_randomized_case(const json& c, uint64_t seed) {
+void run_randomized_case(const json& c, uint64_t seed, const CompileOptions& base) {
   Rng rng(seed);
   const int iterations = c.value("iterations", 10);
   std::set<std::string> trainable, checked;
   for (int i = 0; i < iterations; ++i) {
     try {
-      run_iteration(c, rng, trainable, checked);
+      run_iteration(c, rng, trainable, checked, base);
     } catch (const std::exception& e) {
       throw std::runtime_error(fmt::format("seed {}, iteration {}: {}", seed, i, e.what()));
     }

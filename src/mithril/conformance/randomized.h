@@ -11,6 +11,7 @@
 
 #include "mithril/core/tensor.h"
 #include "mithril/logical/primitive.h"
+#include "mithril/runtime/compile.h"
 
 namespace mithril::conformance {
 
@@ -36,6 +37,6 @@ Shape draw_shape(const json& shapes, const std::map<std::string, Shape>& named, 
 Tensor draw_tensor(const json& info, const Shape& shape, Rng& rng);
 
 // Runs one case; throws with the reason (including the seed) when a property fails.
-void run_randomized_case(const json& c, uint64_t seed = kRandomizedSeed);
+void run_randomized_case(const json& c, uint64_t seed = kRandomizedSeed, const CompileOptions& base = {});
 
 }  // namespace mithril::conformance

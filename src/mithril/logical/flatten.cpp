@@ -5,6 +5,7 @@
 #include <set>
 
 #include "mithril/core/error.h"
+#include "mithril/logical/long_names.h"
 
 namespace mithril::logical {
 
@@ -407,6 +408,10 @@ class Flattener {
 
 }  // namespace
 
-FlatModel flatten(const Model& model) { return Flattener().run(model); }
+FlatModel flatten(const Model& model, const FlattenOptions& options) {
+  FlatModel flat = Flattener().run(model);
+  if (!options.short_namings) assign_long_names(flat);
+  return flat;
+}
 
 }  // namespace mithril::logical

@@ -69,6 +69,13 @@ struct FlatModel {
   std::optional<EdgeId> find(const std::string& key) const;
 };
 
-FlatModel flatten(const Model& model);
+struct FlattenOptions {
+  // Mithril's use_short_namings. True: anonymous edges are named after their origin port
+  // ("output", "weight", "output_0"). False: Mithril's long names, prefixed by the path of the
+  // submodel where the key is first named (long_names.h): "m0_weight", "lin_matmul_output".
+  bool short_namings = true;
+};
+
+FlatModel flatten(const Model& model, const FlattenOptions& options = {});
 
 }  // namespace mithril::logical

@@ -1,6 +1,7 @@
 #include "mithril/runtime/compile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <mutex>
 #include <set>
@@ -13,6 +14,7 @@
 #include "mithril/io/json_tensor.h"
 #include "mithril/ops/binary.h"
 #include "mithril/ops/shape.h"
+#include "mithril/runtime/input_checks.h"
 #include "mithril/runtime/static_keys.h"
 
 namespace mithril {
@@ -93,9 +95,13 @@ struct PhysicalModel::Impl {
   mutable std::mutex cache_mutex;
   mutable std::map<std::string, std::shared_ptr<const Program>> programs;
   mutable std::shared_ptr<const Program> last_program;  // the fast path: checked first
+  mutable std::atomic<size_t> builds{0};                // programs built since compile()
 
   std::shared_ptr<const Program> build_program(const Signature& sig) const;
   std::shared_ptr<const Program> program_for(const Signature& sig) const;  // cached
+  // jit=false, when building a program for `sig` failed on a shape: the signature's shapes
+  // against the model's symbolic shapes (input_checks.h), for an error naming the input.
+  void check_symbolic(const Signature& sig) const;
   // The signature of a call, after the static_shapes / static_types checks.
   Signature signature_of(const std::vector<const Tensor*>& feed, const std::vector<uint32_t>& counts,
                          const DataMap* output_gradients) const;
@@ -162,7 +168,7 @@ PhysicalModel compile(const logical::Model& model, BackendPtr backend, CompileOp
 
 PhysicalModel compile(const logical::Model& model, const CompileOptions& options) {
   auto impl = std::make_shared<PhysicalModel::Impl>();
-  impl->flat = logical::flatten(model);
+  impl->flat = logical::flatten(model, {.short_namings = options.use_short_namings});
   impl->options = options;
   if (!impl->options.backend) impl->options.backend = default_backend();
   if (options.static_inference) {
@@ -238,16 +244,18 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
     MI_CHECK(flat.edges[static_cast<size_t>(e)].producer < 0, ValueError,
              "[compile] data key '{}' is computed by the model, not an input", key);
   }
+  std::vector<EdgeId> data_inputs;  // inputs without a gradient, inference aside (safe_names)
   for (EdgeId e : needed_edges) {
     const logical::Edge& edge = flat.edges[static_cast<size_t>(e)];
     if (edge.producer >= 0 || impl->is_constant(e)) continue;
     MI_CHECK(is_tensor_kind(edge.kind), ValueError,
              "[compile] non-tensor key '{}' has no value: give it as a constant key", flat.name(e));
     impl->input_keys.push_back(flat.name(e));
-    if (!impl->options.inference && !data.count(flat.name(e)) &&
-        (flat.is_differentiable(e) || trainable.count(flat.name(e))))
-      impl->trainable_keys.push_back(flat.name(e));
+    const bool param = !data.count(flat.name(e)) && (flat.is_differentiable(e) || trainable.count(flat.name(e)));
+    if (!param) data_inputs.push_back(e);
+    if (!impl->options.inference && param) impl->trainable_keys.push_back(flat.name(e));
   }
+  if (options.safe_names) check_data_inputs_named(flat, data_inputs);
   for (size_t i = 0; i < flat.edges.size(); ++i) {
     const auto e = static_cast<EdgeId>(i);
     const bool referenced = flat.keys.count(flat.name(e)) && flat.keys.at(flat.name(e)) == e;
@@ -409,7 +417,7 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::signature_of(const std::vect
     sig.is_list.push_back(list);
     for (uint32_t j = 0; j < counts[i]; ++j, ++t) {
       const Tensor& x = *feed[t];
-      if (options.static_shapes) {
+      if (options.static_shapes && options.safe_shapes) {
         const auto s = options.shapes.find(input_keys[i]);
         MI_CHECK(!list && s != options.shapes.end() && x.shape() == s->second, ShapeError,
                  "[evaluate] input '{}' has shape {} but the model was compiled with static shape {}", input_keys[i],
@@ -450,14 +458,38 @@ PhysicalModel::Impl::Signature PhysicalModel::Impl::static_signature(bool gradie
 
 std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::program_for(const Signature& sig) const {
   const std::string key = sig.key();
+  // jit=false: one slot per kind, whose program is replaced when the signature changes.
+  const std::string slot = options.jit ? key : (sig.gradients ? "gradients" : "forward");
   {
     std::lock_guard<std::mutex> lock(cache_mutex);
-    if (const auto it = programs.find(key); it != programs.end()) return last_program = it->second;
+    if (const auto it = programs.find(slot); it != programs.end() && (options.jit || it->second->signature.key() == key))
+      return last_program = it->second;
   }
-  auto p = build_program(sig);
+  std::shared_ptr<const Program> p;
+  if (options.jit || !options.safe_shapes) {
+    p = build_program(sig);
+  } else {
+    try {
+      p = build_program(sig);
+    } catch (const ShapeError&) {
+      check_symbolic(sig);  // names the input that breaks the model's symbolic shapes, if one does
+      throw;
+    }
+  }
   std::lock_guard<std::mutex> lock(cache_mutex);
+  if (!options.jit) return last_program = programs[slot] = std::move(p);
   if (programs.size() >= kMaxPrograms) programs.clear();  // many shapes: start over rather than grow
   return last_program = programs.emplace(key, std::move(p)).first->second;
+}
+
+void PhysicalModel::Impl::check_symbolic(const Signature& sig) const {
+  std::vector<KeyShape> fixed, given;
+  for (const auto& [e, d] : constants)
+    if (!d.is_list) fixed.push_back({e, name(e), d.tensor.shape()});
+  size_t t = 0;
+  for (size_t i = 0; i < input_keys.size(); t += sig.counts[i], ++i)
+    if (!sig.is_list[i]) given.push_back({*flat.find(input_keys[i]), input_keys[i], sig.shapes[t]});
+  check_symbolic_shapes(flat, fixed, given);
 }
 
 std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_program(const Signature& sig) const {
@@ -535,6 +567,7 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   ExecutableOptions eo;
   eo.profile = options.profile;
   p->executor = backend.compile(p->graph, eo);
+  ++builds;
   return p;
 }
 
@@ -559,7 +592,7 @@ PhysicalModel::Result PhysicalModel::Impl::run(const DataMap& inputs, const Data
   for (const Program::Cotangent& ct : program->cotangents) {
     const Tensor& given = output_gradients->at(ct.key).tensor;
     MI_CHECK(given.defined(), ValueError, "[evaluate] gradient of output '{}' is undefined", ct.key);
-    MI_CHECK(given.shape() == ct.shape, ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
+    MI_CHECK(!options.safe_shapes || given.shape() == ct.shape, ShapeError, "[evaluate] gradient of output '{}' has shape {} but the output has {}",
              ct.key, shape_str(given.shape()), shape_str(ct.shape));
     if (given.dtype() == ct.dtype) {
       feed.push_back(&given);
@@ -638,6 +671,11 @@ ProgramReport PhysicalModel::program_report(const DataMap& inputs, bool gradient
   return report_of(*m.program_for(sig));
 }
 
+
+PhysicalModel::ProgramCacheStats PhysicalModel::program_cache() const {
+  std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+  return {impl_->programs.size(), impl_->builds.load()};
+}
 
 int64_t PhysicalModel::planned_peak_bytes() const {
   std::lock_guard<std::mutex> lock(impl_->cache_mutex);

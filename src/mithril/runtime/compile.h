@@ -117,6 +117,7 @@ class PhysicalModel {
 
   // Builds (or finds) the program for these input shapes without running it: forward only, or
   // with the gradient graph for cotangents on every output. Shows what passes and planning did.
+  // Under jit = false the program becomes the one held for its kind, as a call would make it.
   ProgramReport program_report(const std::map<std::string, Shape>& input_shapes, bool gradients = false) const;
   // The same for the signature of these inputs (their shapes and dtypes: integer class labels
   // or token ids stay integers).
@@ -125,11 +126,19 @@ class PhysicalModel {
   // program built by compile()); 0 before any program exists.
   int64_t planned_peak_bytes() const;
 
+  // The program cache: programs held now, and programs built since compile() (each build plans
+  // a graph: a new signature under jit = true, any change of signature under jit = false).
+  struct ProgramCacheStats {
+    size_t programs = 0;
+    size_t builds = 0;
+  };
+  ProgramCacheStats program_cache() const;
+
   // Where the time of the evaluate() calls since compile (or reset_profile()) went: per node of
   // every program run and per op type, with FLOPs, bytes, rates and % of this machine's peaks,
   // total time, peak memory and trace events of the last runs. ValueError unless compiled with
-  // profile=true. Programs dropped from the cache (past 64 input signatures it starts over) take
-  // their times with them.
+  // profile=true. Programs dropped from the cache (past 64 input signatures it starts over; under
+  // jit = false, every re-planned program) take their times with them.
   ProfileStats profile_stats() const;
   // Clears the step times and traces of every program and the allocator's peak (reset_peak_bytes).
   void reset_profile() const;

@@ -79,17 +79,9 @@ struct AlwaysOn {
   std::string_view reason;
 };
 constexpr AlwaysOn kAlwaysOn[] = {
-    {"jit",
-     "compile() always specializes one program per input signature (shapes and dtypes) and caches it, which is "
-     "what jit=true asks for; there is no interpreted mode"},
     {"pre_allocate",
      "the intermediates of every program are planned into one arena allocated when the program is built (at "
      "compile() under static_shapes); there is no allocate-per-op mode"},
-    {"safe_shapes",
-     "compile() keeps Mithril's default: evaluate() checks every input's shape and dtype against the program it "
-     "runs"},
-    {"safe_names", "compile() keeps Mithril's default key-name checks; they cannot be switched off"},
-    {"use_short_namings", "keys are named as Mithril names them by default (the conformance suite compares them)"},
 };
 
 // JSON names that set part of another option.

@@ -39,7 +39,9 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
 }  // namespace
 
 ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients) {
-  const PhysicalModel pm = compile(model);
+  CompileOptions options;
+  options.safe_names = false;  // a summary lists the keys, generated names included
+  const PhysicalModel pm = compile(model, options);
   const logical::FlatModel& flat = pm.flat_model();
   std::map<std::string, PhysicalModel::KeyInfo> infos;
   if (!input_shapes.empty()) infos = pm.infer_shapes(input_shapes);
