@@ -76,7 +76,7 @@ Model& Model::add(const Model& sub, std::map<std::string, Connection> connection
   detach();
   impl_->submodels.push_back({local_name, sub, std::move(connections)});
   try {
-    check_model_shapes(*this);  // shape conflicts are reported where they are made
+    check_added_submodel(*this, impl_->shape_check);  // shape conflicts are reported where they are made
   } catch (...) {
     impl_->submodels.pop_back();  // a rejected submodel leaves the model as it was
     throw;
@@ -131,6 +131,7 @@ void Model::set_differentiability(const SubPort& port, bool differentiable) {
 
 void Model::set_shapes(const std::map<std::string, json>& shapes) {
   detach();
+  impl_->shape_check.reset();  // a model with shapes of its own is checked whole (check_added_submodel)
   impl_->shape_sets.push_back(shapes);
   try {
     check_model_shapes(*this);
@@ -162,6 +163,7 @@ void Model::set_args(json args, std::vector<std::pair<std::string, Model>> model
   detach();
   impl_->args = std::move(args);
   impl_->model_args = std::move(model_args);
+  impl_->shape_check.reset();  // a finished library model rarely grows: free what its adds kept
   impl_->constructor_shape_sets = impl_->shape_sets.size();
   impl_->constructor_differentiabilities = impl_->differentiabilities.size();
   impl_->constructor_exposed = impl_->exposed.size();

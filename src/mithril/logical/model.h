@@ -56,6 +56,7 @@ struct Connection {
 
 class ModelImpl;
 class Block;
+class ShapeCheckState;  // shape_inference.h
 class Model;
 
 // Shorthands for composing models in C++ (the library and train models, programs built on them).
@@ -144,6 +145,9 @@ class ModelImpl {
   // How many shape sets, differentiabilities and exposed keys the constructor made (counted
   // when args are recorded); saving writes only those that follow.
   size_t constructor_shape_sets = 0, constructor_differentiabilities = 0, constructor_exposed = 0;
+  // What the shape check of the last add() flattened and inferred, reused by the next add()
+  // (check_added_submodel); a copy of the model shares it and rebuilds it when it adds.
+  std::shared_ptr<ShapeCheckState> shape_check;
 };
 
 }  // namespace mithril::logical

@@ -849,6 +849,157 @@ std::map<std::string, Shape> infer_missing_shapes(const FlatModel& flat, const s
   return out;
 }
 
+// Model::add's incremental check: the submodels added so far, flattened one by one, and the
+// symbolic shapes of their edges (indexed by edge id; an edge's shape lives on its root). Each
+// add flattens the new submodel, moves the shapes and readers of merged edges to their root,
+// adds the new facts (values, assigned shapes, the new calls' templates) and runs the rules
+// they wake: the work is that of the new submodel and of what its facts reach.
+class ShapeCheckState {
+ public:
+  ShapeCheckState() {
+    shapes.edges = &flattening.edges();
+    shapes.calls = &flattening.calls();
+    shapes.parent = &flattening.parent();
+  }
+
+  size_t submodels = 0;  // how many of the model's submodels are in
+
+  void add(const Submodel& sub, const std::string& model_name) {
+    flattening.add(sub, model_name);
+    absorb();
+    ++submodels;
+  }
+
+ private:
+  using Impl = SymbolicShapes::Impl;
+  // What the rules of a call read of an edge besides its shape.
+  struct View {
+    std::optional<json> value;
+    int producer = -1;
+    bool value_constrained = false;  // the value's shape was given to the edge's shape
+    bool operator==(const View& o) const { return value == o.value && producer == o.producer; }
+  };
+
+  View view_of(EdgeId r) const {
+    const Edge& e = flattening.edges()[static_cast<size_t>(r)];
+    return {e.value, e.producer, false};
+  }
+
+  // Moves the shape and readers of `x`, merged into another edge, to its root.
+  void merge_into_root(EdgeId x) {
+    Impl& m = shapes;
+    const EdgeId r = m.root(x);
+    const auto xi = static_cast<size_t>(x), ri = static_cast<size_t>(r);
+    std::optional<Sym>& sx = m.shape[xi];
+    std::optional<Sym>& sr = m.shape[ri];
+    if (sx && !sr) {
+      sr = std::move(sx);
+      m.origin[ri] = m.origin[xi];
+      m.wake_all(m.users[ri]);
+    } else if (sx) {
+      // Both had shapes: keep the one more calls read, wake the readers of the other.
+      if (m.users[xi].size() > m.users[ri].size()) {
+        std::swap(sr, sx);
+        m.wake_all(m.users[ri]);
+      } else {
+        m.wake_all(m.users[xi]);
+      }
+      try {
+        m.unify(*sr, *sx);
+      } catch (const Conflict& c) {
+        throw ShapeError(c.why);
+      }
+    } else if (sr) {
+      m.wake_all(m.users[xi]);
+    }
+    sx.reset();
+    if (!(views[xi] == view_of(r))) m.wake_all(m.users[xi]);
+    Impl::merge_lists(m.users[ri], m.users[xi]);
+  }
+
+  // Wakes the readers of root `r` if its value or producer changed, and gives a new value's
+  // shape to the edge (as SymbolicShapes' constructor does for every valued input edge).
+  void refresh(EdgeId r) {
+    Impl& m = shapes;
+    const auto ri = static_cast<size_t>(r);
+    View now = view_of(r);
+    if (views[ri] == now) now.value_constrained = views[ri].value_constrained;
+    else m.wake_all(m.users[ri]);
+    const Edge& e = flattening.edges()[ri];
+    if (!now.value_constrained && e.value && e.producer < 0 && e.kind != PortKind::scalar_input &&
+        e.kind != PortKind::tensor_list_input) {
+      now.value_constrained = true;
+      std::optional<Shape> value_shape;
+      try {
+        value_shape = io::tensor_from_json(*e.value, DType::f64).shape();
+      } catch (const Error&) {
+      }
+      if (value_shape) m.constrain(r, m.of_shape(*value_shape), "its value");
+    }
+    views[ri] = std::move(now);
+  }
+
+  void absorb() {
+    Impl& m = shapes;
+    const auto& edges = flattening.edges();
+    m.grow();
+    for (size_t i = views.size(); i < edges.size(); ++i) views.push_back(view_of(static_cast<EdgeId>(i)));
+    std::vector<EdgeId> touched = flattening.take_touched();
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (EdgeId x : touched)
+      if (m.root(x) != x) merge_into_root(x);
+    std::vector<EdgeId> roots;
+    for (EdgeId x : touched) roots.push_back(m.root(x));
+    std::sort(roots.begin(), roots.end());
+    roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+    for (EdgeId r : roots) refresh(r);
+    std::map<std::string, int> symbols;  // a scope's symbols are shared within one submodel's facts
+    for (const auto& [e, a] : flattening.take_assigned_shapes())
+      m.constrain(m.root(e), m.instantiate(a.shape, a.scope, symbols), a.origin);
+    const auto& calls = flattening.calls();
+    for (size_t ci = first_new_call; ci < calls.size(); ++ci) {
+      const PrimCall& c = calls[ci];
+      for (const auto& [port, e] : c.ports) m.users[static_cast<size_t>(m.root(e))].push_back(static_cast<int>(ci));
+      const std::string scope = "call" + std::to_string(ci);
+      for (const auto& [port, tmpl] : c.def.shapes) {
+        const auto it = c.ports.find(port);
+        if (it == c.ports.end()) continue;
+        m.constrain(m.root(it->second), m.instantiate(tmpl, scope, symbols), Impl::block(c, port));
+      }
+      m.wake(static_cast<int>(ci));
+    }
+    first_new_call = calls.size();
+    m.propagate();
+  }
+
+  IncrementalFlattening flattening;
+  Impl shapes;
+  std::vector<View> views;  // per edge: what its readers saw when they were last woken
+  size_t first_new_call = 0;
+};
+
+void check_added_submodel(const Model& model, std::shared_ptr<ShapeCheckState>& state) {
+  const ModelImpl& m = *model.impl();
+  const size_t n = m.submodels.size();
+  if (m.shape_sets.empty() && n > 0) {
+    try {
+      if (!state || state.use_count() > 1 || state->submodels + 1 != n) {
+        state = std::make_shared<ShapeCheckState>();
+        for (size_t i = 0; i + 1 < n; ++i) state->add(m.submodels[i], m.name);
+      }
+      state->add(m.submodels.back(), m.name);
+      return;
+    } catch (...) {
+      // A conflict or a structural problem: the full check reports it as it always has (or
+      // accepts the model: it skips models that do not flatten, and stops after as many passes
+      // as a sweep would take).
+    }
+  }
+  state.reset();
+  check_model_shapes(model);
+}
+
 void check_model_shapes(const Model& model) {
   FlatModel flat;
   try {
