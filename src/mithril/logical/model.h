@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -138,6 +139,7 @@ class ModelImpl {
   std::vector<std::pair<std::string, Model>> model_args;  // model-valued ones, by JSON pointer into args
   std::optional<PrimitiveDef> primitive;
   std::vector<Submodel> submodels;
+  std::unordered_set<std::string> local_names;  // of the submodels: add() rejects a repeated one in O(1)
   std::vector<std::string> exposed;
   std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
   std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
