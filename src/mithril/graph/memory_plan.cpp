@@ -1,7 +1,9 @@
 #include "mithril/graph/memory_plan.h"
 
 #include <algorithm>
+#include <map>
 #include <numeric>
+#include <optional>
 
 namespace mithril {
 
@@ -11,19 +13,75 @@ bool lifetimes_overlap(const BufferLifetime& a, const BufferLifetime& b) { retur
 
 namespace {
 
+// The buffers placed so far, by lifetime, so that finding those that share a step with a new
+// buffer costs what they are, not a scan of every placed buffer (a chain of n steps would be
+// n^2). A lifetime [first, last] overlaps [f, l] when it contains step f or starts in (f, l]:
+// the first are found in a segment tree over the steps (a lifetime is stored at the O(log
+// steps) nodes covering it, and the nodes on the path to step f hold exactly those containing
+// f), the second in a map by first step. Each placed buffer is reported once.
+class PlacedLifetimes {
+ public:
+  explicit PlacedLifetimes(int steps) {
+    while (size_ < steps) size_ *= 2;
+    nodes_.resize(2 * static_cast<size_t>(size_));
+  }
+  void insert(int id, const BufferLifetime& b) {
+    cover(1, 0, size_ - 1, b.first, b.last, id);
+    by_first_.emplace(b.first, id);
+  }
+  template <class F>
+  void overlapping(const BufferLifetime& b, F&& f) const {
+    for (int node = 1, lo = 0, hi = size_ - 1;;) {
+      for (int id : nodes_[static_cast<size_t>(node)]) f(id);
+      if (lo == hi) break;
+      const int mid = (lo + hi) / 2;
+      if (b.first <= mid) node = 2 * node, hi = mid;
+      else node = 2 * node + 1, lo = mid + 1;
+    }
+    for (auto it = by_first_.upper_bound(b.first); it != by_first_.end() && it->first <= b.last; ++it) f(it->second);
+  }
+
+ private:
+  void cover(int node, int lo, int hi, int first, int last, int id) {
+    if (last < lo || hi < first) return;
+    if (first <= lo && hi <= last) {
+      nodes_[static_cast<size_t>(node)].push_back(id);
+      return;
+    }
+    const int mid = (lo + hi) / 2;
+    cover(2 * node, lo, mid, first, last, id);
+    cover(2 * node + 1, mid + 1, hi, first, last, id);
+  }
+  int size_ = 1;
+  std::vector<std::vector<int>> nodes_;
+  std::multimap<int, int> by_first_;
+};
+
+// Below this many buffers a scan of the placed ones is cheaper than building the index (and
+// the exhaustive search over orders, for up to 7 buffers, places them thousands of times).
+constexpr size_t kIndexedPlacement = 64;
+
 // Places buffers in `order`, each at the lowest offset where it overlaps no placed buffer whose
 // lifetime it shares. Returns the arena size; fills `offsets`.
 int64_t lowest_fit(const std::vector<BufferLifetime>& bufs, const std::vector<int>& order, std::vector<int64_t>& offsets,
-                   int64_t give_up_above) {
+                   int64_t give_up_above, int steps) {
   std::vector<int> placed;
+  std::optional<PlacedLifetimes> index;
+  if (bufs.size() >= kIndexedPlacement) index.emplace(steps);
   std::vector<std::pair<int64_t, int64_t>> busy;  // [begin, end) of conflicting placed buffers
   int64_t arena = 0;
   for (int b : order) {
     const BufferLifetime& me = bufs[static_cast<size_t>(b)];
     busy.clear();
-    for (int p : placed)
-      if (lifetimes_overlap(me, bufs[static_cast<size_t>(p)]))
-        busy.emplace_back(offsets[static_cast<size_t>(p)], offsets[static_cast<size_t>(p)] + bufs[static_cast<size_t>(p)].bytes);
+    auto conflict = [&](int p) {
+      busy.emplace_back(offsets[static_cast<size_t>(p)], offsets[static_cast<size_t>(p)] + bufs[static_cast<size_t>(p)].bytes);
+    };
+    if (index) {
+      index->overlapping(me, conflict);
+    } else {
+      for (int p : placed)
+        if (lifetimes_overlap(me, bufs[static_cast<size_t>(p)])) conflict(p);
+    }
     std::sort(busy.begin(), busy.end());
     int64_t at = 0;
     for (const auto& [begin, end] : busy) {
@@ -33,7 +91,8 @@ int64_t lowest_fit(const std::vector<BufferLifetime>& bufs, const std::vector<in
     offsets[static_cast<size_t>(b)] = at;
     arena = std::max(arena, at + me.bytes);
     if (arena > give_up_above) return arena;
-    placed.push_back(b);
+    if (index) index->insert(b, me);
+    else placed.push_back(b);
   }
   return arena;
 }
@@ -66,7 +125,7 @@ MemoryPlan plan_memory(const std::vector<BufferLifetime>& input) {
   std::vector<int64_t> offsets(n);
   int64_t best = INT64_MAX;
   auto consider = [&](const std::vector<int>& o) {
-    const int64_t size = lowest_fit(bufs, o, offsets, best);
+    const int64_t size = lowest_fit(bufs, o, offsets, best, last_step + 1);
     if (size < best) {
       best = size;
       plan.offsets = offsets;

@@ -15,8 +15,7 @@ ValueId Graph::add_value(Value v) {
 }
 
 Var Graph::input(std::string name, Shape shape, DType dtype) {
-  for (ValueId id : inputs_)
-    MI_CHECK(values_[static_cast<size_t>(id)].name != name, KeyError, "[graph] input '{}' declared twice", name);
+  MI_CHECK(input_names_.insert(name).second, KeyError, "[graph] input '{}' declared twice", name);
   const ValueId id = add_value({std::move(shape), dtype, -1, 0, std::move(name)});
   inputs_.push_back(id);
   return Var(this, id);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "mithril/core/tensor.h"
@@ -78,6 +79,7 @@ class Graph {
   std::vector<Value> values_;
   std::vector<Node> nodes_;
   std::vector<ValueId> inputs_;
+  std::unordered_set<std::string> input_names_;  // declaring an input checks its name in O(1)
   std::vector<std::optional<Tensor>> constants_;  // indexed by ValueId
 };
 

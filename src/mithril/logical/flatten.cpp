@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <set>
+#include <utility>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/long_names.h"
@@ -26,6 +27,8 @@ namespace {
 bool is_scalar_kind(PortKind k) { return k == PortKind::scalar_input; }
 
 class Flattener {
+  friend class logical::IncrementalFlattening;
+
  public:
   FlatModel run(const Model& model) {
     Scope top = flatten_model(model, "");
@@ -57,7 +60,20 @@ class Flattener {
   EdgeId new_edge(Edge e) {
     edges_.push_back(std::move(e));
     parent_.push_back(static_cast<EdgeId>(edges_.size() - 1));
-    return static_cast<EdgeId>(edges_.size() - 1);
+    const auto id = static_cast<EdgeId>(edges_.size() - 1);
+    touch(id);
+    return id;
+  }
+
+  // Incremental flattening records what each submodel changed: edges created, merged or given a
+  // value, and shape templates assigned (to the edge's root at the time).
+  void touch(EdgeId e) {
+    if (touched_) touched_->push_back(e);
+  }
+  void assign_shape(EdgeId e, AssignedShape shape) {
+    const EdgeId r = find_root(e);
+    if (shape_log_) shape_log_->emplace_back(r, shape);
+    edges_[static_cast<size_t>(r)].shapes.push_back(std::move(shape));
   }
 
   static bool same_value(const json& a, const json& b) { return a == b; }
@@ -73,6 +89,8 @@ class Flattener {
     a = find_root(a);
     b = find_root(b);
     if (a == b) return a;
+    touch(a);
+    touch(b);
     Edge& ea = edges_[static_cast<size_t>(a)];
     Edge& eb = edges_[static_cast<size_t>(b)];
     const bool a_scalar = is_scalar_kind(ea.kind), b_scalar = is_scalar_kind(eb.kind);
@@ -163,6 +181,61 @@ class Flattener {
     scope.key_order.push_back(name);
   }
 
+  // A composite being flattened: its keys so far and the scopes of its submodels.
+  struct Composite {
+    Scope scope;
+    std::map<std::string, Scope> subs;
+    std::vector<EdgeId> child_canonical_outputs;
+  };
+
+  // Flattens one submodel of a composite at `path` and applies its connections.
+  void add_submodel(Composite& comp, const Submodel& sub, const std::string& path, const std::string& where) {
+    Scope& scope = comp.scope;
+    std::map<std::string, Scope>& subs = comp.subs;
+    std::vector<EdgeId>& child_canonical_outputs = comp.child_canonical_outputs;
+    const std::string sub_path = path.empty() ? sub.local_name : path + "." + sub.local_name;
+    Scope child = flatten_model(sub.model, sub_path);
+    for (const auto& [port, conn] : sub.connections) {
+      const auto kt = child.keys.find(port);
+      MI_CHECK(kt != child.keys.end(), KeyError, "[{}] submodel '{}' ({}) has no key '{}'", where, sub.local_name,
+               sub.model.name(), port);
+      const EdgeId child_edge = kt->second;
+      if (conn.kind != Connection::Kind::key) {
+        Edge fixed;
+        fixed.origin = port;
+        fixed.kind = edges_[static_cast<size_t>(find_root(child_edge))].kind;
+        fixed.value = conn.value;
+        fixed.value_is_tensor = conn.kind == Connection::Kind::tensor;
+        unite(child_edge, new_edge(std::move(fixed)), where);
+        continue;
+      }
+      const IOKey& key = conn.key;
+      for (const auto& ref : key.connect) unite(child_edge, resolve_ref(ref, scope, subs, where), where);
+      if (!key.name.empty()) bind_name(scope, key.name, child_edge, where);
+      Edge& e = edges_[static_cast<size_t>(find_root(child_edge))];
+      if (key.value) {
+        MI_CHECK(!e.value || e.value_is_default || *e.value == *key.value, ValueError, "Possible values mismatch!");
+        e.value = key.value;
+        e.value_is_tensor = key.value_is_tensor;
+        e.value_is_default = false;
+        touch(find_root(child_edge));
+      }
+      if (key.differentiable) e.differentiable = key.differentiable;
+      if (key.shape)
+        assign_shape(child_edge, {*key.shape, sub_path + "/" + port,
+                                  fmt::format("the IOKey of port '{}' of '{}' ({})", port, sub_path, sub.model.name())});
+      if (key.expose) {
+        MI_CHECK(!key.name.empty(), ValueError, "[{}] an exposed key needs a name (port '{}' of '{}')", where, port,
+                 sub.local_name);
+        scope.exposed.push_back(key.name);
+      }
+    }
+    if (child.canonical_output) child_canonical_outputs.push_back(*child.canonical_output);
+    for (EdgeId e : child.canonical_outputs)
+      if (!child.canonical_output || e != *child.canonical_output) child_canonical_outputs.push_back(e);
+    subs.emplace(sub.local_name, std::move(child));
+  }
+
   Scope flatten_model(const Model& model, const std::string& path) {
     if (const PrimitiveDef* def = model.primitive_def()) {
       Scope s = flatten_primitive(*def, path, model.impl()->args);
@@ -180,52 +253,12 @@ class Flattener {
     }
     const ModelImpl& m = *model.impl();
     const std::string where = path.empty() ? m.name : path + " (" + m.name + ")";
-    Scope scope;
-    std::map<std::string, Scope> subs;
+    Composite comp;
+    Scope& scope = comp.scope;
+    std::map<std::string, Scope>& subs = comp.subs;
+    std::vector<EdgeId>& child_canonical_outputs = comp.child_canonical_outputs;
     const size_t first_call = calls_.size();
-    std::vector<EdgeId> child_canonical_outputs;
-    for (const Submodel& sub : m.submodels) {
-      const std::string sub_path = path.empty() ? sub.local_name : path + "." + sub.local_name;
-      Scope child = flatten_model(sub.model, sub_path);
-      for (const auto& [port, conn] : sub.connections) {
-        const auto kt = child.keys.find(port);
-        MI_CHECK(kt != child.keys.end(), KeyError, "[{}] submodel '{}' ({}) has no key '{}'", where, sub.local_name,
-                 sub.model.name(), port);
-        const EdgeId child_edge = kt->second;
-        if (conn.kind != Connection::Kind::key) {
-          Edge fixed;
-          fixed.origin = port;
-          fixed.kind = edges_[static_cast<size_t>(find_root(child_edge))].kind;
-          fixed.value = conn.value;
-          fixed.value_is_tensor = conn.kind == Connection::Kind::tensor;
-          unite(child_edge, new_edge(std::move(fixed)), where);
-          continue;
-        }
-        const IOKey& key = conn.key;
-        for (const auto& ref : key.connect) unite(child_edge, resolve_ref(ref, scope, subs, where), where);
-        if (!key.name.empty()) bind_name(scope, key.name, child_edge, where);
-        Edge& e = edges_[static_cast<size_t>(find_root(child_edge))];
-        if (key.value) {
-          MI_CHECK(!e.value || e.value_is_default || *e.value == *key.value, ValueError, "Possible values mismatch!");
-          e.value = key.value;
-          e.value_is_tensor = key.value_is_tensor;
-          e.value_is_default = false;
-        }
-        if (key.differentiable) e.differentiable = key.differentiable;
-        if (key.shape)
-          e.shapes.push_back({*key.shape, sub_path + "/" + port,
-                              fmt::format("the IOKey of port '{}' of '{}' ({})", port, sub_path, sub.model.name())});
-        if (key.expose) {
-          MI_CHECK(!key.name.empty(), ValueError, "[{}] an exposed key needs a name (port '{}' of '{}')", where, port,
-                   sub.local_name);
-          scope.exposed.push_back(key.name);
-        }
-      }
-      if (child.canonical_output) child_canonical_outputs.push_back(*child.canonical_output);
-      for (EdgeId e : child.canonical_outputs)
-        if (!child.canonical_output || e != *child.canonical_output) child_canonical_outputs.push_back(e);
-      subs.emplace(sub.local_name, std::move(child));
-    }
+    for (const Submodel& sub : m.submodels) add_submodel(comp, sub, path, where);
     // Canonical input/output: explicit, else the first submodel's input and the last one's output.
     auto sub_canonical = [&](const std::optional<SubPort>& explicit_ref, bool input) -> std::optional<EdgeId> {
       if (explicit_ref) return resolve_ref(*explicit_ref, scope, subs, where);
@@ -274,8 +307,7 @@ class Flattener {
       for (const auto& [key, shape] : m.shape_sets[i]) {
         const auto it = scope.keys.find(key);
         MI_CHECK(it != scope.keys.end(), KeyError, "[{}] set_shapes: no key named '{}'", path.empty() ? name : path, key);
-        edges_[static_cast<size_t>(find_root(it->second))].shapes.push_back(
-            {shape, fmt::format("{}#{}", path, i), "set_shapes of " + who});
+        assign_shape(it->second, {shape, fmt::format("{}#{}", path, i), "set_shapes of " + who});
       }
   }
 
@@ -404,6 +436,8 @@ class Flattener {
   std::vector<EdgeId> parent_;
   std::vector<PrimCall> calls_;
   std::vector<FlatBlock> blocks_;
+  std::vector<EdgeId>* touched_ = nullptr;                             // incremental flattening only
+  std::vector<std::pair<EdgeId, AssignedShape>>* shape_log_ = nullptr;  // incremental flattening only
 };
 
 }  // namespace
@@ -412,6 +446,30 @@ FlatModel flatten(const Model& model, const FlattenOptions& options) {
   FlatModel flat = Flattener().run(model);
   if (!options.short_namings) assign_long_names(flat);
   return flat;
+}
+
+struct IncrementalFlattening::State {
+  Flattener flattener;
+  Flattener::Composite top;
+  std::vector<EdgeId> touched;
+  std::vector<std::pair<EdgeId, AssignedShape>> shapes;
+};
+
+IncrementalFlattening::IncrementalFlattening() : state_(std::make_unique<State>()) {
+  state_->flattener.touched_ = &state_->touched;
+  state_->flattener.shape_log_ = &state_->shapes;
+}
+IncrementalFlattening::~IncrementalFlattening() = default;
+
+void IncrementalFlattening::add(const Submodel& sub, const std::string& model_name) {
+  state_->flattener.add_submodel(state_->top, sub, "", model_name);
+}
+const std::vector<Edge>& IncrementalFlattening::edges() const { return state_->flattener.edges_; }
+const std::vector<PrimCall>& IncrementalFlattening::calls() const { return state_->flattener.calls_; }
+std::vector<EdgeId>& IncrementalFlattening::parent() { return state_->flattener.parent_; }
+std::vector<EdgeId> IncrementalFlattening::take_touched() { return std::exchange(state_->touched, {}); }
+std::vector<std::pair<EdgeId, AssignedShape>> IncrementalFlattening::take_assigned_shapes() {
+  return std::exchange(state_->shapes, {});
 }
 
 }  // namespace mithril::logical

@@ -8,8 +8,10 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mithril/logical/model.h"
@@ -77,5 +79,30 @@ struct FlattenOptions {
 };
 
 FlatModel flatten(const Model& model, const FlattenOptions& options = {});
+
+// Flattening of a composite one submodel at a time, for the shape check of Model::add, which
+// then costs what the new submodel adds instead of a flattening of the whole model. Edges are
+// not compacted: `parent` leads from an edge to the root edge that carries the merged facts
+// (PrimCall ports and Edge::producer use these ids). Names are not assigned, and the
+// composite's own keys (exposed, differentiabilities, canonical ports, shapes) are not applied.
+class IncrementalFlattening {
+ public:
+  IncrementalFlattening();
+  ~IncrementalFlattening();
+  // Flattens `sub` as the next submodel of a composite named `model_name` and applies its
+  // connections; structural errors throw as flatten() would.
+  void add(const Submodel& sub, const std::string& model_name);
+  const std::vector<Edge>& edges() const;
+  const std::vector<PrimCall>& calls() const;
+  std::vector<EdgeId>& parent();
+  // What the submodels added since the last take changed: edges created, merged or given a
+  // value (maybe repeated), and shape templates assigned, by the edge they went to.
+  std::vector<EdgeId> take_touched();
+  std::vector<std::pair<EdgeId, AssignedShape>> take_assigned_shapes();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 }  // namespace mithril::logical

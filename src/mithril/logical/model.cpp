@@ -71,14 +71,16 @@ std::string canonical_port(const Model& m, bool input) {
 Model& Model::add(const Model& sub, std::map<std::string, Connection> connections, std::string local_name) {
   MI_CHECK(!is_primitive(), ValueError, "[{}] submodels cannot be added to a primitive model", name());
   if (local_name.empty()) local_name = fmt::format("m{}", impl_->submodels.size());
-  for (const Submodel& s : impl_->submodels)
-    MI_CHECK(s.local_name != local_name, KeyError, "[{}] a submodel named '{}' already exists", name(), local_name);
+  MI_CHECK(!impl_->local_names.count(local_name), KeyError, "[{}] a submodel named '{}' already exists", name(),
+           local_name);
   detach();
   impl_->submodels.push_back({local_name, sub, std::move(connections)});
+  impl_->local_names.insert(local_name);
   try {
-    check_model_shapes(*this);  // shape conflicts are reported where they are made
+    check_added_submodel(*this, impl_->shape_check);  // shape conflicts are reported where they are made
   } catch (...) {
     impl_->submodels.pop_back();  // a rejected submodel leaves the model as it was
+    impl_->local_names.erase(local_name);
     throw;
   }
   drop_args();  // only once the submodel is in: a failed add keeps a library model's args
@@ -131,6 +133,7 @@ void Model::set_differentiability(const SubPort& port, bool differentiable) {
 
 void Model::set_shapes(const std::map<std::string, json>& shapes) {
   detach();
+  impl_->shape_check.reset();  // a model with shapes of its own is checked whole (check_added_submodel)
   impl_->shape_sets.push_back(shapes);
   try {
     check_model_shapes(*this);
@@ -162,6 +165,7 @@ void Model::set_args(json args, std::vector<std::pair<std::string, Model>> model
   detach();
   impl_->args = std::move(args);
   impl_->model_args = std::move(model_args);
+  impl_->shape_check.reset();  // a finished library model rarely grows: free what its adds kept
   impl_->constructor_shape_sets = impl_->shape_sets.size();
   impl_->constructor_differentiabilities = impl_->differentiabilities.size();
   impl_->constructor_exposed = impl_->exposed.size();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -56,6 +57,7 @@ struct Connection {
 
 class ModelImpl;
 class Block;
+class ShapeCheckState;  // shape_inference.h
 class Model;
 
 // Shorthands for composing models in C++ (the library and train models, programs built on them).
@@ -137,6 +139,7 @@ class ModelImpl {
   std::vector<std::pair<std::string, Model>> model_args;  // model-valued ones, by JSON pointer into args
   std::optional<PrimitiveDef> primitive;
   std::vector<Submodel> submodels;
+  std::unordered_set<std::string> local_names;  // of the submodels: add() rejects a repeated one in O(1)
   std::vector<std::string> exposed;
   std::vector<std::pair<std::variant<SubPort, std::string>, bool>> differentiabilities;
   std::optional<SubPort> canonical_input, canonical_output;  // composites; default first/last sub
@@ -144,6 +147,9 @@ class ModelImpl {
   // How many shape sets, differentiabilities and exposed keys the constructor made (counted
   // when args are recorded); saving writes only those that follow.
   size_t constructor_shape_sets = 0, constructor_differentiabilities = 0, constructor_exposed = 0;
+  // What the shape check of the last add() flattened and inferred, reused by the next add()
+  // (check_added_submodel); a copy of the model shares it and rebuilds it when it adds.
+  std::shared_ptr<ShapeCheckState> shape_check;
 };
 
 }  // namespace mithril::logical

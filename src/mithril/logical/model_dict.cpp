@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "mithril/core/error.h"
 #include "mithril/logical/library.h"
@@ -91,17 +93,23 @@ Model model_from_dict(const json& d, const std::string& path) {
   if (name == "Model") {
     const json submodels = d.value("submodels", json::object());
     const json connections = d.value("connections", json::object());
+    // Looked up by name through hash maps: an ordered_json object finds a key by scanning its
+    // members, which made loading a model of n submodels n^2.
+    std::unordered_map<std::string, const json*> connections_of;
+    for (const auto& [local, c] : connections.items()) connections_of.emplace(local, &c);
+    std::unordered_set<std::string> submodel_names;
     for (const auto& [local, sub_desc] : submodels.items()) {
+      submodel_names.insert(local);
       const std::string sub_path = path + ".submodels." + local;
       Model sub = model_from_dict(sub_desc, sub_path);
       std::map<std::string, Connection> conns;
-      if (connections.contains(local))
-        for (const auto& [port, spec] : connections.at(local).items())
+      if (const auto it = connections_of.find(local); it != connections_of.end())
+        for (const auto& [port, spec] : it->second->items())
           conns.emplace(port, parse_connection(spec, path + ".connections." + local + "." + port));
       model.add(sub, std::move(conns), local);
     }
     for (const auto& [local, c] : connections.items())
-      MI_CHECK(submodels.contains(local), KeyError, "[model dict] {}.connections: no submodel named '{}'", path, local);
+      MI_CHECK(submodel_names.count(local), KeyError, "[model dict] {}.connections: no submodel named '{}'", path, local);
   } else {
     try {
       model = make_model(name, normalize_args(d.value("args", json::object())), resolve);

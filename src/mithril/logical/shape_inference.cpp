@@ -1,6 +1,8 @@
 #include "mithril/logical/shape_inference.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <set>
 
 #include "mithril/core/error.h"
@@ -29,7 +31,13 @@ std::string variadic_name(const std::string& s) { return s == "..." ? "" : s.sub
 }  // namespace
 
 struct SymbolicShapes::Impl {
-  const FlatModel* flat = nullptr;
+  // What the rules read: the edges and calls of a flat model. Ports name their edges directly
+  // (a compacted FlatModel) or through `parent`, the union-find of a model still being
+  // flattened (Model::add's incremental check), whose edge ids are then resolved to roots.
+  const FlatModel* flat = nullptr;  // for key names in messages; null while flattening
+  const std::vector<Edge>* edges = nullptr;
+  const std::vector<PrimCall>* calls = nullptr;
+  std::vector<EdgeId>* parent = nullptr;
   struct Dim {
     int parent;
     std::optional<int64_t> value;
@@ -48,12 +56,59 @@ struct SymbolicShapes::Impl {
   size_t version = 0;
   bool equal_partners = false;
 
+  // Propagation re-runs only the rules whose inputs changed. A rule reads the shapes of its
+  // call's edges; a call is listed with every edge it reads (`users`) and with every dim and
+  // variadic root those shapes held when it last ran (`dim_deps`, `var_deps`). A change (an
+  // edge gets its first shape, a dim a value, a variadic a binding, two roots merge) wakes the
+  // calls listed with what changed; rules of unchanged inputs would only repeat themselves.
+  // Woken calls run in passes in call order, as a sweep over all calls would run them.
+  std::vector<std::vector<int>> users, dim_deps, var_deps;
+  std::vector<char> in_now, in_next;  // per call: queued for this pass / the next one
+  std::vector<int> now_heap, next;    // this pass (a min-heap of call indices), the next pass
+  int cursor = INT32_MAX;             // the call running in the current pass; INT32_MAX outside one
+
+  EdgeId root(EdgeId e) const {
+    if (!parent) return e;
+    std::vector<EdgeId>& p = *parent;
+    while (p[static_cast<size_t>(e)] != e) e = p[static_cast<size_t>(e)] = p[static_cast<size_t>(p[static_cast<size_t>(e)])];
+    return e;
+  }
+  const Edge& edge(EdgeId e) const { return (*edges)[static_cast<size_t>(root(e))]; }
+  EdgeId port(const PrimCall& c, const std::string& name) const { return root(c.ports.at(name)); }
+  const PrimCall& call(size_t i) const { return (*calls)[i]; }
+  size_t num_calls() const { return calls->size(); }
+
+  void wake(int c) {
+    const auto i = static_cast<size_t>(c);
+    if (c > cursor) {
+      if (in_now[i]) return;
+      in_now[i] = 1;
+      now_heap.push_back(c);
+      std::push_heap(now_heap.begin(), now_heap.end(), std::greater<>());
+    } else if (!in_next[i]) {
+      in_next[i] = 1;
+      next.push_back(c);
+    }
+  }
+  void wake_all(const std::vector<int>& cs) {
+    for (int c : cs) wake(c);
+  }
+  // Moves the calls listed with `from` to `to` (the smaller list into the larger).
+  static void merge_lists(std::vector<int>& to, std::vector<int>& from) {
+    if (to.size() < from.size()) to.swap(from);
+    to.insert(to.end(), from.begin(), from.end());
+    from.clear();
+    from.shrink_to_fit();
+  }
+
   int new_dim(std::optional<int64_t> value, std::string name) {
     dims.push_back({static_cast<int>(dims.size()), value, std::move(name)});
+    dim_deps.emplace_back();
     return static_cast<int>(dims.size()) - 1;
   }
   int new_var(std::string name) {
     vars.push_back({static_cast<int>(vars.size()), std::nullopt, std::move(name)});
+    var_deps.emplace_back();
     return static_cast<int>(vars.size()) - 1;
   }
   int once(const std::string& key, bool variadic) {
@@ -68,8 +123,22 @@ struct SymbolicShapes::Impl {
     return d;
   }
   int find_var(int v) {
-    while (vars[static_cast<size_t>(v)].parent != v) v = vars[static_cast<size_t>(v)].parent;
+    while (vars[static_cast<size_t>(v)].parent != v) v = vars[static_cast<size_t>(v)].parent = vars[static_cast<size_t>(vars[static_cast<size_t>(v)].parent)].parent;
     return v;
+  }
+
+  // Lists call `c` with every dim and variadic root in `s`.
+  void depend(int c, const Sym& s) {
+    for (int d : s.pre) dim_deps[static_cast<size_t>(find_dim(d))].push_back(c);
+    if (s.var >= 0) {
+      const int v = find_var(s.var);
+      var_deps[static_cast<size_t>(v)].push_back(c);
+      if (const auto& b = vars[static_cast<size_t>(v)].binding) depend(c, *b);
+    }
+    for (int d : s.post) dim_deps[static_cast<size_t>(find_dim(d))].push_back(c);
+  }
+  void depend_on_edge(int c, EdgeId e) {
+    if (const auto& s = shape[static_cast<size_t>(e)]) depend(c, *s);
   }
 
   // Substitutes bound variadics and maps dims to their roots.
@@ -91,22 +160,39 @@ struct SymbolicShapes::Impl {
     return out;
   }
 
-  std::string dim_str(int d) {
-    const Dim& x = dims[static_cast<size_t>(find_dim(d))];
-    if (x.value) return std::to_string(*x.value);
-    return x.name.empty() ? "_" : x.name;
-  }
-  std::string str(const Sym& raw) {
+  // What str() prints of a shape, captured without formatting: a unification that fails has
+  // changed dims on the way, so its message needs the shapes as they were before it started,
+  // and formatting them for every unification that succeeds would cost more than the rest.
+  struct Printed {
+    struct Part {
+      std::optional<int64_t> value;
+      std::string name;
+      bool variadic = false;
+    };
+    std::vector<Part> parts;
+  };
+  Printed printed(const Sym& raw) {
     const Sym s = norm(raw);
+    Printed p;
+    auto dim = [&](int d) {
+      const Dim& x = dims[static_cast<size_t>(find_dim(d))];
+      p.parts.push_back({x.value, x.value ? std::string() : x.name, false});
+    };
+    for (int d : s.pre) dim(d);
+    if (s.var >= 0) p.parts.push_back({std::nullopt, vars[static_cast<size_t>(s.var)].name, true});
+    for (int d : s.post) dim(d);
+    return p;
+  }
+  static std::string str(const Printed& p) {
     std::vector<std::string> parts;
-    for (int d : s.pre) parts.push_back(dim_str(d));
-    if (s.var >= 0) {
-      const std::string& n = vars[static_cast<size_t>(s.var)].name;
-      parts.push_back(fmt::format("{}...", n));
+    for (const Printed::Part& x : p.parts) {
+      if (x.variadic) parts.push_back(fmt::format("{}...", x.name));
+      else if (x.value) parts.push_back(std::to_string(*x.value));
+      else parts.push_back(x.name.empty() ? "_" : x.name);
     }
-    for (int d : s.post) parts.push_back(dim_str(d));
     return fmt::format("[{}]", fmt::join(parts, ", "));
   }
+  std::string str(const Sym& raw) { return str(printed(raw)); }
 
   void unify_dim(int a, int b, size_t position) {
     a = find_dim(a);
@@ -116,9 +202,18 @@ struct SymbolicShapes::Impl {
     Dim& db = dims[static_cast<size_t>(b)];
     if (da.value && db.value && *da.value != *db.value)
       throw Conflict{fmt::format("dim {} is {} vs {}", position, *da.value, *db.value)};
-    if (!da.value) da.value = db.value;
-    if (da.name.empty()) da.name = db.name;
-    db.parent = a;
+    // The merged dim takes a's value and name, else b's. Which root survives only matters for
+    // cost: the one more calls read, so that waking the other side's readers stays cheap.
+    const std::optional<int64_t> value = da.value ? da.value : db.value;
+    std::string name = da.name.empty() ? db.name : da.name;
+    if (dim_deps[static_cast<size_t>(a)].size() < dim_deps[static_cast<size_t>(b)].size()) std::swap(a, b);
+    Dim& keep = dims[static_cast<size_t>(a)];
+    wake_all(dim_deps[static_cast<size_t>(b)]);  // b's readers now see a
+    if (keep.value != value) wake_all(dim_deps[static_cast<size_t>(a)]);
+    keep.value = value;
+    keep.name = std::move(name);
+    dims[static_cast<size_t>(b)].parent = a;
+    merge_lists(dim_deps[static_cast<size_t>(a)], dim_deps[static_cast<size_t>(b)]);
     ++version;
   }
 
@@ -130,9 +225,17 @@ struct SymbolicShapes::Impl {
       return;
     }
     if (s.pre.empty() && s.post.empty() && s.var >= 0) {  // variadic = variadic: merge
-      vars[static_cast<size_t>(v)].parent = s.var;
-      if (vars[static_cast<size_t>(s.var)].name.empty()) vars[static_cast<size_t>(s.var)].name = vars[static_cast<size_t>(v)].name;
+      // The merged variadic is named after s.var, else v; the root more calls read survives.
+      int keep = s.var, gone = v;
+      std::string name = vars[static_cast<size_t>(s.var)].name.empty() ? vars[static_cast<size_t>(v)].name
+                                                                        : vars[static_cast<size_t>(s.var)].name;
+      if (var_deps[static_cast<size_t>(keep)].size() < var_deps[static_cast<size_t>(gone)].size()) std::swap(keep, gone);
+      wake_all(var_deps[static_cast<size_t>(gone)]);
+      vars[static_cast<size_t>(gone)].parent = keep;
+      vars[static_cast<size_t>(keep)].name = std::move(name);
+      merge_lists(var_deps[static_cast<size_t>(keep)], var_deps[static_cast<size_t>(gone)]);
     } else {
+      wake_all(var_deps[static_cast<size_t>(v)]);
       vars[static_cast<size_t>(v)].binding = s;
     }
     ++version;
@@ -221,7 +324,7 @@ struct SymbolicShapes::Impl {
     return s;
   }
 
-  std::string edge_label(EdgeId e) const { return flat->name(e); }
+  std::string edge_label(EdgeId e) const { return flat ? flat->name(e) : edge(e).origin; }
 
   // "'m0' (Add)": a call by its path in the model (its primitive's name at the top level).
   static std::string call_name(const PrimCall& c) {
@@ -237,15 +340,16 @@ struct SymbolicShapes::Impl {
     if (!shape[i]) {
       shape[i] = s;
       origin[i] = who;
+      wake_all(users[i]);
       ++version;
       return;
     }
-    const std::string before = str(*shape[i]), given = str(s);
+    const Printed before = printed(*shape[i]), given = printed(s);
     try {
       unify(*shape[i], s);
     } catch (const Conflict& c) {
-      throw ShapeError(fmt::format("[shapes] key '{}': {} from {} conflicts with {} from {}: {}", edge_label(e), before,
-                                   origin[i], given, who, c.why));
+      throw ShapeError(fmt::format("[shapes] key '{}': {} from {} conflicts with {} from {}: {}", edge_label(e),
+                                   str(before), origin[i], str(given), who, c.why));
     }
   }
 
@@ -271,6 +375,7 @@ struct SymbolicShapes::Impl {
     for (int d : n.pre)
       if (!dims[static_cast<size_t>(d)].value) {
         dims[static_cast<size_t>(d)].value = value;
+        wake_all(dim_deps[static_cast<size_t>(d)]);
         ++version;
         return true;
       }
@@ -332,7 +437,7 @@ struct SymbolicShapes::Impl {
   const json* port_value(const PrimCall& c, const std::string& port) const {
     const auto it = c.ports.find(port);
     if (it == c.ports.end()) return nullptr;
-    const Edge& e = flat->edges[static_cast<size_t>(it->second)];
+    const Edge& e = edge(it->second);
     return e.value ? &*e.value : nullptr;
   }
 
@@ -341,11 +446,11 @@ struct SymbolicShapes::Impl {
     for (const PortDef& p : c.def.ports)
       if (p.kind == PortKind::tensor_input) ins.push_back(p.name);
     if (ins.size() < 2) return;
-    const EdgeId l = c.ports.at(ins[0]), r = c.ports.at(ins[1]), o = c.ports.at("output");
+    const EdgeId l = port(c, ins[0]), r = port(c, ins[1]), o = port(c, "output");
     auto& ls = shape[static_cast<size_t>(l)];
     auto& rs = shape[static_cast<size_t>(r)];
     const EdgeId unknown_e = ls ? r : l;
-    const Edge& unknown_edge = flat->edges[static_cast<size_t>(unknown_e)];
+    const Edge& unknown_edge = edge(unknown_e);
     if (equal_partners && !!ls != !!rs && unknown_edge.producer < 0 && !unknown_edge.value) {
       const EdgeId known_e = ls ? l : r;
       constrain(unknown_e, *shape[static_cast<size_t>(known_e)],
@@ -371,7 +476,7 @@ struct SymbolicShapes::Impl {
   }
 
   void rule_transpose(const PrimCall& c) {
-    const EdgeId in = c.ports.at("input"), out = c.ports.at("output");
+    const EdgeId in = port(c, "input"), out = port(c, "output");
     const json* axes = port_value(c, "axes");
     auto permute = [&](const Sym& s, bool inverse) -> std::optional<Sym> {
       const Sym n = norm(s);
@@ -415,7 +520,7 @@ struct SymbolicShapes::Impl {
   }
 
   void rule_matmul(size_t ci, const PrimCall& c) {
-    const EdgeId l = c.ports.at("left"), r = c.ports.at("right"), o = c.ports.at("output");
+    const EdgeId l = port(c, "left"), r = port(c, "right"), o = port(c, "output");
     const auto& ls = shape[static_cast<size_t>(l)];
     const auto& rs = shape[static_cast<size_t>(r)];
     if (!ls || !rs) return;
@@ -455,9 +560,9 @@ struct SymbolicShapes::Impl {
     const json* axis = port_value(c, "axis");
     const json* keep = port_value(c, "keepdim");
     if (!axis || !keep || !keep->is_boolean()) return;
-    const EdgeId out = c.ports.at("output");
+    const EdgeId out = port(c, "output");
     if (axis->is_null() && !keep->get<bool>()) return constrain(out, Sym{}, block(c, "output"));
-    const auto& in = shape[static_cast<size_t>(c.ports.at("input"))];
+    const auto& in = shape[static_cast<size_t>(port(c, "input"))];
     if (!in) return;
     const Sym n = norm(*in);
     if (!n.fixed()) return;
@@ -485,7 +590,7 @@ struct SymbolicShapes::Impl {
   // start_dim..end_dim carry over; the merged dim is their product when all are known, else a
   // dim of its own (made once per call). Bad dims are left to the builder to report.
   void rule_flatten(size_t ci, const PrimCall& c) {
-    const auto& in = shape[static_cast<size_t>(c.ports.at("input"))];
+    const auto& in = shape[static_cast<size_t>(port(c, "input"))];
     if (!in) return;
     const Sym n = norm(*in);
     const json* start_v = port_value(c, "start_dim");
@@ -520,7 +625,7 @@ struct SymbolicShapes::Impl {
       }
       out.pre.push_back(merged);
     }
-    constrain(c.ports.at("output"), out, block(c, "output"));
+    constrain(port(c, "output"), out, block(c, "output"));
   }
 
   // Runs the primitive's builder on placeholder inputs once every input shape is concrete and
@@ -529,23 +634,23 @@ struct SymbolicShapes::Impl {
     if (!c.def.build || c.def.build_lists) return;
     bool missing_output = false;
     for (const PortDef& p : c.def.ports)
-      if (p.kind == PortKind::output && !concrete(c.ports.at(p.name))) missing_output = true;
+      if (p.kind == PortKind::output && !concrete(port(c, p.name))) missing_output = true;
     if (!missing_output) return;
     Graph g;
     PortValues pv;
     std::vector<std::string> described;
     for (const PortDef& p : c.def.ports) {
       if (p.kind == PortKind::output) continue;
-      const EdgeId e = c.ports.at(p.name);
-      const Edge& edge = flat->edges[static_cast<size_t>(e)];
+      const EdgeId e = port(c, p.name);
+      const Edge& edge = this->edge(e);
       PortValue v;
       if (edge.value) v.scalar = *edge.value;
       if (p.kind == PortKind::tensor_list_input) {  // a list packed by ToList: its elements' shapes
         if (edge.producer < 0) return;
-        const PrimCall& packer = flat->calls[static_cast<size_t>(edge.producer)];
+        const PrimCall& packer = call(static_cast<size_t>(edge.producer));
         for (const PortDef& q : packer.def.ports) {
           if (q.kind != PortKind::tensor_input) continue;
-          const auto s = concrete(packer.ports.at(q.name));
+          const auto s = concrete(port(packer, q.name));
           if (!s) return;
           v.tensors.push_back(g.input(q.name, *s, DType::f64));
           described.push_back(fmt::format("{}[] {}", p.name, shape_str(*s)));
@@ -573,26 +678,76 @@ struct SymbolicShapes::Impl {
     }
     for (const auto& [port, var] : outs) {
       const auto it = c.ports.find(port);
-      if (it != c.ports.end()) constrain(it->second, of_shape(var.shape()), block(c, port));
+      if (it != c.ports.end()) constrain(root(it->second), of_shape(var.shape()), block(c, port));
     }
   }
 
-  void propagate() {
-    for (size_t pass = 0; pass < 4 * flat->calls.size() + 8; ++pass) {
-      const size_t before = version;
-      for (size_t ci = 0; ci < flat->calls.size(); ++ci) {
-        const PrimCall& c = flat->calls[ci];
-        switch (c.def.shape_rule) {
-          case PrimitiveDef::ShapeRule::broadcast: rule_broadcast(ci, c); break;
-          case PrimitiveDef::ShapeRule::transpose: rule_transpose(c); break;
-          case PrimitiveDef::ShapeRule::matmul: rule_matmul(ci, c); break;
-          case PrimitiveDef::ShapeRule::flatten: rule_flatten(ci, c); break;
-          case PrimitiveDef::ShapeRule::reduce: rule_reduce(ci, c); break;
-          case PrimitiveDef::ShapeRule::none: break;
+  // Runs the rule of call `ci` after listing it with what the rule reads; a call whose rule
+  // changed something runs again in the next pass (as every call would in a sweep).
+  void run(size_t ci) {
+    const PrimCall& c = call(ci);
+    const int id = static_cast<int>(ci);
+    for (const auto& [name, e] : c.ports) depend_on_edge(id, root(e));
+    for (const PortDef& p : c.def.ports) {  // rule_build reads the elements of a list packed by ToList
+      if (p.kind != PortKind::tensor_list_input) continue;
+      const Edge& list = edge(port(c, p.name));
+      if (list.producer < 0) continue;
+      const PrimCall& packer = call(static_cast<size_t>(list.producer));
+      for (const PortDef& q : packer.def.ports)
+        if (q.kind == PortKind::tensor_input) {
+          const EdgeId pe = port(packer, q.name);
+          users[static_cast<size_t>(pe)].push_back(id);
+          depend_on_edge(id, pe);
         }
-        rule_build(c);
+    }
+    const size_t before = version;
+    switch (c.def.shape_rule) {
+      case PrimitiveDef::ShapeRule::broadcast: rule_broadcast(ci, c); break;
+      case PrimitiveDef::ShapeRule::transpose: rule_transpose(c); break;
+      case PrimitiveDef::ShapeRule::matmul: rule_matmul(ci, c); break;
+      case PrimitiveDef::ShapeRule::flatten: rule_flatten(ci, c); break;
+      case PrimitiveDef::ShapeRule::reduce: rule_reduce(ci, c); break;
+      case PrimitiveDef::ShapeRule::none: break;
+    }
+    rule_build(c);
+    if (version != before) wake(id);
+  }
+
+  // Sizes the per-edge and per-call tables after edges or calls were added.
+  void grow() {
+    shape.resize(edges->size());
+    origin.resize(edges->size());
+    users.resize(edges->size());
+    in_now.resize(num_calls(), 0);
+    in_next.resize(num_calls(), 0);
+  }
+
+  // Runs the woken rules, pass after pass, until none is woken (at most as many passes as a
+  // sweep over all calls would take to settle).
+  void propagate() {
+    struct Reset {
+      int& cursor;
+      ~Reset() { cursor = INT32_MAX; }
+    } reset{cursor};
+    const size_t limit = 4 * num_calls() + 8;
+    for (size_t pass = 0; pass < limit && !next.empty(); ++pass) {
+      now_heap.swap(next);
+      next.clear();
+      for (int c : now_heap) {
+        in_next[static_cast<size_t>(c)] = 0;
+        in_now[static_cast<size_t>(c)] = 1;
       }
-      if (version == before) return;
+      std::make_heap(now_heap.begin(), now_heap.end(), std::greater<>());
+      cursor = -1;
+      while (!now_heap.empty()) {
+        std::pop_heap(now_heap.begin(), now_heap.end(), std::greater<>());
+        const int c = now_heap.back();
+        now_heap.pop_back();
+        in_now[static_cast<size_t>(c)] = 0;
+        cursor = c;
+        run(static_cast<size_t>(c));
+      }
+      cursor = INT32_MAX;
     }
   }
 };
@@ -600,8 +755,13 @@ struct SymbolicShapes::Impl {
 SymbolicShapes::SymbolicShapes(const FlatModel& flat) : impl_(std::make_shared<Impl>()) {
   Impl& m = *impl_;
   m.flat = &flat;
-  m.shape.resize(flat.edges.size());
-  m.origin.resize(flat.edges.size());
+  m.edges = &flat.edges;
+  m.calls = &flat.calls;
+  m.grow();
+  for (size_t ci = 0; ci < flat.calls.size(); ++ci) {
+    for (const auto& [port, e] : flat.calls[ci].ports) m.users[static_cast<size_t>(e)].push_back(static_cast<int>(ci));
+    m.wake(static_cast<int>(ci));  // the first pass runs every rule
+  }
   std::map<std::string, int> symbols;
   for (size_t i = 0; i < flat.edges.size(); ++i) {
     const Edge& e = flat.edges[i];
@@ -665,6 +825,7 @@ bool SymbolicShapes::pin_free_dim(EdgeId e, int64_t value) {
 
 void SymbolicShapes::assume_equal_broadcast_partners() {
   impl_->equal_partners = true;
+  for (size_t ci = 0; ci < impl_->num_calls(); ++ci) impl_->wake(static_cast<int>(ci));
   impl_->propagate();
 }
 
@@ -686,6 +847,157 @@ std::map<std::string, Shape> infer_missing_shapes(const FlatModel& flat, const s
     if (!known.count(key))
       if (const auto s = shapes.concrete(e)) out.emplace(key, *s);
   return out;
+}
+
+// Model::add's incremental check: the submodels added so far, flattened one by one, and the
+// symbolic shapes of their edges (indexed by edge id; an edge's shape lives on its root). Each
+// add flattens the new submodel, moves the shapes and readers of merged edges to their root,
+// adds the new facts (values, assigned shapes, the new calls' templates) and runs the rules
+// they wake: the work is that of the new submodel and of what its facts reach.
+class ShapeCheckState {
+ public:
+  ShapeCheckState() {
+    shapes.edges = &flattening.edges();
+    shapes.calls = &flattening.calls();
+    shapes.parent = &flattening.parent();
+  }
+
+  size_t submodels = 0;  // how many of the model's submodels are in
+
+  void add(const Submodel& sub, const std::string& model_name) {
+    flattening.add(sub, model_name);
+    absorb();
+    ++submodels;
+  }
+
+ private:
+  using Impl = SymbolicShapes::Impl;
+  // What the rules of a call read of an edge besides its shape.
+  struct View {
+    std::optional<json> value;
+    int producer = -1;
+    bool value_constrained = false;  // the value's shape was given to the edge's shape
+    bool operator==(const View& o) const { return value == o.value && producer == o.producer; }
+  };
+
+  View view_of(EdgeId r) const {
+    const Edge& e = flattening.edges()[static_cast<size_t>(r)];
+    return {e.value, e.producer, false};
+  }
+
+  // Moves the shape and readers of `x`, merged into another edge, to its root.
+  void merge_into_root(EdgeId x) {
+    Impl& m = shapes;
+    const EdgeId r = m.root(x);
+    const auto xi = static_cast<size_t>(x), ri = static_cast<size_t>(r);
+    std::optional<Sym>& sx = m.shape[xi];
+    std::optional<Sym>& sr = m.shape[ri];
+    if (sx && !sr) {
+      sr = std::move(sx);
+      m.origin[ri] = m.origin[xi];
+      m.wake_all(m.users[ri]);
+    } else if (sx) {
+      // Both had shapes: keep the one more calls read, wake the readers of the other.
+      if (m.users[xi].size() > m.users[ri].size()) {
+        std::swap(sr, sx);
+        m.wake_all(m.users[ri]);
+      } else {
+        m.wake_all(m.users[xi]);
+      }
+      try {
+        m.unify(*sr, *sx);
+      } catch (const Conflict& c) {
+        throw ShapeError(c.why);
+      }
+    } else if (sr) {
+      m.wake_all(m.users[xi]);
+    }
+    sx.reset();
+    if (!(views[xi] == view_of(r))) m.wake_all(m.users[xi]);
+    Impl::merge_lists(m.users[ri], m.users[xi]);
+  }
+
+  // Wakes the readers of root `r` if its value or producer changed, and gives a new value's
+  // shape to the edge (as SymbolicShapes' constructor does for every valued input edge).
+  void refresh(EdgeId r) {
+    Impl& m = shapes;
+    const auto ri = static_cast<size_t>(r);
+    View now = view_of(r);
+    if (views[ri] == now) now.value_constrained = views[ri].value_constrained;
+    else m.wake_all(m.users[ri]);
+    const Edge& e = flattening.edges()[ri];
+    if (!now.value_constrained && e.value && e.producer < 0 && e.kind != PortKind::scalar_input &&
+        e.kind != PortKind::tensor_list_input) {
+      now.value_constrained = true;
+      std::optional<Shape> value_shape;
+      try {
+        value_shape = io::tensor_from_json(*e.value, DType::f64).shape();
+      } catch (const Error&) {
+      }
+      if (value_shape) m.constrain(r, m.of_shape(*value_shape), "its value");
+    }
+    views[ri] = std::move(now);
+  }
+
+  void absorb() {
+    Impl& m = shapes;
+    const auto& edges = flattening.edges();
+    m.grow();
+    for (size_t i = views.size(); i < edges.size(); ++i) views.push_back(view_of(static_cast<EdgeId>(i)));
+    std::vector<EdgeId> touched = flattening.take_touched();
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (EdgeId x : touched)
+      if (m.root(x) != x) merge_into_root(x);
+    std::vector<EdgeId> roots;
+    for (EdgeId x : touched) roots.push_back(m.root(x));
+    std::sort(roots.begin(), roots.end());
+    roots.erase(std::unique(roots.begin(), roots.end()), roots.end());
+    for (EdgeId r : roots) refresh(r);
+    std::map<std::string, int> symbols;  // a scope's symbols are shared within one submodel's facts
+    for (const auto& [e, a] : flattening.take_assigned_shapes())
+      m.constrain(m.root(e), m.instantiate(a.shape, a.scope, symbols), a.origin);
+    const auto& calls = flattening.calls();
+    for (size_t ci = first_new_call; ci < calls.size(); ++ci) {
+      const PrimCall& c = calls[ci];
+      for (const auto& [port, e] : c.ports) m.users[static_cast<size_t>(m.root(e))].push_back(static_cast<int>(ci));
+      const std::string scope = "call" + std::to_string(ci);
+      for (const auto& [port, tmpl] : c.def.shapes) {
+        const auto it = c.ports.find(port);
+        if (it == c.ports.end()) continue;
+        m.constrain(m.root(it->second), m.instantiate(tmpl, scope, symbols), Impl::block(c, port));
+      }
+      m.wake(static_cast<int>(ci));
+    }
+    first_new_call = calls.size();
+    m.propagate();
+  }
+
+  IncrementalFlattening flattening;
+  Impl shapes;
+  std::vector<View> views;  // per edge: what its readers saw when they were last woken
+  size_t first_new_call = 0;
+};
+
+void check_added_submodel(const Model& model, std::shared_ptr<ShapeCheckState>& state) {
+  const ModelImpl& m = *model.impl();
+  const size_t n = m.submodels.size();
+  if (m.shape_sets.empty() && n > 0) {
+    try {
+      if (!state || state.use_count() > 1 || state->submodels + 1 != n) {
+        state = std::make_shared<ShapeCheckState>();
+        for (size_t i = 0; i + 1 < n; ++i) state->add(m.submodels[i], m.name);
+      }
+      state->add(m.submodels.back(), m.name);
+      return;
+    } catch (...) {
+      // A conflict or a structural problem: the full check reports it as it always has (or
+      // accepts the model: it skips models that do not flatten, and stops after as many passes
+      // as a sweep would take).
+    }
+  }
+  state.reset();
+  check_model_shapes(model);
 }
 
 void check_model_shapes(const Model& model) {

@@ -55,6 +55,7 @@ class SymbolicShapes {
   bool pin_free_dim(EdgeId e, int64_t value);
 
  private:
+  friend class ShapeCheckState;
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
@@ -69,5 +70,13 @@ std::map<std::string, Shape> infer_missing_shapes(const FlatModel& flat, const s
 // Flattens `model` and runs symbolic inference: the composition-time check of Model::add and
 // set_shapes. Structural errors that flattening reports (unknown ports, ...) are left to compile.
 void check_model_shapes(const Model& model);
+
+// Model::add's check once a submodel was appended to `model`: as check_model_shapes, but
+// `state` keeps the flattened submodels and their shapes from one add to the next, so an add
+// costs what the new submodel brings (composing n blocks is linear, not quadratic). The state
+// is rebuilt when it does not match the model (shared with a copy, or out of step), and the
+// whole model is checked, as check_model_shapes does, when the model has shapes of its own
+// (set_shapes) or the incremental check finds a problem: errors are those of the full check.
+void check_added_submodel(const Model& model, std::shared_ptr<ShapeCheckState>& state);
 
 }  // namespace mithril::logical

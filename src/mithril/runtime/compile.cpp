@@ -653,7 +653,7 @@ ProgramReport PhysicalModel::program_report(const std::map<std::string, Shape>& 
     sig.add_tensor(s->second, m.options.precision());
   }
   for (const auto& [key, shape] : input_shapes)
-    MI_CHECK(std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end(), KeyError,
+    MI_CHECK(std::binary_search(m.input_keys.begin(), m.input_keys.end(), key), KeyError,  // input_keys is sorted
              "[program] '{}' is not an input of the model (inputs: {})", key, fmt::join(m.input_keys, ", "));
   sig.set_all_cotangents(gradients, m.output_keys);
   return report_of(*m.program_for(sig));
@@ -735,7 +735,7 @@ std::map<std::string, PhysicalModel::KeyInfo> PhysicalModel::infer_shapes(
   Graph g;
   Impl::Bound b;
   for (const auto& [key, shape] : input_shapes) {
-    const bool input = std::find(m.input_keys.begin(), m.input_keys.end(), key) != m.input_keys.end();
+    const bool input = std::binary_search(m.input_keys.begin(), m.input_keys.end(), key);  // input_keys is sorted
     MI_CHECK(input, KeyError, "[shapes] '{}' is not an input of the model (inputs: {})", key,
              fmt::join(m.input_keys, ", "));
     const EdgeId e = *m.flat.find(key);

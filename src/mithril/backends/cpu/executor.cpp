@@ -130,6 +130,8 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
     input_bindings_.push_back({graph.inputs()[i], {}});
   }
   std::vector<int> output_binding(nv, -1);
+  std::vector<int> first_fetch(nv, -1);  // per value: the first position it is fetched at
+  for (size_t i = outputs_.size(); i-- > 0;) first_fetch[static_cast<size_t>(outputs_[i])] = static_cast<int>(i);
   for (ValueId o : outputs_) {
     const Value& v = graph.value(o);
     if (v.producer >= 0) {
@@ -139,7 +141,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
         output_bytes_ += plan_aligned(static_cast<int64_t>(value_bytes(v)));
       }
       output_source_.push_back(output_binding[static_cast<size_t>(o)]);
-      output_first_.push_back(static_cast<size_t>(std::find(outputs_.begin(), outputs_.end(), o) - outputs_.begin()));
+      output_first_.push_back(static_cast<size_t>(first_fetch[static_cast<size_t>(o)]));
       continue;
     }
     output_first_.push_back(output_first_.size());
