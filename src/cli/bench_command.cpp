@@ -114,8 +114,11 @@ int run_bench(BenchArgs a) {
   const DType dtype = opts.precision();
   a.dtype = std::string(dtype_name(dtype));
   const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
+  const std::string batch_key = pick_batch_key(setup.base, shapes, a.batch_key);
+  // The sweep varies the batch key's leading dim, so its shape is no fact of the compiled model
+  // (unless the options ask for static shapes: then other batch sizes are rejected, as asked).
+  if (!opts.static_shapes && !opts.static_inference) opts.shapes.erase(batch_key);
   const PhysicalModel pm = compile(setup.model, opts);
-  const std::string batch_key = pick_batch_key(pm, shapes, a.batch_key);
   if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
 
   BenchmarkConfig config;

@@ -49,8 +49,8 @@ CompileOptions command_compile_options(const std::string& options_arg, CompileOp
                                        std::map<std::string, Shape>& shapes, const char* tag) {
   CompileOptions opts = options_arg.empty() ? std::move(base) : load_compile_options(options_arg, std::move(base));
   if (!dtype_flag.empty()) opts.set_precision(parse_float_dtype(dtype_flag, tag));
+  for (const auto& [key, shape] : parse_shape_specs(shape_specs)) opts.shapes[key] = shape;  // --shapes wins
   shapes = opts.shapes;
-  for (const auto& [key, shape] : parse_shape_specs(shape_specs)) shapes[key] = shape;
   return opts;
 }
 

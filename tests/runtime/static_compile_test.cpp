@@ -93,3 +93,29 @@ TEST(StaticCompile, MemSizeBelowThePlanFailsAtCompileTime) {
 
 }  // namespace
 }  // namespace mithril
+
+namespace mithril {
+namespace {
+
+using testing::error_of;
+using testing::example_model;
+
+// `shapes` are facts of the symbolic shapes whether or not static_shapes is set: a conflict with
+// the model (Linear(2) makes y [N, 2], so w is [2, d]) and an unknown key fail in compile().
+TEST(CompileShapes, AreCheckedWithoutStaticShapes) {
+  CompileOptions o;
+  o.shapes = {{"x", {4, 3}}, {"w", {5, 3}}};
+  const std::string conflict = error_of<ShapeError>([&] { compile(example_model(), o); });
+  EXPECT_NE(conflict.find("'w'"), std::string::npos) << conflict;
+  EXPECT_NE(conflict.find("the compile option shapes"), std::string::npos) << conflict;
+  o.shapes = {{"nope", {1}}};
+  EXPECT_EQ(error_of<KeyError>([&] { compile(example_model(), o); }), "[shapes] 'nope' is not a key of the model");
+  o.shapes = {{"x", {4, 3}}, {"w", {2, 3}}};  // consistent: compiles, and other shapes still run
+  const PhysicalModel pm = compile(example_model(), o);
+  const Tensor x = Tensor::full({6, 3}, 1.0, DType::f64), w = Tensor::full({2, 3}, 1.0, DType::f64),
+               b = Tensor::full({2}, 0.0, DType::f64);
+  EXPECT_EQ(pm.evaluate({{"x", x}, {"w", w}, {"b", b}}).at("y").tensor.shape(), (Shape{6, 2}));
+}
+
+}  // namespace
+}  // namespace mithril

@@ -15,6 +15,7 @@
 #include "mithril/ops/binary.h"
 #include "mithril/ops/shape.h"
 #include "mithril/runtime/input_checks.h"
+#include "mithril/logical/shape_inference.h"
 #include "mithril/runtime/static_keys.h"
 
 namespace mithril {
@@ -134,6 +135,19 @@ PassStat merge_products_before_autodiff(GraphProgram& program, std::vector<Var>&
   return {"product_merging", before, merged.nodes().size()};
 }
 
+// The `shapes` option: facts of the model's symbolic shapes, like set_shapes, checked against the
+// model's own shapes now (a conflict is a ShapeError naming the key and both shapes); a key the
+// model does not have is a KeyError.
+void constrain_shapes(FlatModel& flat, const ShapeMap& shapes) {
+  if (shapes.empty()) return;
+  for (const auto& [key, shape] : shapes) {
+    const auto e = flat.find(key);
+    MI_CHECK(e.has_value(), KeyError, "[shapes] '{}' is not a key of the model", key);
+    flat.edges[static_cast<size_t>(*e)].shapes.push_back({json(shape), "", "the compile option shapes"});
+  }
+  const logical::SymbolicShapes check(flat);
+}
+
 PassOptions pass_options(const CompileOptions& o) {
   if (!env_flag("MITHRIL_OPTIMIZE")) return {false, false, false, false, false};
   return o.backend_or_default().passes(o.optimizations);
@@ -177,6 +191,7 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   FlatModel& flat = impl->flat;
 
   MI_CHECK(!flat.outputs.empty(), KeyError, "Models with no output keys can not be compiled.");
+  constrain_shapes(flat, impl->options.shapes);
 
   // Constants: user-given keys first, then fixed values in the model (connections, defaults).
   auto edge_of = [&](const std::string& key, const char* what) {
