@@ -3,13 +3,17 @@
 //   #include <mithril/mithril.hpp>
 //
 // gives tensors and dtypes, logical models (composition, the model library, model dicts, train
-// models), compile() with its options, benchmarks and summaries, and the training library
+// models), the backends (CpuBackend, ReferenceBackend, make_backend by name), compile() with its
+// options, benchmarks and summaries, and the training library
 // (optimizers, schedules, datasets, data loaders, the Trainer, checkpoints, built-in networks).
 // The layer headers stay available one by one ("mithril/<layer>/<name>.h", the layout of
-// src/mithril), for the parts this header leaves out (ops, graphs, backends, io, conformance).
+// src/mithril), for the parts this header leaves out (ops, graphs, kernels, io, conformance).
 // Link mithril::mithril (CMake) or `pkg-config --libs mithril`.
 #pragma once
 
+#include "mithril/backends/backend.h"
+#include "mithril/backends/cpu/cpu_backend.h"
+#include "mithril/backends/reference/reference_backend.h"
 #include "mithril/core/dtype.h"
 #include "mithril/core/error.h"
 #include "mithril/core/random.h"

@@ -123,8 +123,8 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
        "'optimizations'"},
       {R"({"mixed_precision": true})",
        "'mixed_precision' is not supported: a compiled model runs in one dtype (backend precision); mixed precision "
-       "(bf16 compute on float32 master weights) is a Trainer option: TrainerOptions::mixed_precision, mithril "
-       "train --precision bf16"},
+       "(bf16 compute on float32 master weights) is training a bf16-compiled model from float32 parameters "
+       "(mithril train --precision bf16)"},
       {R"({"target_hardware": "nvidia_a100"})",
        "'target_hardware' is not supported: compiling for a named accelerator is not available: this build has the "
        "CPU backend only, whose kernels are picked at run time from the CPU's features (MITHRIL_ISA overrides)"},

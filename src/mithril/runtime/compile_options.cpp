@@ -46,7 +46,7 @@ constexpr Rejected kRejected[] = {
      "bf16 mixed precision training is the Trainer's (mithril train --precision bf16)"},
     {"mixed_precision", true,
      "a compiled model runs in one dtype (backend precision); mixed precision (bf16 compute on float32 master "
-     "weights) is a Trainer option: TrainerOptions::mixed_precision, mithril train --precision bf16"},
+     "weights) is training a bf16-compiled model from float32 parameters (mithril train --precision bf16)"},
     {"target_hardware", false,
      "compiling for a named accelerator is not available: this build has the CPU backend only, whose kernels are "
      "picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
