@@ -21,10 +21,21 @@ set(MITHRIL_LAYER_TABLE
 
 # The backends: one folder each under src/mithril/backends/, one static library each
 # (mithril_backend_<name>), over the seam in src/mithril/backends/*.h (mithril_backend_api: the
-# Backend and Executable interfaces, kernel tables). mithril_backends is the registry of them all
-# (backends.def lists them). Adding a backend is its folder, its name here and its line in
-# backends.def. A backend's folder includes the seam and lower layers, never another backend.
-set(MITHRIL_BACKENDS cpu reference)
+# Backend and Executable interfaces, kernel tables); mithril_backends is the registry of them all.
+# Their list is src/mithril/backends/backends.def (one MI_BACKEND(name) line each), read here, so
+# adding a backend is its folder plus that line. A backend's folder includes the seam and lower
+# layers, never another backend.
+file(STRINGS "${CMAKE_CURRENT_LIST_DIR}/../src/mithril/backends/backends.def" MITHRIL_BACKEND_LINES
+     REGEX "^MI_BACKEND\\([a-z_0-9]+\\)")
+set(MITHRIL_BACKENDS "")
+if(NOT CMAKE_SCRIPT_MODE_FILE)  # a new line there re-runs the configuration
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+               "${CMAKE_CURRENT_LIST_DIR}/../src/mithril/backends/backends.def")
+endif()
+foreach(line IN LISTS MITHRIL_BACKEND_LINES)
+  string(REGEX REPLACE "^MI_BACKEND\\(([a-z_0-9]+)\\).*" "\\1" name "${line}")
+  list(APPEND MITHRIL_BACKENDS ${name})
+endforeach()
 
 # Parses the table into MITHRIL_LAYERS (bottom-up) and MITHRIL_LAYER_DEPS_<layer>; a row that names
 # an unknown layer, a layer of a later row or itself is a configuration error.

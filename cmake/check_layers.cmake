@@ -80,7 +80,7 @@ endforeach()
 file(GLOB backend_dirs LIST_DIRECTORIES true RELATIVE "${root}/backends" "${root}/backends/*")
 foreach(dir IN LISTS backend_dirs)
   if(IS_DIRECTORY "${root}/backends/${dir}" AND NOT dir IN_LIST MITHRIL_BACKENDS)
-    list(APPEND violations "${root}/backends/${dir}/: '${dir}' is not a backend: add it to MITHRIL_BACKENDS in cmake/MithrilLayers.cmake")
+    list(APPEND violations "${root}/backends/${dir}/: '${dir}' is not a backend: add its MI_BACKEND line to src/mithril/backends/backends.def")
   endif()
 endforeach()
 
