@@ -399,13 +399,7 @@ class Flattener {
       }
       taken.insert(name);
     }
-    std::vector<EdgeId> anonymous;
-    std::set<EdgeId> seen;
-    for (const PrimCall& c : flat.calls)
-      for (const PortDef& p : c.def.ports) {
-        const EdgeId e = c.ports.at(p.name);
-        if (!flat.edges[static_cast<size_t>(e)].user_named && seen.insert(e).second) anonymous.push_back(e);
-      }
+    const std::vector<EdgeId> anonymous = anonymous_edges_in_call_order(flat);
     std::map<std::string, std::vector<EdgeId>> by_origin;
     std::vector<std::string> origin_order;
     for (EdgeId e : anonymous) {
@@ -441,6 +435,17 @@ class Flattener {
 };
 
 }  // namespace
+
+std::vector<EdgeId> anonymous_edges_in_call_order(const FlatModel& flat) {
+  std::vector<EdgeId> anonymous;
+  std::set<EdgeId> seen;
+  for (const PrimCall& c : flat.calls)
+    for (const PortDef& p : c.def.ports) {
+      const EdgeId e = c.ports.at(p.name);
+      if (!flat.edges[static_cast<size_t>(e)].user_named && seen.insert(e).second) anonymous.push_back(e);
+    }
+  return anonymous;
+}
 
 FlatModel flatten(const Model& model, const FlattenOptions& options) {
   FlatModel flat = Flattener().run(model);

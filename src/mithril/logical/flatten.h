@@ -80,6 +80,10 @@ struct FlattenOptions {
 
 FlatModel flatten(const Model& model, const FlattenOptions& options = {});
 
+// The edges no user named, in the order the calls reach them (each once): the order in which
+// generated names are given.
+std::vector<EdgeId> anonymous_edges_in_call_order(const FlatModel& flat);
+
 // Flattening of a composite one submodel at a time, for the shape check of Model::add, which
 // then costs what the new submodel adds instead of a flattening of the whole model. Edges are
 // not compacted: `parent` leads from an edge to the root edge that carries the merged facts

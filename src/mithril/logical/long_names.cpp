@@ -45,13 +45,7 @@ void assign_long_names(FlatModel& flat) {
   for (const auto& [name, e] : flat.keys)
     if (flat.edges[static_cast<size_t>(e)].user_named) taken.insert(name);
   // Anonymous edges in call order (as short names are given), each once.
-  std::vector<EdgeId> anonymous;
-  std::set<EdgeId> seen;
-  for (const PrimCall& c : flat.calls)
-    for (const PortDef& p : c.def.ports) {
-      const EdgeId e = c.ports.at(p.name);
-      if (!flat.edges[static_cast<size_t>(e)].user_named && seen.insert(e).second) anonymous.push_back(e);
-    }
+  const std::vector<EdgeId> anonymous = anonymous_edges_in_call_order(flat);
   for (EdgeId e : anonymous) flat.keys.erase(flat.edges[static_cast<size_t>(e)].name);
   for (EdgeId e : anonymous) {
     Edge& edge = flat.edges[static_cast<size_t>(e)];
