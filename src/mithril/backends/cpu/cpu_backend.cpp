@@ -15,13 +15,13 @@ const Backend::Capabilities& capabilities() {
 
 }  // namespace
 
-CpuBackend::CpuBackend(const BackendOptions& options) : Backend(options, capabilities()) {}
+CpuBackend::CpuBackend(const BackendOptions& options, FromOptions) : Backend(options, capabilities()) {}
 
 CpuBackend::CpuBackend(CpuOptions options)
-    : CpuBackend(BackendOptions{options.precision, std::move(options.device), options.mem_size, {}}) {}
+    : CpuBackend(BackendOptions{options.precision, std::move(options.device), options.mem_size, {}}, FromOptions{}) {}
 
 BackendPtr CpuBackend::from_options(const BackendOptions& options) {
-  return std::shared_ptr<const CpuBackend>(new CpuBackend(options));
+  return std::shared_ptr<const CpuBackend>(new CpuBackend(options, FromOptions{}));
 }
 
 const KernelTable& CpuBackend::kernels() const { return cpu::kernel_table(); }

@@ -24,7 +24,8 @@ class CpuBackend final : public Backend {
   std::unique_ptr<Executable> compile(const GraphProgram& program, const ExecutableOptions& options) const override;
 
  private:
-  explicit CpuBackend(const BackendOptions& options);
+  struct FromOptions {};  // a tag: `{.precision = ...}` must pick the public constructor
+  CpuBackend(const BackendOptions& options, FromOptions);
 };
 
 }  // namespace mithril

@@ -16,13 +16,13 @@ const Backend::Capabilities& capabilities() {
 
 }  // namespace
 
-ReferenceBackend::ReferenceBackend(const BackendOptions& options) : Backend(options, capabilities()) {}
+ReferenceBackend::ReferenceBackend(const BackendOptions& options, FromOptions) : Backend(options, capabilities()) {}
 
 ReferenceBackend::ReferenceBackend(ReferenceOptions options)
-    : ReferenceBackend(BackendOptions{options.precision, std::move(options.device), 0, {}}) {}
+    : ReferenceBackend(BackendOptions{options.precision, std::move(options.device), 0, {}}, FromOptions{}) {}
 
 BackendPtr ReferenceBackend::from_options(const BackendOptions& options) {
-  return std::shared_ptr<const ReferenceBackend>(new ReferenceBackend(options));
+  return std::shared_ptr<const ReferenceBackend>(new ReferenceBackend(options, FromOptions{}));
 }
 
 const KernelTable& ReferenceBackend::kernels() const { return reference::kernel_table(); }

@@ -29,7 +29,8 @@ class ReferenceBackend final : public Backend {
   std::unique_ptr<Executable> compile(const GraphProgram& program, const ExecutableOptions& options) const override;
 
  private:
-  explicit ReferenceBackend(const BackendOptions& options);
+  struct FromOptions {};  // a tag: `{.precision = ...}` must pick the public constructor
+  ReferenceBackend(const BackendOptions& options, FromOptions);
 };
 
 namespace reference {
