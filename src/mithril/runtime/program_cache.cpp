@@ -37,9 +37,9 @@ void PhysicalModel::Impl::cast_to_precision(std::vector<const Tensor*>& feed, st
   casts.clear();
   if (options.static_types) return;
   const DType precision = options.precision();
-  casts.reserve(feed.size());  // feed keeps pointers into it
   for (const Tensor*& t : feed) {
     if (!is_float(t->dtype()) || t->dtype() == precision) continue;
+    if (casts.empty()) casts.reserve(feed.size());  // feed keeps pointers into it: no reallocation
     casts.push_back(t->astype(precision));
     t = &casts.back();
   }
