@@ -3,7 +3,6 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -33,9 +32,7 @@ int print_ops(const std::string& family, bool backends) {
     return 0;
   }
   const KernelTable& kernels = cpu::kernel_table();
-  const bool known = family.empty() || std::any_of(std::begin(kOpTable), std::end(kOpTable),
-                                                   [&](const OpInfo& i) { return i.family == family; });
-  MI_CHECK(known, KeyError, "unknown op family '{}': expected unary, binary, reduce, shape, linalg, conv or loss", family);
+  check_op_family(family);
   fmt::print("{:<24} {:<8} {:<5}", "op", "family", "grad");
   for (int d = 0; d < kNumDTypes; ++d) fmt::print(" {:>4}", dtype_name(static_cast<DType>(d)));
   fmt::print("\n");

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 
 #include "mithril/backends/backend.h"
 #include "mithril/core/error.h"
@@ -10,10 +9,7 @@
 namespace mithril {
 
 std::string format_support_matrix(std::string_view family) {
-  const bool known = family.empty() || std::any_of(std::begin(kOpTable), std::end(kOpTable),
-                                                   [&](const OpInfo& i) { return i.family == family; });
-  MI_CHECK(known, KeyError, "unknown op family '{}': expected unary, binary, reduce, shape, linalg, conv, loss or fused",
-           family);
+  check_op_family(family);
   const auto& backends = BackendRegistry::instance().backends();
   std::string dtypes;
   for (int d = 0; d < kNumDTypes; ++d) dtypes += fmt::format("{}{}", d ? " " : "", dtype_name(static_cast<DType>(d)));

@@ -1,11 +1,19 @@
 #include "mithril/ir/op.h"
 
+#include <algorithm>
 #include <functional>
 
 #include "mithril/core/error.h"
 #include "mithril/ir/ir.h"
 
 namespace mithril {
+
+void check_op_family(std::string_view family) {
+  const bool known = family.empty() || std::any_of(std::begin(kOpTable), std::end(kOpTable),
+                                                   [&](const OpInfo& i) { return i.family == family; });
+  MI_CHECK(known, KeyError, "unknown op family '{}': expected unary, binary, reduce, shape, linalg, conv, loss or fused",
+           family);
+}
 
 std::optional<OpKind> op_kind_from_name(std::string_view name) {
   for (int i = 0; i < kNumOps; ++i)

@@ -48,6 +48,8 @@ constexpr std::string_view op_name(OpKind k) { return op_info(k).name; }
 // Unary and binary maps: output element i depends on input element i only (after broadcasting).
 constexpr bool is_elementwise(OpKind k) { return op_info(k).family == "unary" || op_info(k).family == "binary"; }
 std::optional<OpKind> op_kind_from_name(std::string_view name);
+// KeyError unless `family` is empty (all of them) or a family of the op table.
+void check_op_family(std::string_view family);
 
 // The dtypes an op accepts, as its family's traits table declares them.
 enum class DTypeDomain : uint8_t {
