@@ -8,7 +8,9 @@
 #include <new>
 #include <string>
 
+#include "mithril/core/checked.h"
 #include "mithril/core/env.h"
+#include "mithril/core/error.h"
 
 namespace mithril {
 namespace {
@@ -27,8 +29,7 @@ size_t rounded_size(size_t bytes) {
 class BlockCache {
  public:
   BlockCache() {
-    const std::string mb = env_value("MITHRIL_ALLOCATOR_CACHE_MB");
-    limit_ = static_cast<size_t>(std::strtoull(mb.c_str(), nullptr, 10)) << 20;
+    limit_ = static_cast<size_t>(env_int("MITHRIL_ALLOCATOR_CACHE_MB", 0, int64_t{1} << 30).value_or(1024)) << 20;
   }
   ~BlockCache() { clear(); }
 
@@ -125,6 +126,9 @@ size_t small_class(size_t size) { return size / kAlignment - 1; }  // size: a mu
 }  // namespace
 
 void* aligned_alloc_bytes(size_t bytes) {
+  // Larger sizes would wrap in rounded_size and in every byte offset computed from them.
+  MI_CHECK(bytes <= static_cast<size_t>(kMaxTensorBytes), MemoryError,
+           "[allocator] cannot allocate {} bytes: over the limit of {} bytes per tensor", bytes, kMaxTensorBytes);
   const size_t size = rounded_size(bytes);
   void* p = nullptr;
   if (size >= kCacheMinBytes) {
@@ -137,7 +141,8 @@ void* aligned_alloc_bytes(size_t bytes) {
   if (!p) {
     clear_allocator_cache();  // memory held for reuse is better spent here
     p = std::aligned_alloc(kAlignment, size);
-    if (!p) throw std::bad_alloc();
+    MI_CHECK(p != nullptr, MemoryError, "[allocator] out of memory: cannot allocate {} bytes ({:.3g} GiB)", bytes,
+             static_cast<double>(bytes) / static_cast<double>(1 << 30));
   }
   const int64_t now = g_current.fetch_add(static_cast<int64_t>(bytes)) + static_cast<int64_t>(bytes);
   int64_t peak = g_peak.load();

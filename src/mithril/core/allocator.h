@@ -25,7 +25,7 @@ struct AllocatorStats {
   int64_t cache_limit_bytes = 0;
 };
 
-void* aligned_alloc_bytes(size_t bytes);  // throws std::bad_alloc (never returns null)
+void* aligned_alloc_bytes(size_t bytes);  // throws MemoryError (checked.h) naming the bytes; never null
 void aligned_free(void* p, size_t bytes) noexcept;
 AllocatorStats allocator_stats();
 void reset_peak_bytes();  // peak := current

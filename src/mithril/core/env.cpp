@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdlib>
 
 #include "mithril/core/error.h"
@@ -14,6 +15,8 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_ALLOCATOR_CACHE_MB", "1024", "cap on freed tensor memory kept for reuse (0 disables the cache)"},
       {"MITHRIL_VERBOSE", "0", "1: log every kernel call (kernel chosen, op, shapes, time) to stderr"},
       {"MITHRIL_OPTIMIZE", "1", "0: compile without graph passes (folding, CSE, DCE, fusion, simplification)"},
+      {"MITHRIL_CHECK_NUMERICS", "0",
+       "1: every compile checks numerics (the check_numerics option): stop at the first node writing NaN or Inf"},
       {"MITHRIL_ISA", "native",
        "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
       {"MITHRIL_BACKEND_OPS_MODE", "test and grad",
@@ -31,9 +34,24 @@ std::string env_value(std::string_view name) {
 }
 
 bool env_flag(std::string_view name) {
-  std::string v = env_value(name);
+  const std::string given = env_value(name);
+  std::string v = given;
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return v == "1" || v == "true" || v == "yes" || v == "on";
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) return false;
+  MI_THROW(ValueError, "{}='{}' is not a switch: expected 1 or 0 (true/false, yes/no, on/off)", name, given);
+}
+
+std::optional<int64_t> env_int(std::string_view name, int64_t min, int64_t max) {
+  MI_ASSERT(std::any_of(env_knobs().begin(), env_knobs().end(), [&](const EnvKnob& k) { return k.name == name; }));
+  const char* set = std::getenv(std::string(name).c_str());
+  if (set == nullptr || *set == '\0') return std::nullopt;
+  const std::string_view v(set);
+  int64_t n = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  MI_CHECK(ec == std::errc() && end == v.data() + v.size() && n >= min && n <= max, ValueError,
+           "{}='{}' is not an integer from {} to {}", name, v, min, max);
+  return n;
 }
 
 }  // namespace mithril

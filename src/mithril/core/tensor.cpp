@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "mithril/core/allocator.h"
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
 
@@ -24,7 +25,7 @@ void check_size_for_from_vector(int64_t count, const Shape& shape) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   for (int64_t d : shape) MI_CHECK(d >= 0, ShapeError, "[tensor] negative dimension in shape {}", shape_str(shape));
-  const size_t bytes = static_cast<size_t>(mithril::numel(shape)) * dtype_size(dtype);
+  const auto bytes = static_cast<size_t>(checked_bytes(shape, dtype_size(dtype), "[tensor]"));
   return Tensor(std::make_shared<Storage>(bytes), 0, shape, contiguous_strides(shape), dtype);
 }
 

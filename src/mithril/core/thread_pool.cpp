@@ -10,14 +10,13 @@
 #include <thread>
 #include <vector>
 
+#include "mithril/core/env.h"
+
 namespace mithril {
 namespace {
 
 int default_threads() {
-  if (const char* env = std::getenv("MITHRIL_NUM_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) return n;
-  }
+  if (const auto n = env_int("MITHRIL_NUM_THREADS", 1, 1024)) return static_cast<int>(*n);
   return std::max(1u, std::thread::hardware_concurrency());
 }
 

@@ -1,5 +1,6 @@
 #include "mithril/ir/ir.h"
 
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
 
 namespace mithril {
@@ -9,6 +10,9 @@ DType Var::dtype() const { return graph_->value(id_).dtype; }
 int64_t Var::dim(int64_t axis) const { return shape()[static_cast<size_t>(normalize_axis(axis, ndim(), "var.dim"))]; }
 
 ValueId Graph::add_value(Value v) {
+  // Every shape of a program passes here: one whose bytes wrap would be planned as a tiny buffer.
+  if (v.name.empty()) checked_bytes(v.shape, dtype_size(v.dtype), "[graph] a computed value");
+  else checked_bytes(v.shape, dtype_size(v.dtype), fmt::format("[graph] input '{}'", v.name));
   values_.push_back(std::move(v));
   constants_.emplace_back();
   return static_cast<ValueId>(values_.size() - 1);
