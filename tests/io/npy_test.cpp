@@ -216,7 +216,7 @@ TEST_F(Npy, MalformedFilesNameTheFileAndReason) {
   EXPECT_EQ(err(npy("{'descr': '<f8', 'fortran_order': False, 'shape': (99999999999, 99999999999, 99999999999)}", "")),
             fmt::format("[npy] {}: shape (99999999999,99999999999,99999999999) is too large", p));
   EXPECT_EQ(error_of([&] { read_npy(path("missing.npy")); }),
-            fmt::format("[npy] {}: cannot open file", path("missing.npy")));
+            fmt::format("[npy] {}: cannot open file: No such file or directory", path("missing.npy")));
 }
 
 TEST_F(Npy, Bf16HasNoNumPyDType) {
@@ -294,7 +294,7 @@ TEST_F(Npy, MalformedArchivesNameTheFileAndReason) {
   EXPECT_EQ(
       err(truncated_member),
       fmt::format("[npy] {} member 'x.npy': truncated data (shape (2,3) of <f8 needs 48 bytes, the file has 40)", p));
-  EXPECT_EQ(error_of([&] { read_npz(path("none.npz")); }), fmt::format("[npz] {}: cannot open file", path("none.npz")));
+  EXPECT_EQ(error_of([&] { read_npz(path("none.npz")); }), fmt::format("[npz] {}: cannot open file: No such file or directory", path("none.npz")));
 }
 
 // Every prefix of a valid file and single-byte corruptions anywhere either read or throw

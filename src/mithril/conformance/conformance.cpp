@@ -9,6 +9,8 @@
 #include "mithril/conformance/legacy_shape_case.h"
 #include "mithril/conformance/randomized.h"
 #include "mithril/core/error.h"
+#include "mithril/io/file.h"
+#include "mithril/io/json_parse.h"
 #include "mithril/io/json_tensor.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/model_dict.h"
@@ -325,14 +327,7 @@ json from_legacy_primitive_case(const json& legacy) {
 FileReport run_file(const std::string& path, const std::string& filter, const CompileOptions& base) {
   FileReport report;
   report.file = path;
-  std::ifstream in(path);
-  MI_CHECK(in.good(), ValueError, "[conformance] cannot open '{}'", path);
-  json cases;
-  try {
-    cases = json::parse(in);
-  } catch (const json::parse_error& e) {
-    MI_THROW(ValueError, "[conformance] '{}' is not valid JSON: {}", path, e.what());
-  }
+  const json cases = io::parse_ordered_json(io::read_file(path, "conformance"), fmt::format("[conformance] {}", path));
   MI_CHECK(cases.is_object(), ValueError, "[conformance] '{}' is not an object of named cases", path);
   const std::string file = std::filesystem::path(path).filename().string();
   const std::string stem = std::filesystem::path(path).stem().string();

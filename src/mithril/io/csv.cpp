@@ -30,7 +30,10 @@ bool parse_row(const std::string& line, std::vector<double>& out) {
 }  // namespace
 
 LabeledCsv read_labeled_csv(const std::string& path, const LabeledCsvOptions& options) {
-  const std::string text = io::read_file_maybe_gz(path, "csv");
+  return parse_labeled_csv(io::read_file_maybe_gz(path, "csv"), path, options);
+}
+
+LabeledCsv parse_labeled_csv(const std::string& text, const std::string& path, const LabeledCsvOptions& options) {
   std::vector<float> features;
   std::vector<int32_t> labels;
   std::vector<double> row;

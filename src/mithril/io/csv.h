@@ -22,5 +22,7 @@ struct LabeledCsv {
 // ValueError naming the file and the line for a row that is not numbers, a column count that
 // differs from the first row's, a label out of range or not an integer, and a file without rows.
 LabeledCsv read_labeled_csv(const std::string& path, const LabeledCsvOptions& options = {});
+// The same from the (inflated) text of a file; `what` names it in messages.
+LabeledCsv parse_labeled_csv(const std::string& text, const std::string& what, const LabeledCsvOptions& options = {});
 
 }  // namespace mithril::io

@@ -10,14 +10,25 @@
 #include <fstream>
 #include <iterator>
 
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
 
 namespace mithril::io {
 
 std::string read_file(const std::string& path, const char* tag) {
+  // A directory opens as a stream and then fails inside libstdc++ with "basic_filebuf::underflow".
+  std::error_code ec;
+  MI_CHECK(!std::filesystem::is_directory(path, ec), ValueError, "[{}] {}: is a directory, not a file", tag, path);
   std::ifstream in(path, std::ios::binary);
-  MI_CHECK(in.good(), ValueError, "[{}] {}: cannot open file", tag, path);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  MI_CHECK(in.good(), ValueError, "[{}] {}: cannot open file: {}", tag, path, std::strerror(errno));
+  std::string bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::bad_alloc&) {
+    MI_THROW(MemoryError, "[{}] {}: out of memory reading the file", tag, path);
+  } catch (const std::ios_base::failure& e) {
+    MI_THROW(ValueError, "[{}] {}: read error: {}", tag, path, e.what());
+  }
   MI_CHECK(!in.bad(), ValueError, "[{}] {}: read error", tag, path);
   return bytes;
 }
@@ -47,6 +58,14 @@ void write_file_atomic(const std::string& path, const std::string& bytes, const 
   if (ec) {
     std::filesystem::remove(tmp);
     MI_THROW(ValueError, "[{}] {}: cannot move '{}' into place: {}", tag, path, tmp, ec.message());
+  }
+  // The rename itself reaches the disk when the directory is synced: without it a power loss
+  // could bring back the old file (a killed process cannot: the kernel has the rename).
+  std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
   }
 }
 

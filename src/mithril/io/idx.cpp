@@ -7,8 +7,9 @@
 
 namespace mithril::io {
 
-Tensor read_idx(const std::string& path) {
-  const std::string b = io::read_file_maybe_gz(path, "idx");
+Tensor read_idx(const std::string& path) { return parse_idx(io::read_file_maybe_gz(path, "idx"), path); }
+
+Tensor parse_idx(std::string_view b, const std::string& path) {
   MI_CHECK(b.size() >= 4 && b[0] == 0 && b[1] == 0, ValueError, "[idx] {}: not an IDX file (magic must start 00 00)",
            path);
   const auto type = static_cast<uint8_t>(b[2]);

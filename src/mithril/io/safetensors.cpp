@@ -10,6 +10,7 @@
 
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
+#include "mithril/io/json_parse.h"
 
 namespace mithril::io {
 
@@ -72,11 +73,12 @@ SafeTensors parse_safetensors(std::string_view bytes, const std::string& what) {
     }
     return true;
   };
+  check_json_depth(bytes.substr(8, n), fmt::format("[safetensors] {}: header", what));
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes.substr(8, n), no_duplicates);
   } catch (const nlohmann::json::exception& e) {
-    MI_THROW(ValueError, "[safetensors] {}: header is not valid JSON: {}", what, e.what());
+    MI_THROW(ValueError, "[safetensors] {}: header is not valid JSON: {}", what, json_error_text(e));
   }
   MI_CHECK(header.is_object(), ValueError, "[safetensors] {}: header must be a JSON object", what);
   const std::string_view buffer = bytes.substr(8 + n);
