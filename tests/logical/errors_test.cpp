@@ -154,7 +154,7 @@ TEST(ModelDictErrors, ManyToOneHasNoTeacherForcing) {
     return model_from_dict(json{{"name", name}, {"args", args}});
   };
   EXPECT_EQ(error_of<AttributeError>([&] { load("ManyToOne", true); }),
-            "[model dict] model: [ManyToOne] unknown argument 'teacher_forcing'");
+            "[model dict] model: [ManyToOne] unknown argument 'teacher_forcing' (valid: cell_type, max_sequence_length)");
   EXPECT_NO_THROW(load("ManyToOne", false));
   EXPECT_NO_THROW(load("OneToMany", true));
 }

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "mithril/core/error.h"
+#include "mithril/logical/model_catalog.h"
 
 namespace mithril::logical {
 namespace {
@@ -361,13 +362,7 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
                    {{"/cell_type", cell}});
 }
 
-bool is_library_model(const std::string& name) {
-  static const char* kNames[] = {"linear",         "layer", "mlp", "layernorm", "elementwiseaffine", "logisticregression",
-                                 "linearsvm",      "kernelizedsvm", "polynomialregression", "l1", "l2",
-                                 "quadraticformregularizer", "mds", "manytoone", "onetomany", "encoderdecoder"};
-  const std::string l = lowercase(name);
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return l == n; });
-}
+bool is_library_model(const std::string& name) { return find_library_model(name) != nullptr; }
 
 Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model) {
   const std::string l = lowercase(name);
@@ -377,21 +372,39 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
     const auto it = args.find(key);
     return it == args.end() || it->is_null() ? nullptr : &*it;
   };
+  // Typed readers: a dimension of 256.5 or "256" is an error, not 256.
+  auto integer = [&](const char* key, const json& v) {
+    MI_CHECK(v.is_number_integer(), AttributeError, "[{}] argument '{}' must be an integer, got {}", name, key,
+             v.dump());
+    return v.get<int64_t>();
+  };
   auto opt_int = [&](const char* key) -> std::optional<int64_t> {
     const json* v = arg(key);
-    return v ? std::optional<int64_t>(v->get<int64_t>()) : std::nullopt;
+    return v ? std::optional<int64_t>(integer(key, *v)) : std::nullopt;
+  };
+  auto opt_bool = [&](const char* key, bool fallback) {
+    const json* v = arg(key);
+    MI_CHECK(!v || v->is_boolean(), AttributeError, "[{}] argument '{}' must be true or false, got {}", name, key,
+             v ? v->dump() : "");
+    return v ? v->get<bool>() : fallback;
   };
   // The constructor recorded its arguments (with_args), so the model saves as it does when
   // built in C++; here only unknown arguments are rejected.
+  const ModelInfo* info = find_library_model(name);
   auto check_args = [&](Model m) {
     for (const auto& [k, v] : args.items())
-      MI_CHECK(used.count(k), AttributeError, "[{}] unknown argument '{}'", m.name(), k);
+      MI_CHECK(used.count(k), AttributeError, "[{}] unknown argument '{}' (valid: {})", m.name(), k,
+               info->args.empty() ? std::string("none") : fmt::format("{}", fmt::join(info->args, ", ")));
     return m;
   };
-  if (!is_library_model(name)) return Model::primitive(name, args);
+  MI_CHECK(args.is_object() || args.is_null(), AttributeError, "[{}] arguments must be a JSON object, got {}", name,
+           args.dump());
+  if (info == nullptr) {
+    if (!is_primitive(name)) throw_unknown_model(name);
+    return Model::primitive(name, args);
+  }
   if (l == "linear") {
-    const json* b = arg("use_bias");
-    return check_args(Linear(opt_int("dimension"), b ? b->get<bool>() : true));
+    return check_args(Linear(opt_int("dimension"), opt_bool("use_bias", true)));
   }
   if (l == "layer") {
     const json* act = arg("activation");
@@ -405,13 +418,16 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
              "[MLP] needs list arguments 'activations' and 'dimensions'");
     std::vector<Model> am;
     for (const json& a : *acts) am.push_back(resolve_model(a));
-    return check_args(MLP(am, dims->get<std::vector<int64_t>>()));
+    std::vector<int64_t> dv;
+    for (const json& v : *dims) dv.push_back(integer("dimensions", v));
+    return check_args(MLP(am, dv));
   }
   if (l == "layernorm") {
-    const json* s = arg("use_scale");
-    const json* b = arg("use_bias");
+    const bool use_scale = opt_bool("use_scale", true), use_bias = opt_bool("use_bias", true);
     const json* e = arg("eps");
-    return check_args(LayerNorm(s ? s->get<bool>() : true, b ? b->get<bool>() : true, e ? e->get<double>() : 1e-5));
+    MI_CHECK(!e || e->is_number(), AttributeError, "[LayerNorm] argument 'eps' must be a number, got {}",
+             e ? e->dump() : "");
+    return check_args(LayerNorm(use_scale, use_bias, e ? e->get<double>() : 1e-5));
   }
   if (l == "elementwiseaffine") return check_args(ElementWiseAffine());
   if (l == "logisticregression") return check_args(LogisticRegression());
@@ -424,7 +440,7 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
   if (l == "polynomialregression") {
     const json* d = arg("degree");
     MI_CHECK(d != nullptr, AttributeError, "[PolynomialRegression] missing argument 'degree'");
-    return check_args(PolynomialRegression(d->get<int64_t>(), opt_int("dimension")));
+    return check_args(PolynomialRegression(integer("degree", *d), opt_int("dimension")));
   }
   if (l == "l1") return check_args(L1());
   if (l == "l2") return check_args(L2());
@@ -440,8 +456,7 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
     };
     if (l == "manytoone") return check_args(ManyToOne(cell, required_int("max_sequence_length")));
     // Read only by the models that take it, so that ManyToOne reports it as unknown.
-    const json* tf = arg("teacher_forcing");
-    const bool teacher_forcing = tf ? tf->get<bool>() : false;
+    const bool teacher_forcing = opt_bool("teacher_forcing", false);
     if (l == "onetomany") return check_args(OneToMany(cell, required_int("max_sequence_length"), teacher_forcing));
     return check_args(EncoderDecoder(cell, required_int("max_input_sequence_length"),
                                      required_int("max_target_sequence_length"), teacher_forcing));
@@ -449,6 +464,8 @@ Model make_model(const std::string& name, const json& args, const ModelResolver&
   MI_ASSERT(l == "mds");
   const json* t = arg("input_type");
   const auto pd = opt_int("prediction_dim");
+  MI_CHECK(!t || t->is_string(), AttributeError, "[MDS] argument 'input_type' must be a string, got {}",
+           t ? t->dump() : "");
   return check_args(MDS(pd.value_or(2), t ? t->get<std::string>() : "distances"));
 }
 

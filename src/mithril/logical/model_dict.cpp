@@ -1,13 +1,13 @@
 #include "mithril/logical/model_dict.h"
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "mithril/core/error.h"
+#include "mithril/io/file.h"
+#include "mithril/io/json_parse.h"
 #include "mithril/logical/library.h"
 
 namespace mithril::logical {
@@ -78,14 +78,19 @@ json normalize_args(const json& args) {
   return out;
 }
 
-}  // namespace
-
-Model model_from_dict(const json& d, const std::string& path) {
+Model model_from_dict_unchecked(const json& d, const std::string& path) {
   const ModelResolver resolve = [&](const json& sub) { return model_from_dict(sub, path + ".args"); };
-  if (d.is_string()) return make_model(d.get<std::string>(), json::object(), resolve);
+  if (d.is_string()) {
+    try {
+      return make_model(d.get<std::string>(), json::object(), resolve);
+    } catch (const KeyError& e) {  // an unknown model name
+      MI_THROW(KeyError, "[model dict] {}: {}", path, e.what());
+    }
+  }
   MI_CHECK(d.is_object(), ValueError, "[model dict] {}: expected a model name or an object, got {}", path, d.dump());
   for (const auto& [field, v] : d.items())
-    MI_CHECK(kKnownFields.count(field), KeyError, "[model dict] {}: unknown field '{}'", path, field);
+    MI_CHECK(kKnownFields.count(field), KeyError, "[model dict] {}: unknown field '{}' (valid: {})", path, field,
+             fmt::join(kKnownFields, ", "));
   MI_CHECK(d.contains("name") && d.at("name").is_string(), KeyError, "[model dict] {}: missing the model 'name'", path);
   const std::string name = d.at("name").get<std::string>();
 
@@ -162,15 +167,20 @@ Model model_from_dict(const json& d, const std::string& path) {
   return model;
 }
 
-Model load_model_dict(const std::string& file_path) {
-  std::ifstream in(file_path);
-  MI_CHECK(in.good(), ValueError, "[model dict] cannot open '{}'", file_path);
-  json d;
+}  // namespace
+
+// nlohmann's type errors (a string where a number belongs) are reported at the innermost model
+// being read, with its path, instead of as "[json.exception.type_error.302] ...".
+Model model_from_dict(const json& d, const std::string& path) {
   try {
-    d = json::parse(in);
-  } catch (const json::parse_error& e) {
-    MI_THROW(ValueError, "[model dict] '{}' is not valid JSON: {}", file_path, e.what());
+    return model_from_dict_unchecked(d, path);
+  } catch (const nlohmann::json::exception& e) {
+    MI_THROW(ValueError, "[model dict] {}: {}", path, io::json_error_text(e));
   }
+}
+
+Model load_model_dict(const std::string& file_path) {
+  const json d = io::parse_ordered_json(io::read_file(file_path, "model dict"), fmt::format("[model dict] {}", file_path));
   return model_from_dict(d, "model");
 }
 
@@ -275,18 +285,7 @@ json model_to_dict(const Model& model) {
 }
 
 void save_model_dict(const Model& model, const std::string& file_path) {
-  const std::string text = model_to_dict(model).dump(2);
-  const std::string tmp = file_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    MI_CHECK(out.good(), ValueError, "[model dict] cannot write '{}'", tmp);
-    out << text << "\n";
-    out.flush();
-    MI_CHECK(out.good(), ValueError, "[model dict] writing '{}' failed", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file_path, ec);
-  MI_CHECK(!ec, ValueError, "[model dict] cannot move '{}' to '{}': {}", tmp, file_path, ec.message());
+  io::write_file_atomic(file_path, model_to_dict(model).dump(2) + "\n", "model dict");
 }
 
 }  // namespace mithril::logical

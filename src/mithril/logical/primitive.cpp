@@ -4,8 +4,10 @@
 #include <cctype>
 #include <set>
 
+#include "mithril/core/closest.h"
 #include "mithril/core/error.h"
 #include "mithril/io/json_tensor.h"
+#include "mithril/logical/model_catalog.h"
 #include "mithril/logical/primitives/common.h"
 
 namespace mithril::logical {
@@ -118,7 +120,11 @@ std::vector<std::string> PrimitiveRegistry::names() const {
 
 PrimitiveDef make_primitive(const std::string& name, const json& args) {
   const PrimitiveEntry* entry = registry().find(name);
-  MI_CHECK(entry != nullptr, KeyError, "unknown model '{}'", name);
+  if (entry == nullptr) {
+    const std::vector<std::string> near = closest_names(name, primitive_names());
+    MI_THROW(KeyError, "unknown model '{}'{}", name,
+             near.empty() ? std::string() : fmt::format(" (closest: {})", fmt::join(near, ", ")));
+  }
   const json& a = args.is_null() ? json::object() : args;
   MI_CHECK(a.is_object(), AttributeError, "[{}] arguments must be a JSON object, got {}", entry->name, a.dump());
   PrimitiveDef def = entry->factory(a);
@@ -129,7 +135,11 @@ PrimitiveDef make_primitive(const std::string& name, const json& args) {
     PortDef* p = nullptr;
     for (PortDef& q : def.ports)
       if (q.name == arg && (q.kind == PortKind::tensor_input || q.kind == PortKind::scalar_input)) p = &q;
-    MI_CHECK(p != nullptr || declared.count(arg) > 0, AttributeError, "[{}] unknown argument '{}'", entry->name, arg);
+    if (p == nullptr && declared.count(arg) == 0) {
+      const std::vector<std::string> valid = primitive_arguments(entry->name);
+      MI_THROW(AttributeError, "[{}] unknown argument '{}' (valid: {})", entry->name, arg,
+               valid.empty() ? std::string("none") : fmt::format("{}", fmt::join(valid, ", ")));
+    }
     if (p != nullptr) p->default_value = value;
   }
 
@@ -150,5 +160,19 @@ PrimitiveDef make_primitive(const std::string& name, const json& args) {
 bool is_primitive(const std::string& name) { return registry().find(name) != nullptr; }
 
 std::vector<std::string> primitive_names() { return registry().names(); }
+
+std::vector<std::string> primitive_arguments(const std::string& name) {
+  const PrimitiveEntry* entry = registry().find(name);
+  MI_ASSERT(entry != nullptr);
+  std::vector<std::string> out;
+  try {  // the ports of the primitive built without arguments
+    for (const PortDef& p : entry->factory(json::object()).ports)
+      if (p.kind == PortKind::tensor_input || p.kind == PortKind::scalar_input) out.push_back(p.name);
+  } catch (const Error&) {  // a primitive that needs an argument to have ports: its declared ones
+  }
+  for (const std::string& a : entry->args)
+    if (std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  return out;
+}
 
 }  // namespace mithril::logical
