@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <new>
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
@@ -16,7 +17,9 @@
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
+#include "mithril/io/json_parse.h"
 #include "mithril/io/npy.h"
+#include "mithril/logical/model_catalog.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/summary.h"
@@ -140,6 +143,7 @@ int main(int argc, char** argv) {
   ops->add_flag("--backends", ops_backends, "One column per backend of this build: the support matrix");
   auto* env = app.add_subcommand("env", "Show CPU features and every environment variable Mithril reads");
   auto* options = app.add_subcommand("options", "List every compile option (Markdown: README's table)");
+  auto* models = app.add_subcommand("models", "List every model name a model dict may use, with its arguments");
 
   std::vector<std::string> conformance_files;
   std::string filter, conformance_backend;
@@ -189,17 +193,29 @@ int main(int argc, char** argv) {
       fmt::print("{}", mithril::compile_options_markdown());
       return 0;
     }
+    if (*models) {
+      fmt::print("{}", mithril::logical::format_model_catalog());
+      return 0;
+    }
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_options, conformance_backend);
     if (*summary) return print_summary(model_file, shape_specs, summary_train);
     if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
     return status;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or --help/--version) and has its own codes (105, 106, ...); the
+    // command exits 1 on every error, as README says.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const mithril::Error& e) {
     std::cerr << "mithril: " << e.what() << "\n";
     return 1;
-  } catch (const std::exception& e) {  // e.g. malformed JSON reaching nlohmann, file system errors
+  } catch (const std::bad_alloc&) {
+    std::cerr << "mithril: out of memory\n";
+    return 1;
+  } catch (const nlohmann::json::exception& e) {
+    std::cerr << "mithril: invalid JSON value: " << mithril::io::json_error_text(e) << "\n";
+    return 1;
+  } catch (const std::exception& e) {  // e.g. file system errors
     std::cerr << "mithril: " << e.what() << "\n";
     return 1;
   }

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <new>
 #include <random>
 
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
 #include "mithril/io/npy.h"
 
@@ -28,6 +30,8 @@ std::map<std::string, Shape> parse_shape_specs(const std::vector<std::string>& s
       shape.push_back(d);
       at = x + 1;
     }
+    // Random inputs are drawn as doubles: 8 bytes per element is the most any input of this shape takes.
+    checked_bytes(shape, sizeof(double), fmt::format("[shapes] '{}'", key));
     MI_CHECK(out.emplace(key, shape).second, ValueError, "[shapes] '{}' is given twice", key);
   }
   return out;
@@ -58,9 +62,15 @@ DataMap make_run_inputs(const PhysicalModel& pm, const std::string& npz_path,
                shape_str(given->second));
       out[key] = f->second;  // the compiled model casts float inputs to its precision
     } else if (given != shapes.end()) {
-      std::vector<double> values(static_cast<size_t>(numel(given->second)));
-      for (double& v : values) v = normal(rng);
-      out[key] = Tensor::from_doubles(values, given->second, dtype);
+      const int64_t n = numel(given->second);
+      try {
+        std::vector<double> values(static_cast<size_t>(n));
+        for (double& v : values) v = normal(rng);
+        out[key] = Tensor::from_doubles(values, given->second, dtype);
+      } catch (const std::bad_alloc&) {
+        MI_THROW(MemoryError, "[run] input '{}' of shape {}: out of memory for {} bytes of random values", key,
+                 shape_str(given->second), n * static_cast<int64_t>(sizeof(double)));
+      }
     } else {
       missing.push_back(key);
     }

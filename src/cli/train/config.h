@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -44,5 +45,9 @@ struct TrainConfig {
   static TrainConfig load(const std::string& path);
   std::string resolve(const std::string& path) const;  // relative to base_dir
 };
+
+// ValueError "[config] unknown field 'hiden' in 'model_args (mlp)', did you mean 'hidden'? (valid:
+// hidden)" for a field of `object` not in `valid`; `where` names the object.
+void check_known_fields(const nlohmann::json& object, const std::string& where, const std::vector<std::string>& valid);
 
 }  // namespace mithril::train

@@ -7,8 +7,10 @@
 
 #include "cli/train/metrics_log.h"
 #include "cli/train/progress.h"
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
 #include "mithril/io/file.h"
+#include "mithril/io/json_parse.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/train/dataset.h"
@@ -177,13 +179,21 @@ int64_t arg_int(const json& args, const std::string& key, int64_t fallback) {
   return args[key].get<int64_t>();
 }
 
+// A list of integers >= min: a dimension of 256.5 is an error, not 256.
+std::vector<int64_t> int_list(const json& v, const std::string& field, int64_t min) {
+  const auto ok = [&](const json& x) { return x.is_number_integer() && x.get<int64_t>() >= min; };
+  MI_CHECK(v.is_array() && std::all_of(v.begin(), v.end(), ok), ValueError,
+           "[config] {} must be a list of integers >= {}, got {}", field, min, v.dump());
+  return v.get<std::vector<int64_t>>();
+}
+
 Network build_network(const TrainConfig& c, const Data& d) {
   const json& a = c.model_args;
   if (c.model.is_string()) {
     const std::string name = c.model.get<std::string>();
     if (name == "mlp") {
       std::vector<int64_t> hidden = {128};
-      if (a.contains("hidden")) hidden = a["hidden"].get<std::vector<int64_t>>();
+      if (a.contains("hidden")) hidden = int_list(a["hidden"], "model_args.hidden", 1);
       MI_CHECK(d.input_shape.size() == 1, ShapeError, "[config] mlp needs flat inputs, got samples of shape {}",
                shape_str(d.input_shape));
       return mlp_classifier(d.input_shape[0], hidden, d.classes);
@@ -213,7 +223,8 @@ Network build_network(const TrainConfig& c, const Data& d) {
   for (const auto& [key, spec] : c.params.items()) {
     MI_CHECK(spec.is_object() && spec.contains("shape"), ValueError, "[config] params.{} needs a 'shape'", key);
     ParamInit p;
-    p.shape = spec["shape"].get<Shape>();
+    p.shape = int_list(spec["shape"], "params." + key + ".shape", 0);
+    checked_numel(p.shape, fmt::format("[config] params.{}.shape", key));
     p.kind = spec.value("init", std::string("uniform"));
     const int64_t fan_in = p.shape.size() >= 2 ? numel(p.shape) / p.shape[0] : std::max<int64_t>(1, numel(p.shape));
     p.scale = spec.value("scale", 1.0 / std::sqrt(static_cast<double>(fan_in)));
@@ -313,7 +324,7 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   if (resume && std::filesystem::exists(last)) {
     trainer.load_checkpoint(last);
     if (std::filesystem::exists(metrics_json)) {
-      log = MetricsLog::from_json(json::parse(io::read_file(metrics_json, "metrics")));
+      log = MetricsLog::from_json(io::parse_json(io::read_file(metrics_json, "metrics"), "[metrics] " + metrics_json));
       std::vector<EpochRow> rows = log.rows();
       rows.erase(std::remove_if(rows.begin(), rows.end(), [&](const EpochRow& r) { return r.epoch > trainer.epoch(); }),
                  rows.end());

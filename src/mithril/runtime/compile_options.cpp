@@ -5,13 +5,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <string_view>
 #include <utility>
 
+#include "mithril/core/checked.h"
 #include "mithril/core/error.h"
+#include "mithril/io/file.h"
+#include "mithril/io/json_parse.h"
 #include "mithril/io/json_tensor.h"
 
 namespace mithril {
@@ -173,7 +174,9 @@ Shape as_shape(const json& v, const std::string& path) {
   const auto dim_ok = [](const json& d) { return d.is_number_integer() && d.get<int64_t>() >= 0; };
   if (!v.is_array() || !std::all_of(v.begin(), v.end(), dim_ok))
     wrong_type(path, "a list of non-negative integer dims (static shapes have no symbolic or unknown dims)", v);
-  return v.get<Shape>();
+  const Shape shape = v.get<Shape>();
+  checked_numel(shape, fmt::format("[compile options] '{}'", path));
+  return shape;
 }
 
 // backend.precision / backend.dtype: a float dtype by name.
@@ -383,18 +386,9 @@ CompileOptions load_compile_options(const std::string& text, CompileOptions base
   const auto first = std::find_if_not(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
   const bool inline_json = first != text.end() && *first == '{';
   std::string source = text;
-  if (!inline_json) {
-    std::ifstream f(text);
-    MI_CHECK(f.good(), ValueError, "[compile options] cannot read options file '{}'", text);
-    source.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  }
-  json parsed;
-  try {
-    parsed = json::parse(source);
-  } catch (const json::parse_error& e) {
-    MI_THROW(ValueError, "[compile options] {} is not valid JSON: {}",
-             inline_json ? std::string("inline JSON") : fmt::format("'{}'", text), e.what());
-  }
+  if (!inline_json) source = io::read_file(text, "compile options");
+  const json parsed = io::parse_ordered_json(
+      source, inline_json ? std::string("[compile options] inline JSON") : fmt::format("[compile options] '{}'", text));
   return compile_options_from_json(parsed, std::move(base));
 }
 

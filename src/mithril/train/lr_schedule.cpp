@@ -45,7 +45,7 @@ LrSchedule LrSchedule::from_json(const nlohmann::json& j, double base_lr, int64_
     else if (field == "step_size") s.step_size = integer(v, field);
     else if (field == "gamma") s.gamma = number(v, field);
     else if (field == "min_lr") s.min_lr = number(v, field);
-    else MI_THROW(ValueError, "[lr schedule] unknown field '{}'", field);
+    else MI_THROW(ValueError, "[lr schedule] unknown field '{}' (valid: kind, warmup_steps, step_size, gamma, min_lr)", field);
   }
   MI_CHECK(s.kind == "constant" || s.kind == "step" || s.kind == "cosine", ValueError,
            "[lr schedule] unknown kind '{}': expected constant, step or cosine", s.kind);

@@ -61,7 +61,11 @@ OptimizerConfig OptimizerConfig::from_json(const nlohmann::json& j) {
       c.beta2 = number(v[1], "betas");
     } else if (field == "alpha") c.alpha = number(v, field);
     else if (field == "eps") c.eps = number(v, field);
-    else MI_THROW(ValueError, "[optimizer] unknown field '{}'", field);
+    else
+      MI_THROW(ValueError,
+               "[optimizer] unknown field '{}' (valid: name, lr, weight_decay, momentum, dampening, nesterov, betas, "
+               "alpha, eps)",
+               field);
   }
   const std::set<std::string> known = {"sgd", "adam", "adamw", "rmsprop"};
   MI_CHECK(known.count(c.name), ValueError, "[optimizer] unknown optimizer '{}': expected sgd, adam, adamw or rmsprop",
