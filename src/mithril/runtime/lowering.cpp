@@ -179,6 +179,7 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   p->passes.insert(p->passes.begin(), forward_stats.begin(), forward_stats.end());
   ExecutableOptions eo;
   eo.profile = options.profile;
+  eo.check_numerics = options.check_numerics || env_flag("MITHRIL_CHECK_NUMERICS");
   check_supported(backend, p->graph);
   p->executor = backend.compile(p->graph, eo);
   ++builds;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "mithril/backends/check_numerics.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
@@ -36,7 +37,7 @@ struct Executor::Context {
 
 Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOptions options)
     : graph_(graph), outputs_(std::move(outputs)), options_(options), verbose_(env_flag("MITHRIL_VERBOSE")) {
-  timed_ = options_.profile || verbose_;
+  timed_ = options_.profile || verbose_ || options_.check_numerics;
   const auto& nodes = graph.nodes();
   const size_t nv = graph.values().size();
   const std::vector<bool> needed_node = needed_nodes(graph, outputs_);
@@ -247,6 +248,8 @@ void Executor::execute(Context& ctx, std::span<const Tensor* const> inputs, std:
       const auto t0 = clock::now();
       s.fn(*s.op, std::span<const Tensor>(args.data() + s.in_begin, s.n_in), std::span<Tensor>(args.data() + s.out_begin, s.n_out));
       seconds[i] = std::chrono::duration<double>(clock::now() - t0).count();
+      if (options_.check_numerics)
+        check_step_numerics(graph_, info_[i].node, std::span<const Tensor>(args.data() + s.out_begin, s.n_out));
       starts[i] = std::chrono::duration<double>(t0 - start).count();
       if (verbose_) {
         std::string ins, outs;

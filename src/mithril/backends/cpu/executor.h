@@ -24,6 +24,7 @@ struct ExecutorOptions {
   bool in_place = true;  // elementwise ops may write over an input whose last use they are
   int64_t mem_size = 0;  // when > 0: planned peak bytes (arena + outputs) above it is a ValueError
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
+  bool check_numerics = false;  // stop at the first step writing NaN/Inf (backends/check_numerics.h)
 };
 
 class Executor final : public Executable {
@@ -69,7 +70,7 @@ class Executor final : public Executable {
   const Graph& graph_;
   std::vector<ValueId> outputs_;
   ExecutorOptions options_;
-  bool timed_;  // profile or MITHRIL_VERBOSE
+  bool timed_;  // profile, MITHRIL_VERBOSE or check_numerics: the loop with per-step work
   bool verbose_;
   std::vector<Step> steps_;
   std::vector<StepInfo> info_;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "mithril/backends/check_numerics.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
@@ -69,6 +70,7 @@ void Interpreter::run(std::span<const Tensor* const> inputs, std::vector<Tensor>
     for (ValueId v : node.outputs) outs.push_back(Tensor::empty(graph_.value(v).shape, graph_.value(v).dtype));
     const auto start = std::chrono::steady_clock::now();
     info_[s].kernel->fn(*node.op, ins, outs);
+    if (options_.check_numerics) check_step_numerics(graph_, info_[s].node, outs);
     if (options_.profile || verbose_) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       if (verbose_) {
