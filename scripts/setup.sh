@@ -17,6 +17,7 @@ PACKAGES=(
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
   python3-sklearn                  # ships the handwritten digits data (digits.csv.gz) the examples train on
   gnuplot-nox                      # PNG plots of training curves and batch-size sweeps
+  clang libclang-rt-14-dev         # libFuzzer: the fuzz targets of tests/fuzz (scripts/fuzz.sh, CI's smoke run)
 )
 BUILD=1
 for arg in "$@"; do

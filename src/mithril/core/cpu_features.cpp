@@ -6,14 +6,33 @@
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 
+#if defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#endif
+
 namespace mithril {
+namespace {
+
+// clang (the fuzz build) has no "f16c" for __builtin_cpu_supports: CPUID leaf 1, ECX bit 29.
+bool has_f16c() {
+#if defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+#elif defined(__x86_64__) || defined(__i386__)
+  return __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+}  // namespace
 
 bool cpu_hardware_has(Isa isa) {
   switch (isa) {
     case Isa::baseline: return true;
 #if defined(__x86_64__) || defined(__i386__)
     case Isa::avx2_fma:
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case Isa::avx512f: return __builtin_cpu_supports("avx512f");
 #else
     default: return false;
