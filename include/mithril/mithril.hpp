@@ -3,7 +3,7 @@
 //   #include <mithril/mithril.hpp>
 //
 // gives tensors and dtypes, logical models (composition, the model library, model dicts, train
-// models), the backends (CpuBackend, ReferenceBackend, make_backend by name), compile() with its
+// models), the backends (CpuBackend, ReferenceBackend, GgmlBackend, make_backend by name), compile() with its
 // options, benchmarks and summaries, and the training library
 // (optimizers, schedules, datasets, data loaders, the Trainer, checkpoints, built-in networks).
 // The layer headers stay available one by one ("mithril/<layer>/<name>.h", the layout of
@@ -13,6 +13,7 @@
 
 #include "mithril/backends/backend.h"
 #include "mithril/backends/cpu/cpu_backend.h"
+#include "mithril/backends/ggml/ggml_backend.h"
 #include "mithril/backends/reference/reference_backend.h"
 #include "mithril/core/dtype.h"
 #include "mithril/core/error.h"

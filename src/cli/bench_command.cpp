@@ -109,11 +109,12 @@ void write_sweep_files(const BenchArgs& a, const std::vector<Row>& rows) {
 int run_bench(BenchArgs a) {
   MI_CHECK(a.optimizer == "sgd", ValueError, "[bench] unknown --optimizer '{}': only sgd is available", a.optimizer);
   std::map<std::string, Shape> shapes;
-  CompileOptions opts = command_compile_options(a.options, {.backend = CpuBackend::make({.precision = DType::f32})}, a.dtype, a.shape_specs, shapes, "bench");
+  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench", a.params);
+  CompileOptions opts =
+      setup_compile_options(setup, a, {.backend = CpuBackend::make({.precision = DType::f32})}, shapes, "bench");
   opts.inference = !a.train;  // --train picks what is timed, whatever the options say
   const DType dtype = opts.precision();
   a.dtype = std::string(dtype_name(dtype));
-  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "bench");
   const std::string batch_key = pick_batch_key(setup.base, shapes, a.batch_key);
   // The sweep varies the batch key's leading dim, so its shape is no fact of the compiled model
   // (unless the options ask for static shapes: then other batch sizes are rejected, as asked).

@@ -10,5 +10,6 @@ namespace mithril::cli {
 void add_train_command(CLI::App& app, int& status);  // train_command.cpp
 void add_bench_command(CLI::App& app, int& status);  // bench_command.cpp
 void add_profile_command(CLI::App& app, int& status);  // profile_command.cpp
+void add_quantize_command(CLI::App& app, int& status);  // quantize_command.cpp
 
 }  // namespace mithril::cli

@@ -8,6 +8,7 @@
 #include <new>
 
 #include "cli/commands.h"
+#include "cli/model_file.h"
 #include "cli/model_setup.h"
 #include "cli/run_io.h"
 #include "mithril/backends/cpu/registry.h"
@@ -90,10 +91,17 @@ int run_conformance(const std::vector<std::string>& files, const std::string& fi
   return failed == 0 ? 0 : 1;
 }
 
-int print_summary(const std::string& model_file, const std::vector<std::string>& shape_specs, bool gradients) {
+// With --params (or a GGUF model) the parameters are constants, so a quantizing backend of the
+// --options reports its quantized layers.
+int print_summary(const std::string& model_file, const std::vector<std::string>& shape_specs, bool gradients,
+                  const std::string& options_arg, const std::string& params_file) {
   using namespace mithril;
   const auto shapes = parse_shape_specs(shape_specs);
-  fmt::print("{}", format_summary(summarize(logical::load_model_dict(model_file), shapes, gradients)));
+  const cli::ModelFile mf = cli::load_model_file(model_file, params_file);
+  CompileOptions base = cli::model_file_defaults(mf, {});
+  if (!options_arg.empty()) base = load_compile_options(options_arg, std::move(base));
+  cli::bind_params(mf, base);
+  fmt::print("{}", format_summary(summarize(mf.model, shapes, gradients, base)));
   return 0;
 }
 
@@ -101,11 +109,14 @@ int print_summary(const std::string& model_file, const std::vector<std::string>&
 // it on the given or random inputs and prints each output.
 int run_model(const std::string& model_file, const std::vector<std::string>& shape_specs,
               const std::string& inputs_file, uint64_t seed, const std::string& output_file,
-              const std::string& options_arg, const std::string& dtype_flag) {
+              const std::string& options_arg, const std::string& dtype_flag, const std::string& params_file) {
   using namespace mithril;
   std::map<std::string, Shape> shapes;
-  const CompileOptions opts = cli::command_compile_options(options_arg, {}, dtype_flag, shape_specs, shapes, "run");
-  const PhysicalModel pm = compile(logical::load_model_dict(model_file), opts);
+  const cli::ModelFile mf = cli::load_model_file(model_file, params_file);
+  CompileOptions opts =
+      cli::command_compile_options(options_arg, cli::model_file_defaults(mf, {}), dtype_flag, shape_specs, shapes, "run");
+  cli::bind_params(mf, opts);
+  const PhysicalModel pm = compile(mf.model, opts);
   const DataMap inputs = make_run_inputs(pm, inputs_file, shapes, seed, opts.precision());
   const DataMap outputs = pm.evaluate(inputs);
   std::map<std::string, Tensor> to_save;
@@ -163,13 +174,19 @@ int main(int argc, char** argv) {
   bool summary_train = false;
   auto* summary = app.add_subcommand(
       "summary", "Show a model dict's primitive calls and keys (with --shapes, their shapes, the passes and memory plan)");
-  summary->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  summary->add_option("model", model_file, "Model dict (JSON) or GGUF model")->required()->check(CLI::ExistingFile);
   summary
       ->add_option("--shapes", shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable; KEY= for a scalar)")
       ->allow_extra_args(false);
   summary->add_flag("--train", summary_train, "Show the program with the gradient graph (cotangents on every output)");
+  std::string summary_options, params_file;
+  mithril::cli::add_compile_options_flag(summary, summary_options);
+  summary->add_option("--params", params_file, "Parameters as constant keys (.safetensors or .npz, by key name)")
+      ->check(CLI::ExistingFile);
   auto* run = app.add_subcommand("run", "Compile a model dict and evaluate it on given or random inputs");
-  run->add_option("model", model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  run->add_option("model", model_file, "Model dict (JSON) or GGUF model (mithril quantize)")->required()->check(CLI::ExistingFile);
+  run->add_option("--params", params_file, "Parameters as constant keys (.safetensors or .npz, by key name)")
+      ->check(CLI::ExistingFile);
   run->add_option("--shapes", shape_specs, "Shape of a random standard-normal input, e.g. --shapes input=32x128")
       ->allow_extra_args(false);
   run->add_option("--inputs", inputs_file, "Inputs by key name (.npz)")->check(CLI::ExistingFile);
@@ -185,6 +202,7 @@ int main(int argc, char** argv) {
   mithril::cli::add_train_command(app, status);
   mithril::cli::add_bench_command(app, status);
   mithril::cli::add_profile_command(app, status);
+  mithril::cli::add_quantize_command(app, status);
 
   try {
     app.parse(argc, argv);
@@ -199,8 +217,9 @@ int main(int argc, char** argv) {
     }
     if (*env) return print_env();
     if (*conf) return run_conformance(conformance_files, filter, verbose, conformance_options, conformance_backend);
-    if (*summary) return print_summary(model_file, shape_specs, summary_train);
-    if (*run) return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype);
+    if (*summary) return print_summary(model_file, shape_specs, summary_train, summary_options, params_file);
+    if (*run)
+      return run_model(model_file, shape_specs, inputs_file, seed, output_file, run_options, run_dtype, params_file);
     return status;
   } catch (const CLI::ParseError& e) {
     // CLI11 prints the message (or --help/--version) and has its own codes (105, 106, ...); the

@@ -26,13 +26,15 @@ logical::Model loss_model(const std::string& loss, const char* tag) {
 }  // namespace
 
 void add_model_options(CLI::App* cmd, ModelArgs& args, const char* train_help) {
-  cmd->add_option("model", args.model_file, "Model dict (JSON)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("model", args.model_file, "Model dict (JSON) or GGUF model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--shapes", args.shape_specs, "Input shape, e.g. --shapes input=32x128 (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--train", args.train, train_help);
   cmd->add_option("--loss", args.loss, "Loss for --train: l1, mse or ce")->capture_default_str();
   cmd->add_option("--dtype", args.dtype, "f32, f64, bf16 or f16 (default: the --options precision, else f32)");
   add_compile_options_flag(cmd, args.options);
+  cmd->add_option("--params", args.params, "Parameters as constant keys (.safetensors or .npz, by key name)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--warmup", args.warmup, "Untimed calls first")->capture_default_str();
   cmd->add_option("--iterations", args.iterations, "Timed calls")->capture_default_str();
   cmd->add_option("--seed", args.seed, "Seed of the random inputs")->capture_default_str();
@@ -54,11 +56,14 @@ CompileOptions command_compile_options(const std::string& options_arg, CompileOp
   return opts;
 }
 
-ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag) {
-  logical::Model model = logical::load_model_dict(model_file);
+ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag,
+                            const std::string& params_file) {
+  ModelFile file = load_model_file(model_file, params_file);
+  logical::Model model = file.model;
   CompileOptions probe;  // for the output keys only; the command compiles with its own options
   probe.safe_names = false;
-  ModelSetup s{model, compile(model, probe), train, loss, ""};
+  bind_params(file, probe);
+  ModelSetup s{model, compile(model, probe), train, loss, "", std::move(file)};
   if (!train) return s;
   const logical::Model loss_fn = loss_model(loss, tag);
   MI_CHECK(!s.base.output_keys().empty(), ValueError, "[{}] the model has no output to attach a loss to", tag);
@@ -67,6 +72,14 @@ ModelSetup load_model_setup(const std::string& model_file, bool train, const std
   tm.add_loss({loss_fn, s.output_key, std::string("target"), {}});
   s.model = tm.build();
   return s;
+}
+
+CompileOptions setup_compile_options(const ModelSetup& setup, const ModelArgs& args, CompileOptions base,
+                                     std::map<std::string, Shape>& shapes, const char* tag) {
+  CompileOptions opts = command_compile_options(args.options, model_file_defaults(setup.file, std::move(base)), args.dtype,
+                                                args.shape_specs, shapes, tag);
+  bind_params(setup.file, opts);
+  return opts;
 }
 
 DType parse_float_dtype(const std::string& name, const char* tag) {

@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/model_file.h"
 #include "mithril/logical/model.h"
 #include "mithril/runtime/compile.h"
 
@@ -23,6 +24,7 @@ struct ModelArgs {
   std::string loss = "mse";
   std::string dtype;  // empty: the --options precision, else f32
   std::string options;
+  std::string params;  // parameters as constant keys (model_file.h)
   int warmup = 3;
   int iterations = 20;
   uint64_t seed = 0;
@@ -36,6 +38,7 @@ struct ModelSetup {
   bool train = false;
   std::string loss;        // l1, mse or ce
   std::string output_key;  // with train: the output the loss is attached to
+  ModelFile file;          // the model file and its parameters
 };
 
 // Adds `--options FILE.json|'{...}'` (compile options by name, runtime/compile_options.h) to `cmd`.
@@ -50,7 +53,14 @@ CompileOptions command_compile_options(const std::string& options_arg, CompileOp
                                        std::map<std::string, Shape>& shapes, const char* tag);
 
 // `tag` names the command in error messages ("bench"). Unknown losses are a ValueError.
-ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag);
+// `params_file` (may be empty) and a GGUF model's tensors become constant keys of the compiled
+// model (bind_params); the dict itself is compiled as is for the key names.
+ModelSetup load_model_setup(const std::string& model_file, bool train, const std::string& loss, const char* tag,
+                            const std::string& params_file = "");
+// The command's compile options for `setup`: the model file's defaults over `base`, then the
+// --options, --dtype and --shapes (command_compile_options), and its parameters bound.
+CompileOptions setup_compile_options(const ModelSetup& setup, const ModelArgs& args, CompileOptions base,
+                                     std::map<std::string, Shape>& shapes, const char* tag);
 
 // A float dtype from its name; integer dtypes are a DTypeError.
 DType parse_float_dtype(const std::string& name, const char* tag);

@@ -31,14 +31,14 @@ int run_profile(const ProfileArgs& a) {
   MI_CHECK(a.iterations > 0, ValueError, "[profile] --iterations must be positive, got {}", a.iterations);
   MI_CHECK(a.warmup >= 0, ValueError, "[profile] --warmup must be >= 0, got {}", a.warmup);
   std::map<std::string, Shape> shapes;
+  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile", a.params);
   CompileOptions opts =
-      command_compile_options(a.options, {.backend = CpuBackend::make({.precision = DType::f32})}, a.dtype, a.shape_specs, shapes, "profile");
+      setup_compile_options(setup, a, {.backend = CpuBackend::make({.precision = DType::f32})}, shapes, "profile");
   opts.inference = !a.train;  // --train picks what is profiled, whatever the options say
   opts.profile = true;
   if (a.peak_gflops > 0) opts.peak_gflops = a.peak_gflops;
   if (a.peak_gbs > 0) opts.peak_gbs = a.peak_gbs;
   const DType dtype = opts.precision();
-  const ModelSetup setup = load_model_setup(a.model_file, a.train, a.loss, "profile");
   const PhysicalModel pm = compile(setup.model, opts);
   const DataMap inputs = make_setup_inputs(setup, pm, shapes, a.seed, dtype, "profile");
 

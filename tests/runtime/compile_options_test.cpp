@@ -145,8 +145,8 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"pipeline_chunks": 8})",
        "'pipeline_chunks' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
       {R"({"quantize": "int8"})",
-       "'quantize' is not supported: quantization is a backend option ({\"backend\": {\"name\": ..., \"quantize\": "
-       "...}}), and the backends of this build compute in floating point (mithril ops --backends lists them)"},
+       "'quantize' is not supported: quantization is a backend option: {\"backend\": {\"name\": \"ggml\", "
+       "\"quantize\": \"q8_0\"}} (formats: int8, q8_0, q4_0)"},
       {R"({"backend": {"quantize": "int8"}})",
        "[backend cpu] quantize 'int8' is not available: this backend computes in floating point only (float64, "
        "float32, bfloat16, float16)"},
@@ -182,9 +182,9 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"backend": {"device": "fpga"}})",
        "[backend cpu] device 'fpga' is not available: not a device of this backend (devices: cpu)"},
       {R"({"backend": {"name": "jax"}})",
-       "backend 'jax' is not available in this build (backends: cpu, reference)"},
+       "backend 'jax' is not available in this build (backends: cpu, reference, ggml)"},
       {R"({"backend": "torch"})",
-       "backend 'torch' is not available in this build (backends: cpu, reference)"},
+       "backend 'torch' is not available in this build (backends: cpu, reference, ggml)"},
   };
   for (const auto& [text, message] : cases)
     EXPECT_EQ(error_parsing(text), "[compile options] " + message) << text;

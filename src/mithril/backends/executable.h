@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "mithril/backends/kernel_table.h"
@@ -67,6 +68,10 @@ class Executable {
   virtual StepTimes profile_times() const = 0;
   virtual std::vector<RunTrace> profile_trace() const = 0;
   virtual void reset_profile() const = 0;
+
+  // Lines a backend adds to the program report (`mithril summary`), e.g. which layers it
+  // quantized and how much error that made; empty by default.
+  virtual std::string backend_report() const { return {}; }
 };
 
 }  // namespace mithril

@@ -76,6 +76,7 @@ struct ProgramReport {
   int64_t lower_bound_bytes = 0;     // most bytes alive at once, plus outputs
   size_t buffers = 0;                // intermediate values
   std::string graph;                 // the optimized graph, one node per line
+  std::string backend_report;        // what the backend adds (ggml: its quantized layers), may be empty
 };
 
 class PhysicalModel {

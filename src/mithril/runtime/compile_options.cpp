@@ -62,8 +62,8 @@ constexpr Rejected kRejected[] = {
     {"pipeline_stages", false, "pipeline parallelism is not available: this build runs on one CPU device"},
     {"pipeline_chunks", false, "pipeline parallelism is not available: this build runs on one CPU device"},
     {"quantize", false,
-     "quantization is a backend option ({\"backend\": {\"name\": ..., \"quantize\": ...}}), and the backends of this "
-     "build compute in floating point (mithril ops --backends lists them)"},
+     "quantization is a backend option: {\"backend\": {\"name\": \"ggml\", \"quantize\": \"q8_0\"}} (formats: int8, "
+     "q8_0, q4_0)"},
     // Mithril's own compile arguments this build does not have.
     {"jacobian_keys", false,
      "full Jacobians are not available: evaluate() with output gradients returns vector-Jacobian products for the "

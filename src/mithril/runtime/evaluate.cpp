@@ -124,6 +124,7 @@ ProgramReport report_of(const PhysicalModel::Impl::Program& program) {
   r.lower_bound_bytes = plan.lower_bound + ex.output_bytes();
   r.buffers = plan.offsets.size();
   r.graph = p->graph.graph->to_string();
+  r.backend_report = ex.backend_report();
   return r;
 }
 

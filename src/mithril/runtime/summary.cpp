@@ -38,8 +38,9 @@ std::string table(const std::vector<std::vector<std::string>>& rows) {
 
 }  // namespace
 
-ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients) {
-  CompileOptions options;
+ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes, bool gradients,
+                       const CompileOptions& base) {
+  CompileOptions options = base;
   options.safe_names = false;  // a summary lists the keys, generated names included
   const PhysicalModel pm = compile(model, options);
   const logical::FlatModel& flat = pm.flat_model();
@@ -108,8 +109,9 @@ std::string format_program_report(const ProgramReport& r, bool gradients) {
       {"planned peak (arena + outputs)", bytes(r.planned_peak_bytes)},
       {"naive (every buffer separately)", bytes(r.naive_bytes)},
       {"lower bound (most bytes live at once)", bytes(r.lower_bound_bytes)}};
-  return fmt::format("program ({}): {} kernel steps after the passes\n{}\nmemory plan:\n{}",
-                     gradients ? "forward + gradients" : "forward", r.nodes, table(passes), table(plan));
+  return fmt::format("program ({}): {} kernel steps after the passes\n{}\nmemory plan:\n{}{}",
+                     gradients ? "forward + gradients" : "forward", r.nodes, table(passes), table(plan),
+                     r.backend_report.empty() ? "" : "\n" + r.backend_report);
 }
 
 std::string format_summary(const ModelSummary& s) {

@@ -46,9 +46,10 @@ struct ModelSummary {
 // symbolic shape (shape_inference.h); with `input_shapes`, also every key's concrete shape and
 // dtype without running kernels, and, when every input has a shape, the program (`gradients`:
 // with the gradient graph, cotangents on every output). Unknown keys in `input_shapes` are a
-// KeyError naming the key.
+// KeyError naming the key. `base` gives the backend and the constants (parameters bound as
+// constant keys: the ggml backend's report of its quantized layers needs their values).
 ModelSummary summarize(const logical::Model& model, const std::map<std::string, Shape>& input_shapes = {},
-                       bool gradients = false);
+                       bool gradients = false, const CompileOptions& base = {});
 std::string format_summary(const ModelSummary& summary);
 // Node counts before/after each pass and the memory plan, as `mithril summary` prints them.
 std::string format_program_report(const ProgramReport& report, bool gradients);
