@@ -23,6 +23,8 @@ TEST(Checked, NumelAndBytes) {
   EXPECT_EQ(error_of<ValueError>([] { checked_numel({int64_t{1} << 32, int64_t{1} << 32}, "[shapes] 'p'"); }),
             "[shapes] 'p': shape (4294967296,4294967296) has more elements than fit in 64 bits");
   EXPECT_EQ(error_of<ValueError>([] { checked_numel({2, -1}, "[t]"); }), "[t]: shape (2,-1) has a negative dimension -1");
+  // A zero dim does not excuse the others: strides multiply them (found by the IDX fuzzer).
+  EXPECT_THROW(checked_numel({0, int64_t{1} << 40, int64_t{1} << 40}, "[t]"), ValueError);
   // Fits in int64 as a count, not as bytes.
   EXPECT_EQ(error_of<ValueError>([] { checked_bytes({int64_t{1} << 60}, 8, "[t]"); }),
             "[t]: shape (1152921504606846976,) needs 1152921504606846976 elements x 8 bytes, over the limit of "

@@ -7,13 +7,17 @@ namespace mithril {
 bool checked_mul(int64_t a, int64_t b, int64_t& out) { return !__builtin_mul_overflow(a, b, &out); }
 
 int64_t checked_numel(const Shape& shape, std::string_view what) {
-  int64_t n = 1;
+  // The product of the non-zero dims must fit too: strides and inner loop bounds multiply them
+  // even when another dim is 0 (an IDX header of (0, 2^40, 2^40) overflowed the strides).
+  int64_t nonzero = 1;
+  bool empty = false;
   for (const int64_t d : shape) {
     MI_CHECK(d >= 0, ValueError, "{}: shape {} has a negative dimension {}", what, shape_str(shape), d);
-    MI_CHECK(checked_mul(n, d, n), ValueError, "{}: shape {} has more elements than fit in 64 bits", what,
-             shape_str(shape));
+    if (d == 0) empty = true;
+    else MI_CHECK(checked_mul(nonzero, d, nonzero), ValueError, "{}: shape {} has more elements than fit in 64 bits",
+                  what, shape_str(shape));
   }
-  return n;
+  return empty ? 0 : nonzero;
 }
 
 int64_t checked_bytes(const Shape& shape, size_t item_bytes, std::string_view what) {

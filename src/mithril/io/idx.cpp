@@ -23,16 +23,18 @@ Tensor parse_idx(std::string_view b, const std::string& path) {
     return v;
   };
   Shape shape;
-  uint64_t count = 1;
+  uint64_t count = 1, nonzero = 1;
   for (size_t d = 0; d < ndim; ++d) {
     const uint64_t dim = be(4 + 4 * d, 4);
     shape.push_back(static_cast<int64_t>(dim));
     // Bound the product before forming it: a 64-bit product of crafted dimensions can wrap
     // around (to 0, say) and would then pass the size check below.
+    // The non-zero dims are bounded too: a zero dim does not make (0, 2^40, 2^40) a sane shape.
     constexpr uint64_t kLimit = uint64_t{1} << 40;
-    MI_CHECK(dim == 0 || count <= (kLimit - 1) / dim, ValueError, "[idx] {}: dimensions {} are too large", path,
+    MI_CHECK(dim == 0 || nonzero <= (kLimit - 1) / dim, ValueError, "[idx] {}: dimensions {} are too large", path,
              shape_str(shape));
     count *= dim;
+    if (dim != 0) nonzero *= dim;
   }
   size_t elem = 0;
   DType dtype = DType::i32;
