@@ -361,12 +361,17 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
                    {{"/cell_type", cell}});
 }
 
+const std::vector<std::string>& library_model_names() {
+  static const std::vector<std::string> kNames = {
+      "Linear", "Layer", "MLP", "LayerNorm", "ElementWiseAffine", "LogisticRegression", "LinearSVM", "KernelizedSVM",
+      "PolynomialRegression", "L1", "L2", "QuadraticFormRegularizer", "MDS", "ManyToOne", "OneToMany", "EncoderDecoder"};
+  return kNames;
+}
+
 bool is_library_model(const std::string& name) {
-  static const char* kNames[] = {"linear",         "layer", "mlp", "layernorm", "elementwiseaffine", "logisticregression",
-                                 "linearsvm",      "kernelizedsvm", "polynomialregression", "l1", "l2",
-                                 "quadraticformregularizer", "mds", "manytoone", "onetomany", "encoderdecoder"};
   const std::string l = lowercase(name);
-  return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return l == n; });
+  const auto& names = library_model_names();
+  return std::any_of(names.begin(), names.end(), [&](const std::string& n) { return l == lowercase(n); });
 }
 
 Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model) {
