@@ -8,9 +8,10 @@ namespace mithril::python {
 
 namespace {
 
+// Never destroyed: a decref at process exit would run after the interpreter is finalized.
 py::module_& numpy() {
-  static py::module_ np = py::module_::import("numpy");
-  return np;
+  static py::module_* np = new py::module_(py::module_::import("numpy"));
+  return *np;
 }
 
 // The NumPy dtype of a Tensor dtype (bf16 has none: it is widened first).
@@ -114,6 +115,7 @@ Tensor to_tensor(py::handle value, const std::string& what) {
   // the array kept alive by the tensor (released under the GIL, from whichever thread drops it).
   if (bytes > 0 && reinterpret_cast<uintptr_t>(arr.data()) % 64 == 0) {
     std::shared_ptr<void> owner(new py::object(arr), [](void* p) {
+      if (!Py_IsInitialized() || _Py_IsFinalizing()) return;  // the interpreter is gone: nothing to release
       py::gil_scoped_acquire gil;
       delete static_cast<py::object*>(p);
     });

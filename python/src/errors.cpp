@@ -10,10 +10,11 @@ namespace mithril::python {
 
 void bind_errors(py::module_& m) {
   // Module-level classes, so `except ml.ShapeError` and `except ValueError` both catch a shape error.
-  static py::exception<Error> error(m, "MithrilError", PyExc_RuntimeError);
-  static py::exception<ShapeError> shape_error(m, "ShapeError", PyExc_ValueError);
-  static py::exception<DTypeError> dtype_error(m, "DTypeError", PyExc_TypeError);
-  static py::exception<KernelError> kernel_error(m, "KernelError", PyExc_RuntimeError);
+  // Never destroyed: a decref at process exit would run after the interpreter is finalized.
+  static auto& error = *new py::exception<Error>(m, "MithrilError", PyExc_RuntimeError);
+  static auto& shape_error = *new py::exception<ShapeError>(m, "ShapeError", PyExc_ValueError);
+  static auto& dtype_error = *new py::exception<DTypeError>(m, "DTypeError", PyExc_TypeError);
+  static auto& kernel_error = *new py::exception<KernelError>(m, "KernelError", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);

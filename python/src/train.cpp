@@ -38,6 +38,10 @@ class PyDataset : public train::Dataset {
  public:
   explicit PyDataset(py::object obj) : obj_(std::move(obj)), size_(static_cast<int64_t>(py::len(obj_))) {}
   ~PyDataset() override {
+    if (!Py_IsInitialized() || _Py_IsFinalizing()) {
+      obj_.release();  // the interpreter is gone: nothing to release
+      return;
+    }
     py::gil_scoped_acquire gil;
     obj_ = py::object();
   }
