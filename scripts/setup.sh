@@ -18,6 +18,9 @@ PACKAGES=(
   python3-sklearn                  # ships the handwritten digits data (digits.csv.gz) the examples train on
   gnuplot-nox                      # PNG plots of training curves and batch-size sweeps
   clang libclang-rt-14-dev         # libFuzzer: the fuzz targets of tests/fuzz (scripts/fuzz.sh, CI's smoke run)
+  pybind11-dev python3-dev         # the Python extension mithril._mithril (for /usr/bin/python3)
+  python3-numpy                    # arrays in and out of the Python package
+  python3-pytest                   # the Python tests (python/tests, examples/seed) that ctest runs
 )
 BUILD=1
 for arg in "$@"; do

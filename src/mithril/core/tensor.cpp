@@ -13,7 +13,14 @@
 namespace mithril {
 
 Storage::Storage(size_t bytes) : data_(aligned_alloc_bytes(bytes)), bytes_(bytes) {}
-Storage::~Storage() { aligned_free(data_, bytes_); }
+Storage::Storage(void* external, size_t bytes, std::shared_ptr<void> owner)
+    : data_(external), bytes_(bytes), owner_(std::move(owner)) {
+  MI_CHECK(reinterpret_cast<uintptr_t>(external) % 64 == 0, ValueError,
+           "[tensor] external memory at {} is not 64-byte aligned", external);
+}
+Storage::~Storage() {
+  if (!owner_) aligned_free(data_, bytes_);
+}
 
 Tensor::Tensor(std::shared_ptr<Storage> storage, int64_t offset, Shape shape, Strides strides, DType dtype)
     : storage_(std::move(storage)), offset_(offset), shape_(std::move(shape)), strides_(std::move(strides)), dtype_(dtype) {}

@@ -21,6 +21,10 @@ namespace mithril {
 class Storage {
  public:
   explicit Storage(size_t bytes);
+  // Memory another runtime owns (a NumPy array's buffer), wrapped without a copy: `owner` keeps
+  // it alive and is released when the last tensor over it goes; nothing is freed here. The
+  // kernels assume 64-byte alignment, so callers wrap only memory aligned to 64 bytes.
+  Storage(void* external, size_t bytes, std::shared_ptr<void> owner);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -31,6 +35,7 @@ class Storage {
  private:
   void* data_;
   size_t bytes_;
+  std::shared_ptr<void> owner_;  // set for external memory
 };
 
 class Tensor {

@@ -364,6 +364,16 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
 
 bool is_library_model(const std::string& name) { return find_library_model(name) != nullptr; }
 
+const std::vector<std::string>& library_model_names() {
+  static const std::vector<std::string> kNames = [] {
+    std::vector<std::string> names;
+    for (const ModelInfo& m : model_catalog())
+      if (m.library) names.push_back(m.name);
+    return names;
+  }();
+  return kNames;
+}
+
 Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model) {
   const std::string l = lowercase(name);
   std::set<std::string> used;

@@ -46,5 +46,8 @@ Model EncoderDecoder(const Model& cell, int64_t max_input_sequence_length, int64
 using ModelResolver = std::function<Model(const json& description)>;
 Model make_model(const std::string& name, const json& args, const ModelResolver& resolve_model);
 bool is_library_model(const std::string& name);
+// The library composites by Mithril class name, as make_model knows them (the Python package
+// makes one class of each).
+const std::vector<std::string>& library_model_names();
 
 }  // namespace mithril::logical
