@@ -179,6 +179,8 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   p->passes.insert(p->passes.begin(), forward_stats.begin(), forward_stats.end());
   ExecutableOptions eo;
   eo.profile = options.profile;
+  eo.jit = options.jit_options;
+  eo.file_path = options.file_path;
   check_supported(backend, p->graph);
   p->executor = backend.compile(p->graph, eo);
   ++builds;
