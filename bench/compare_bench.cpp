@@ -6,7 +6,8 @@
 // Parameters and data are the same deterministic values in both programs:
 //   det(shape, seed, scale)[i] = sin(0.7 i + 1.3 seed) * scale   (row-major i, in float64)
 //
-// Usage: compare_bench WORKLOAD [--quick]      (compare_bench --list prints the workload names)
+// Usage: compare_bench WORKLOAD [--quick] [--options JSON]   (--list prints the workload names;
+//        --options '{"backend": "jit"}' runs it on generated code)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,6 +30,7 @@
 #include "mithril/logical/library.h"
 #include "mithril/logical/train_model.h"
 #include "mithril/runtime/compile.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/runtime/sgd_step.h"
 
 namespace {
@@ -42,6 +44,8 @@ using logical::prim;
 using logical::ref;
 
 bool g_quick = false;
+// --options JSON: the compile options every workload starts from (e.g. {"backend": "jit"}).
+CompileOptions g_options;
 
 
 Tensor det(const Shape& shape, int seed, double scale, DType dtype) {
@@ -98,7 +102,7 @@ double time_per_call(int warmup, int iters, const std::function<void()>& step) {
 Outcome train(const Model& net, const std::string& loss, DataMap inputs, DType dtype, double lr, int iters) {
   logical::TrainModel tm(net);
   tm.add_loss({prim(loss), "output", std::string("target"), {}});
-  CompileOptions o;
+  CompileOptions o = g_options;
   o.set_precision(dtype);
   const PhysicalModel pm = compile(tm.build(), o);
   const DataMap ct = {{"final_cost", Tensor::scalar(1.0, dtype)}};
@@ -188,7 +192,7 @@ Outcome mnist_train() {
 // ---- inference workloads ----
 
 Outcome infer(const Model& net, const DataMap& inputs, int warmup, int iters, double (*check)(const Tensor&) = sum_of) {
-  CompileOptions o;
+  CompileOptions o = g_options;
   o.set_precision(DType::f32);
   o.inference = true;
   const PhysicalModel pm = compile(net, o);
@@ -205,7 +209,7 @@ Outcome infer(const Model& net, const DataMap& inputs, int warmup, int iters, do
 Outcome forward_backward(const Model& net, const DataMap& inputs, const DataMap& cotangents,
                          std::vector<std::string> trainable_keys, int iters,
                          const std::function<std::vector<double>(const PhysicalModel::Result&)>& check) {
-  CompileOptions o;
+  CompileOptions o = g_options;
   o.set_precision(DType::f32);
   o.trainable_keys = std::move(trainable_keys);
   const PhysicalModel pm = compile(net, o);
@@ -407,6 +411,7 @@ int main(int argc, char** argv) {
   std::string name;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) g_quick = true;
+    else if (std::strcmp(argv[i], "--options") == 0 && i + 1 < argc) g_options = load_compile_options(argv[++i]);
     else if (std::strcmp(argv[i], "--list") == 0) {
       for (const auto& [n, f] : workloads()) std::printf("%s\n", n.c_str());
       return 0;

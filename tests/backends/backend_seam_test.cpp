@@ -24,12 +24,12 @@ DataMap example_inputs(DType dtype) {
 }
 
 TEST(BackendRegistry, ListsTheBackendsOfThisBuildAndNamesThemOnAnUnknownOne) {
-  EXPECT_EQ(BackendRegistry::instance().names(), (std::vector<std::string>{"cpu", "reference", "ggml"}));
+  EXPECT_EQ(BackendRegistry::instance().names(), (std::vector<std::string>{"cpu", "reference", "ggml", "jit"}));
   EXPECT_EQ(default_backend()->name(), "cpu");
   EXPECT_EQ(default_backend()->precision(), DType::f64);
   EXPECT_EQ(make_backend("reference", {.precision = DType::f32})->precision(), DType::f32);
   EXPECT_EQ(error_of<KeyError>([] { make_backend("vulkan"); }),
-            "backend 'vulkan' is not available in this build (backends: cpu, reference, ggml)");
+            "backend 'vulkan' is not available in this build (backends: cpu, reference, ggml, jit)");
 }
 
 TEST(Backend, ChecksItsOwnOptions) {

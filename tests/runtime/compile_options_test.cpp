@@ -102,9 +102,11 @@ TEST(CompileOptionsFromJson, SwitchesOffAreAcceptedForKnobsWeDoNotHave) {
 TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
   const std::pair<const char*, std::string> cases[] = {
       {R"({"jit_options": {"static_argnums": [0, 1]}})",
-       "'jit_options' is not supported: JAX/PyTorch JIT settings (static_argnums, donate_argnums, torch.compile "
-       "backend and mode) do not exist in C++; compile() specializes and caches one program per input signature by "
-       "itself"},
+       "'jit_options.static_argnums' is not supported: JAX's static arguments have no counterpart: every program is "
+       "specialized to the shapes and dtypes of its inputs, and values fixed at compile time are 'constant_keys'"},
+      {R"({"jit_options": {"backend": "inductor"}})",
+       "'jit_options.backend' is not supported: torch.compile's backend (inductor, ...) is PyTorch-only; here the "
+       "backend is the top-level 'backend' option, and {\"backend\": \"jit\"} generates and compiles C++"},
       {R"({"pjit": true})",
        "'pjit' is not supported: partitioned JIT is JAX's multi-device compilation, not available in C++ (one CPU "
        "device)"},
@@ -153,9 +155,6 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"jacobian_keys": ["w"]})",
        "'jacobian_keys' is not supported: full Jacobians are not available: evaluate() with output gradients "
        "returns vector-Jacobian products for the trainable keys"},
-      {R"({"file_path": "model.py"})",
-       "'file_path' is not supported: the CPU backend runs the graph itself and generates no code to write; mithril "
-       "summary MODEL.json --shapes ... prints the optimized program"},
       {R"({"pre_allocate": false})",
        "'pre_allocate' = false is not supported: the intermediates of every program are planned into one arena "
        "allocated when the program is built (at compile() under static_shapes); there is no allocate-per-op mode"},
@@ -182,9 +181,9 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"backend": {"device": "fpga"}})",
        "[backend cpu] device 'fpga' is not available: not a device of this backend (devices: cpu)"},
       {R"({"backend": {"name": "jax"}})",
-       "backend 'jax' is not available in this build (backends: cpu, reference, ggml)"},
+       "backend 'jax' is not available in this build (backends: cpu, reference, ggml, jit)"},
       {R"({"backend": "torch"})",
-       "backend 'torch' is not available in this build (backends: cpu, reference, ggml)"},
+       "backend 'torch' is not available in this build (backends: cpu, reference, ggml, jit)"},
   };
   for (const auto& [text, message] : cases)
     EXPECT_EQ(error_parsing(text), "[compile options] " + message) << text;
@@ -193,9 +192,12 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
 TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
   EXPECT_EQ(error_parsing<KeyError>(R"({"infrence": true})"),
             "[compile options] unknown option 'infrence' (valid: backend, constant_keys, data_keys, discard_keys, "
-            "graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
+            "file_path, graph_optimization, inference, jit, jit_options, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
             "profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, "
             "trainable_keys, use_short_namings)");
+  EXPECT_EQ(error_parsing<KeyError>(R"({"jit_options": {"modes": "default"}})"),
+            "[compile options] unknown jit option 'jit_options.modes' (valid: cache_dir, donate, donate_argnums, "
+            "fallback, mode)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"optimizations": {"loop_unrolling": true}})"),
             "[compile options] unknown optimization 'optimizations.loop_unrolling' (valid: common_subexpression, "
             "constant_folding, dead_code_elimination, operator_fusion)");

@@ -69,6 +69,9 @@ class Backend {
   std::vector<Tensor> run_node(const Node& node, const Graph& graph, const std::vector<Tensor>& inputs) const;
   // Plans `program` (its graph must outlive the result); a plan over mem_size is a ValueError.
   virtual std::unique_ptr<Executable> compile(const GraphProgram& program, const ExecutableOptions& options) const = 0;
+  // Whether compile() generates code, so that ExecutableOptions::jit and file_path mean something
+  // (otherwise compile() refuses them).
+  virtual bool generates_code() const { return false; }
 
  protected:
   // Checks the options against `caps`: a precision it has kernels for, one of its devices,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mithril/backends/jit_options.h"
 #include "mithril/backends/kernel_table.h"
 #include "mithril/core/tensor.h"
 #include "mithril/ir/ir.h"
@@ -19,6 +20,10 @@ struct ExecutableOptions {
   bool profile = false;    // time every step (profile_times()); off: the run loop reads no clock
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
   bool check_numerics = false;  // after every step, check_step_numerics on its outputs
+  // For backends that generate code (Backend::generates_code): how, and where the source of the
+  // program goes for the user (empty: nowhere but the cache).
+  JitOptions jit;
+  std::string file_path;
 };
 
 // What the profiler and summaries know about one step.

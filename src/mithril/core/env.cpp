@@ -21,6 +21,9 @@ const std::vector<EnvKnob>& env_knobs() {
        "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
       {"MITHRIL_BACKEND_OPS_MODE", "test and grad",
        "the cross-backend op test's mode (tests/backends/backend_ops_test.cpp): test, grad, support or perf"},
+      {"MITHRIL_CACHE_DIR", "~/.cache/mithril",
+       "where the jit backend keeps generated code and its compiled libraries (jit_options.cache_dir wins)"},
+      {"MITHRIL_CXX", "c++, g++ or clang++ on PATH", "the C++ compiler the jit backend builds generated code with"},
   };
   return knobs;
 }

@@ -63,6 +63,13 @@ PhysicalModel compile(const logical::Model& model, const CompileOptions& options
   impl->flat = logical::flatten(model, {.short_namings = options.use_short_namings});
   impl->options = options;
   if (!impl->options.backend) impl->options.backend = default_backend();
+  {
+    const Backend& b = *impl->options.backend;
+    MI_CHECK(b.generates_code() || (options.file_path.empty() && options.jit_options.is_default()), ValueError,
+             "[compile] '{}' is for a backend that generates code, and backend {} runs the graph itself; use "
+             "{{\"backend\": \"jit\"}} to generate, compile and cache C++ for the program",
+             options.file_path.empty() ? "jit_options" : "file_path", b.name());
+  }
   if (options.static_inference) {
     impl->options.inference = impl->options.static_shapes = impl->options.static_types = true;
   }

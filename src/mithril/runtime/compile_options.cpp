@@ -30,9 +30,6 @@ struct Rejected {
   std::string_view reason;
 };
 constexpr Rejected kRejected[] = {
-    {"jit_options", false,
-     "JAX/PyTorch JIT settings (static_argnums, donate_argnums, torch.compile backend and mode) do not exist in C++; "
-     "compile() specializes and caches one program per input signature by itself"},
     {"pjit", true, "partitioned JIT is JAX's multi-device compilation, not available in C++ (one CPU device)"},
     {"vectorize", true,
      "JAX's automatic vectorization (vmap) is not available in C++; the CPU kernels are vectorized (AVX2) anyway"},
@@ -68,9 +65,6 @@ constexpr Rejected kRejected[] = {
     {"jacobian_keys", false,
      "full Jacobians are not available: evaluate() with output gradients returns vector-Jacobian products for the "
      "trainable keys"},
-    {"file_path", false,
-     "the CPU backend runs the graph itself and generates no code to write; mithril summary MODEL.json --shapes ... "
-     "prints the optimized program"},
 };
 
 // Switches whose `true` is what compile() always does, so true is accepted and false, asking for
@@ -257,6 +251,42 @@ void apply_optimizations(const json& v, PassOptions& opt) {
   }
 }
 
+// jit_options: the keys backend jit has, and the JAX/PyTorch ones named with what does their job.
+constexpr std::string_view kJitOptions[] = {"cache_dir", "donate", "donate_argnums", "fallback", "mode"};
+void apply_jit_options(const json& v, JitOptions& out) {
+  as_object(v, "jit_options", "an object such as {\"mode\": \"max-autotune\"}");
+  for (const auto& [name, x] : v.items()) {
+    const std::string path = "jit_options." + name;
+    if (name == "mode") {
+      constexpr std::string_view modes[] = {"default", "max-autotune", "reduce-overhead"};
+      const bool ok = x.is_string() && std::find(std::begin(modes), std::end(modes), x.get<std::string>()) != std::end(modes);
+      if (!ok) wrong_type(path, "one of \"default\", \"max-autotune\", \"reduce-overhead\"", x);
+      out.mode = x.get<std::string>();
+    } else if (name == "donate" || name == "donate_argnums") {
+      // Positions mean nothing to a program whose inputs are keys: donation is by key name.
+      if (!x.is_array() || !std::all_of(x.begin(), x.end(), [](const json& k) { return k.is_string(); }))
+        wrong_type(path, "a list of input key names (inputs are named here, not numbered)", x);
+      out.donate = x.get<std::vector<std::string>>();
+    } else if (name == "cache_dir") {
+      if (!x.is_string() || x.get<std::string>().empty()) wrong_type(path, "a directory path", x);
+      out.cache_dir = x.get<std::string>();
+    } else if (name == "fallback") {
+      out.fallback = as_bool(x, path);
+    } else if (name == "static_argnums" || name == "static_argnames") {
+      reject(path, "JAX's static arguments have no counterpart: every program is specialized to the shapes and dtypes of "
+                   "its inputs, and values fixed at compile time are 'constant_keys'");
+    } else if (name == "backend") {
+      reject(path, "torch.compile's backend (inductor, ...) is PyTorch-only; here the backend is the top-level "
+                   "'backend' option, and {\"backend\": \"jit\"} generates and compiles C++");
+    } else if (name == "fullgraph" || name == "dynamic") {
+      reject(path, "torch.compile's graph-break and dynamic-shape switches do not apply: a program is always the whole "
+                   "graph, specialized per input signature ('jit' caches one per signature)");
+    } else {
+      unknown("jit option", path, kJitOptions);
+    }
+  }
+}
+
 // One read_option() per option type: checks the JSON value and stores it in the field.
 void read_option(const json& v, const std::string& path, bool& out) { out = as_bool(v, path); }
 void read_option(const json& v, const std::string& path, double& out) { out = as_rate(v, path); }
@@ -274,6 +304,11 @@ void read_option(const json& v, const std::string& path, ShapeMap& out) {
   for (const auto& [key, dims] : v.items()) out[key] = as_shape(dims, path + "." + key);
 }
 void read_option(const json& v, const std::string& path, PassOptions& out) { apply_optimizations(v, out); }
+void read_option(const json& v, const std::string& path, std::string& out) {
+  if (!v.is_string()) wrong_type(path, "a string (a file path)", v);
+  out = v.get<std::string>();
+}
+void read_option(const json& v, const std::string& path, JitOptions& out) { apply_jit_options(v, out); }
 
 // The backend is built once at the end, from the backend object and a top-level mem_size.
 template <class T>
@@ -302,6 +337,13 @@ json write_option(const PassOptions& v) {
           {"dead_code_elimination", v.dead_code_elimination},
           {"common_subexpression", v.common_subexpression}};
 }
+json write_option(const std::string& v) { return v; }
+json write_option(const JitOptions& v) {
+  json j = {{"mode", v.mode}, {"donate", v.donate}};
+  if (!v.cache_dir.empty()) j["cache_dir"] = v.cache_dir;
+  if (v.fallback) j["fallback"] = true;
+  return j;
+}
 json write_option(const BackendPtr& v) {
   const Backend& b = v ? *v : *default_backend();
   json j = {{"name", b.name()}, {"device", b.options().device}, {"precision", precision_name(b.precision())}};
@@ -318,6 +360,8 @@ std::string_view type_of(const ConstantKeys*) { return "{key: value}"; }
 std::string_view type_of(const ShapeMap*) { return "{key: [dims]}"; }
 std::string_view type_of(const PassOptions*) { return "{pass: boolean}"; }
 std::string_view type_of(const BackendPtr*) { return "object or name"; }
+std::string_view type_of(const std::string*) { return "string"; }
+std::string_view type_of(const JitOptions*) { return "object"; }
 
 }  // namespace
 

@@ -180,6 +180,8 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   ExecutableOptions eo;
   eo.profile = options.profile;
   eo.check_numerics = options.check_numerics || env_flag("MITHRIL_CHECK_NUMERICS");
+  eo.jit = options.jit_options;
+  eo.file_path = options.file_path;
   check_supported(backend, p->graph);
   p->executor = backend.compile(p->graph, eo);
   ++builds;
