@@ -15,7 +15,7 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_VERBOSE", "0", "1: log every kernel call (kernel chosen, op, shapes, time) to stderr"},
       {"MITHRIL_OPTIMIZE", "1", "0: compile without graph passes (folding, CSE, DCE, fusion, simplification)"},
       {"MITHRIL_ISA", "native",
-       "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
+       "cap on the instruction set kernels may use: native (best available), baseline, x86-64-v2, avx2 (x86-64-v3), avx512 (x86-64-v4) or amx"},
       {"MITHRIL_BACKEND_OPS_MODE", "test and grad",
        "the cross-backend op test's mode (tests/backends/backend_ops_test.cpp): test, grad, support or perf"},
   };
