@@ -17,6 +17,7 @@ namespace mithril {
 struct ExecutableOptions {
   bool profile = false;    // time every step (profile_times()); off: the run loop reads no clock
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
+  IsaLevel isa_cap = IsaLevel::amx;  // target_hardware: no kernel needing more is chosen
 };
 
 // What the profiler and summaries know about one step.

@@ -47,9 +47,6 @@ constexpr Rejected kRejected[] = {
     {"mixed_precision", true,
      "a compiled model runs in one dtype (backend precision); mixed precision (bf16 compute on float32 master "
      "weights) is training a bf16-compiled model from float32 parameters (mithril train --precision bf16)"},
-    {"target_hardware", false,
-     "compiling for a named accelerator is not available: this build has the CPU backend only, whose kernels are "
-     "picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
     {"optimize_for", false,
      "there is no throughput/latency mode to select: compile() builds one program per input signature "
      "(mithril bench --batch-sizes finds the batch size for either)"},
@@ -271,6 +268,11 @@ void read_option(const json& v, const std::string& path, ShapeMap& out) {
   for (const auto& [key, dims] : v.items()) out[key] = as_shape(dims, path + "." + key);
 }
 void read_option(const json& v, const std::string& path, PassOptions& out) { apply_optimizations(v, out); }
+void read_option(const json& v, const std::string& path, TargetHardware& out) {
+  if (!v.is_string()) wrong_type(path, "a level name (native, baseline, x86-64-v2, x86-64-v3, avx2, x86-64-v4, avx512, amx)", v);
+  out.name = v.get<std::string>();
+  (void)target_isa_level(out);  // an unknown name or a level this machine lacks fails here, naming it
+}
 
 // The backend is built once at the end, from the backend object and a top-level mem_size.
 template <class T>
@@ -299,6 +301,7 @@ json write_option(const PassOptions& v) {
           {"dead_code_elimination", v.dead_code_elimination},
           {"common_subexpression", v.common_subexpression}};
 }
+json write_option(const TargetHardware& v) { return v.name; }
 json write_option(const BackendPtr& v) {
   const Backend& b = v ? *v : *default_backend();
   json j = {{"name", b.name()}, {"device", b.options().device}, {"precision", precision_name(b.precision())}};
@@ -315,6 +318,7 @@ std::string_view type_of(const ConstantKeys*) { return "{key: value}"; }
 std::string_view type_of(const ShapeMap*) { return "{key: [dims]}"; }
 std::string_view type_of(const PassOptions*) { return "{pass: boolean}"; }
 std::string_view type_of(const BackendPtr*) { return "object or name"; }
+std::string_view type_of(const TargetHardware*) { return "string"; }
 
 }  // namespace
 

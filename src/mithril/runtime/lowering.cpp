@@ -179,6 +179,7 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   p->passes.insert(p->passes.begin(), forward_stats.begin(), forward_stats.end());
   ExecutableOptions eo;
   eo.profile = options.profile;
+  eo.isa_cap = target_isa_level(options.target_hardware);
   check_supported(backend, p->graph);
   p->executor = backend.compile(p->graph, eo);
   ++builds;

@@ -24,6 +24,7 @@ struct ExecutorOptions {
   bool in_place = true;  // elementwise ops may write over an input whose last use they are
   int64_t mem_size = 0;  // when > 0: planned peak bytes (arena + outputs) above it is a ValueError
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
+  IsaLevel isa_cap = IsaLevel::amx;  // kernels are chosen among those this cap admits
 };
 
 class Executor final : public Executable {
