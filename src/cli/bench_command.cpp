@@ -5,6 +5,7 @@
 // object per configuration instead.
 #include <fmt/format.h>
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,7 @@ struct BenchArgs : ModelArgs {
   std::vector<int64_t> batch_sizes;
   bool json = false;
   double max_latency = 0;  // seconds; 0: no limit
+  double warmup_seconds = 0.25;
   std::string output_prefix = "mithril_bench";
   std::string batch_key;
 };
@@ -49,7 +51,25 @@ std::string pick_batch_key(const PhysicalModel& pm, const std::map<std::string, 
 struct Row {
   int64_t batch;
   BenchmarkResult result;
+  ProgramReport program;  // of the timed program: its heaviest steps
 };
+
+bool ends_with(const std::string& s, const char* tail) {
+  const size_t n = std::strlen(tail);
+  return s.size() > n && s.compare(s.size() - n, std::string::npos, tail) == 0;
+}
+
+// Who computes a kernel: the GEMM kernels name their engine last ("matmul_f32_openblas",
+// "fused_linear_f32_avx2": our AVX2 engine); every other kernel is ours.
+std::string engine_of(const std::string& kernel) {
+  for (const char* e : {"openblas", "onednn"})
+    if (ends_with(kernel, e)) return e;
+  return "own";
+}
+
+// The ISA the kernel runs on: its table tag, or the engine it picked inside (a baseline-tagged
+// GEMM kernel named after our AVX2 engine runs AVX2 code).
+std::string engine_isa_of(const ProgramReport::Step& s) { return ends_with(s.kernel, "_avx2") ? "avx2" : s.isa; }
 
 nlohmann::ordered_json to_json(const BenchArgs& a, const CompileOptions& opts, const Row& row) {
   nlohmann::ordered_json j;
@@ -64,16 +84,25 @@ nlohmann::ordered_json to_json(const BenchArgs& a, const CompileOptions& opts, c
   j["batch_size"] = row.batch;
   j["threads"] = num_threads();
   j["isa"] = isa_name(best_isa());
+  j["cpu_features"] = cpu_features_string();
   j["warmup_iterations"] = a.warmup;
+  j["warmup_seconds"] = a.warmup_seconds;
+  j["warmup_calls"] = row.result.warmup_calls;
   j["benchmark_iterations"] = a.iterations;
   j["compile_options"] = compile_options_to_json(opts);
   const BenchmarkResult& r = row.result;
   j["throughput"] = r.throughput ? nlohmann::ordered_json(*r.throughput) : nlohmann::ordered_json();
   if (r.latency)
-    j["latency"] = {{"mean", r.latency->mean}, {"p50", r.latency->p50}, {"p90", r.latency->p90}, {"p99", r.latency->p99}};
+    j["latency"] = {{"mean", r.latency->mean}, {"median", r.latency->p50}, {"p50", r.latency->p50},
+                    {"p90", r.latency->p90},   {"p99", r.latency->p99},    {"min", r.latency->min},
+                    {"max", r.latency->max}};
   if (r.memory_usage)
     j["memory_usage"] = {{"peak_allocator_bytes", r.memory_usage->peak_allocator_bytes},
                          {"peak_rss_bytes", r.memory_usage->peak_rss_bytes}};
+  nlohmann::ordered_json heavy = nlohmann::ordered_json::array();
+  for (const ProgramReport::Step& s : row.program.heaviest_steps)
+    heavy.push_back({{"op", s.op}, {"kernel", s.kernel}, {"isa", engine_isa_of(s)}, {"engine", engine_of(s.kernel)}, {"flops", s.flops}});
+  j["heaviest_ops"] = heavy;
   return j;
 }
 
@@ -124,6 +153,7 @@ int run_bench(BenchArgs a) {
 
   BenchmarkConfig config;
   config.warmup_iterations = a.warmup;
+  config.warmup_seconds = a.warmup_seconds;
   config.benchmark_iterations = a.iterations;
   config.batch_key = batch_key;
   validate_benchmark_config(config);
@@ -142,14 +172,14 @@ int run_bench(BenchArgs a) {
     } else {
       r = run_benchmark(pm, inputs, config);
     }
-    rows.push_back({batch, r});
+    rows.push_back({batch, r, pm.program_report(inputs, a.train)});
     if (a.json) fmt::print("{}\n", to_json(a, opts, rows.back()).dump());
   }
   if (a.json) return 0;
 
-  fmt::print("{} ({}, {}, {} threads, {} kernels), {} warm-up + {} timed iterations\n", a.model_file,
+  fmt::print("{} ({}, {}, {} threads, {} kernels), warm-up {} calls and {:g} s, {} timed iterations\n", a.model_file,
              a.train ? "train step, sgd lr " + fmt::format("{:g}", a.lr) : std::string("inference"), a.dtype,
-             num_threads(), isa_name(best_isa()), a.warmup, a.iterations);
+             num_threads(), isa_name(best_isa()), a.warmup, a.warmup_seconds, a.iterations);
   if (rows.size() == 1) {
     fmt::print("{}", format_benchmark_result(rows[0].result));
     return 0;
@@ -165,7 +195,7 @@ int run_bench(BenchArgs a) {
         (!best_lat || *rows[i].result.throughput > *rows[*best_lat].result.throughput))
       best_lat = i;
   }
-  fmt::print("{:>8} {:>14} {:>11} {:>11} {:>11} {:>12} {:>10}\n", "batch", "samples/s", "mean ms", "p50 ms", "p99 ms",
+  fmt::print("{:>8} {:>14} {:>11} {:>11} {:>11} {:>12} {:>10}\n", "batch", "samples/s", "mean ms", "median ms", "p99 ms",
              "peak MiB", "");
   for (size_t i = 0; i < rows.size(); ++i) {
     const BenchmarkResult& r = rows[i].result;
@@ -193,6 +223,8 @@ void add_bench_command(CLI::App& app, int& status) {
   cmd->add_option("--batch-sizes", args->batch_sizes, "Batch sizes to sweep, e.g. 1,2,4,8")->delimiter(',');
   cmd->add_option("--batch-key", args->batch_key, "Input whose leading dim is the batch (default: the data input)");
   cmd->add_flag("--json", args->json, "One JSON object per configuration");
+  cmd->add_option("--warmup-seconds", args->warmup_seconds, "Warm up for at least this long (and --warmup calls)")
+      ->capture_default_str();
   cmd->add_option("--max-latency", args->max_latency, "Latency limit (s) for the recommended batch size");
   cmd->add_option("--output-prefix", args->output_prefix, "Sweep files: PREFIX.csv and PREFIX.png")->capture_default_str();
   cmd->callback([args, &status] { status = run_bench(*args); });

@@ -56,5 +56,25 @@ TEST(ThreadPool, NestedCallsRunInlineAndExceptionsPropagate) {
   EXPECT_EQ(sum.load(), 1000);
 }
 
+// Chunks are claimed by whichever thread is free: back-to-back regions, with more threads than
+// cores (no spinning: workers sleep and wake late) and with as many as cores, still run every
+// chunk of every region exactly once and never a chunk of an older region.
+TEST(ThreadPool, BackToBackRegionsRunEachChunkOnce) {
+  const int before = num_threads();
+  for (int threads : {2, 3, 8}) {
+    set_num_threads(threads);
+    SCOPED_TRACE(threads);
+    for (int region = 0; region < 2000; ++region) {
+      std::vector<std::atomic<int>> hits(static_cast<size_t>(threads));
+      for (auto& h : hits) h = 0;
+      parallel_for(0, threads, 1, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+      });
+      for (int i = 0; i < threads; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "region " << region;
+    }
+  }
+  set_num_threads(before);
+}
+
 }  // namespace
 }  // namespace mithril

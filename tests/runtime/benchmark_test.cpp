@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "mithril/core/error.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/train_model.h"
@@ -25,12 +27,13 @@ TEST(Benchmark, ReportsTheRequestedMetrics) {
   const PhysicalModel pm = compile(logical::Linear(), {.inference = true, .backend = CpuBackend::make({.precision = DType::f32})});
   BenchmarkConfig c;
   c.warmup_iterations = 1;
+  c.warmup_seconds = 0;
   c.benchmark_iterations = 5;
   const BenchmarkResult r = run_benchmark(pm, linear_inputs(DType::f32), c);
   EXPECT_EQ(r.batch_size, 8);
   EXPECT_EQ(r.iterations, 5);
   ASSERT_TRUE(r.throughput && r.latency && r.memory_usage);
-  EXPECT_GT(*r.throughput, 0);
+  EXPECT_DOUBLE_EQ(*r.throughput, 8 / r.latency->p50);  // of the median call
   EXPECT_LE(r.latency->min, r.latency->p50);
   EXPECT_LE(r.latency->p50, r.latency->p90);
   EXPECT_LE(r.latency->p90, r.latency->p99);
@@ -43,6 +46,30 @@ TEST(Benchmark, ReportsTheRequestedMetrics) {
   EXPECT_FALSE(only.throughput);
   EXPECT_TRUE(only.latency);
   EXPECT_FALSE(only.memory_usage);
+}
+
+// Warm-up makes at least warmup_iterations calls and lasts at least warmup_seconds.
+TEST(Benchmark, WarmsUpByCountAndByTime) {
+  int calls = 0;
+  BenchmarkConfig c;
+  c.warmup_iterations = 2;
+  c.warmup_seconds = 0;
+  c.benchmark_iterations = 3;
+  BenchmarkResult r = run_benchmark([&] { ++calls; }, 1, c);
+  EXPECT_EQ(r.warmup_calls, 2);
+  EXPECT_EQ(calls, 5);
+
+  calls = 0;
+  c.warmup_iterations = 0;
+  c.warmup_seconds = 0.02;
+  const auto t0 = std::chrono::steady_clock::now();
+  r = run_benchmark([&] { ++calls; }, 1, c);
+  const double warm = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_GE(warm, 0.02);  // the loop ran until its own clock passed 0.02 s: a bound, not a timing
+  EXPECT_GE(r.warmup_calls, 1);
+  EXPECT_EQ(calls, r.warmup_calls + 3);
+  c.warmup_seconds = -1;
+  EXPECT_THROW(validate_benchmark_config(c), ValueError);
 }
 
 TEST(Benchmark, UnknownMetricIsAValueError) {
@@ -69,6 +96,7 @@ TEST(Benchmark, TrainStepUpdatesParametersWithSgd) {
     ASSERT_LT(g, 0);  // outputs 0.15 < target 1: increasing w lowers the loss
     BenchmarkConfig c;
     c.warmup_iterations = 0;
+    c.warmup_seconds = 0;
     c.benchmark_iterations = 1;
     const BenchmarkResult b = run_train_benchmark(pm, in, {.learning_rate = 0.5}, c);
     EXPECT_EQ(b.batch_size, 8);

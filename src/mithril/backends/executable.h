@@ -24,6 +24,7 @@ struct ExecutableOptions {
   // program goes for the user (empty: nowhere but the cache).
   JitOptions jit;
   std::string file_path;
+  IsaLevel isa_cap = IsaLevel::amx;  // target_hardware: no kernel needing more is chosen
 };
 
 // What the profiler and summaries know about one step.

@@ -20,10 +20,10 @@ const std::vector<KernelEntry>& KernelTable::candidates(OpKind kind, DType dtype
   return table_[static_cast<size_t>(kind) * kNumDTypes + static_cast<size_t>(dtype)];
 }
 
-const KernelEntry& KernelTable::find(OpKind kind, DType dtype) const {
+const KernelEntry& KernelTable::find(OpKind kind, DType dtype, IsaLevel cap) const {
   const auto& list = candidates(kind, dtype);
   for (const KernelEntry& e : list)
-    if (cpu_has(e.isa)) return e;
+    if (cpu_has(e.isa, cap)) return e;
   MI_THROW(KernelError, "[{}] no kernel for dtype {} on backend {}{}", op_name(kind), dtype_name(dtype), backend_,
            list.empty() ? "" : " (registered kernels need an instruction set this CPU lacks)");
 }

@@ -37,11 +37,13 @@ class KernelTable {
 
   const std::string& backend() const { return backend_; }
   void add(OpKind kind, DType dtype, KernelFn fn, std::string name, Isa isa = Isa::baseline, int priority = 0);
-  // The best kernel for this machine; throws KernelError when none is registered.
-  const KernelEntry& find(OpKind kind, DType dtype) const;
+  // The best kernel for this machine whose ISA `cap` admits (a program's target_hardware);
+  // throws KernelError when none is registered.
+  const KernelEntry& find(OpKind kind, DType dtype, IsaLevel cap = IsaLevel::amx) const;
   // The kernel for a call of `op` with these input and output dtypes (the op's dispatch dtype).
-  const KernelEntry& find(const Op& op, std::span<const DType> inputs, std::span<const DType> outputs) const {
-    return find(op.kind(), op.dispatch_dtype(inputs, outputs));
+  const KernelEntry& find(const Op& op, std::span<const DType> inputs, std::span<const DType> outputs,
+                          IsaLevel cap = IsaLevel::amx) const {
+    return find(op.kind(), op.dispatch_dtype(inputs, outputs), cap);
   }
   // A kernel this machine can run is registered.
   bool has(OpKind kind, DType dtype) const;

@@ -18,7 +18,7 @@ const std::vector<EnvKnob>& env_knobs() {
       {"MITHRIL_CHECK_NUMERICS", "0",
        "1: every compile checks numerics (the check_numerics option): stop at the first node writing NaN or Inf"},
       {"MITHRIL_ISA", "native",
-       "cap on the instruction set kernels may use: native (best available), avx2, avx512 or baseline"},
+       "cap on the instruction set kernels may use: native (best available), baseline, x86-64-v2, avx2 (x86-64-v3), avx512 (x86-64-v4) or amx"},
       {"MITHRIL_BACKEND_OPS_MODE", "test and grad",
        "the cross-backend op test's mode (tests/backends/backend_ops_test.cpp): test, grad, support or perf"},
       {"MITHRIL_CACHE_DIR", "~/.cache/mithril",

@@ -80,13 +80,21 @@ void validate_benchmark_config(const BenchmarkConfig& config) {
              "[benchmark] unknown metric '{}': expected throughput, latency or memory_usage", m);
   MI_CHECK(config.warmup_iterations >= 0, ValueError, "[benchmark] warmup_iterations must be >= 0, got {}",
            config.warmup_iterations);
+  MI_CHECK(config.warmup_seconds >= 0, ValueError, "[benchmark] warmup_seconds must be >= 0, got {}",
+           config.warmup_seconds);
   MI_CHECK(config.benchmark_iterations >= 1, ValueError, "[benchmark] benchmark_iterations must be >= 1, got {}",
            config.benchmark_iterations);
 }
 
 BenchmarkResult run_benchmark(const std::function<void()>& step, int64_t batch_size, const BenchmarkConfig& config) {
   validate_benchmark_config(config);
-  for (int i = 0; i < config.warmup_iterations; ++i) step();
+  int warmup_calls = 0;
+  const auto warm0 = std::chrono::steady_clock::now();
+  const auto warm_for = std::chrono::duration<double>(config.warmup_seconds);
+  while (warmup_calls < config.warmup_iterations || std::chrono::steady_clock::now() - warm0 < warm_for) {
+    step();
+    ++warmup_calls;
+  }
   reset_peak_bytes();
   reset_peak_rss();
   std::vector<double> times;
@@ -99,11 +107,15 @@ BenchmarkResult run_benchmark(const std::function<void()>& step, int64_t batch_s
   BenchmarkResult r;
   r.batch_size = batch_size;
   r.iterations = config.benchmark_iterations;
+  r.warmup_calls = warmup_calls;
   const double total = std::accumulate(times.begin(), times.end(), 0.0);
-  if (wants(config, "throughput")) r.throughput = total > 0 ? static_cast<double>(batch_size) * r.iterations / total : 0.0;
+  std::vector<double> s = times;
+  std::sort(s.begin(), s.end());
+  // From the median call, not the total: one stalled call (another process took the core) does
+  // not move it, and it is the figure a repeated run reproduces.
+  const double median = percentile(s, 50);
+  if (wants(config, "throughput")) r.throughput = median > 0 ? static_cast<double>(batch_size) / median : 0.0;
   if (wants(config, "latency")) {
-    std::vector<double> s = times;
-    std::sort(s.begin(), s.end());
     r.latency = LatencyStats{total / static_cast<double>(s.size()), percentile(s, 50), percentile(s, 90),
                              percentile(s, 99), s.front(), s.back()};
   }
@@ -140,11 +152,13 @@ BenchmarkResult run_train_benchmark(const PhysicalModel& model, DataMap& inputs,
 }
 
 std::string format_benchmark_result(const BenchmarkResult& r) {
-  std::string s = fmt::format("batch size {}, {} timed iterations\n", r.batch_size, r.iterations);
-  if (r.throughput) s += fmt::format("throughput  {:.1f} samples/s\n", *r.throughput);
+  std::string s = fmt::format("batch size {}, {} warm-up and {} timed iterations\n", r.batch_size, r.warmup_calls,
+                              r.iterations);
+  if (r.throughput) s += fmt::format("throughput  {:.1f} samples/s (of the median call)\n", *r.throughput);
   if (r.latency)
-    s += fmt::format("latency     mean {:.3f} ms, p50 {:.3f} ms, p90 {:.3f} ms, p99 {:.3f} ms\n", r.latency->mean * 1e3,
-                     r.latency->p50 * 1e3, r.latency->p90 * 1e3, r.latency->p99 * 1e3);
+    s += fmt::format("latency     median {:.3f} ms, p99 {:.3f} ms (mean {:.3f} ms, p90 {:.3f} ms, min {:.3f} ms, max {:.3f} ms)\n",
+                     r.latency->p50 * 1e3, r.latency->p99 * 1e3, r.latency->mean * 1e3, r.latency->p90 * 1e3,
+                     r.latency->min * 1e3, r.latency->max * 1e3);
   if (r.memory_usage)
     s += fmt::format("memory      peak tensors {:.2f} MiB, peak RSS {:.2f} MiB\n",
                      static_cast<double>(r.memory_usage->peak_allocator_bytes) / (1 << 20),

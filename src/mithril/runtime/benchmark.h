@@ -1,5 +1,6 @@
 // Benchmarks of compiled models: warm-up calls, timed calls, and the metrics asked for —
-// throughput (samples per second), latency (mean and percentiles of one call, in seconds) and
+// throughput (samples per second of the median call), latency (median, p99 and the others of one
+// call, in seconds) and
 // memory usage (peak bytes of our allocator and the process's peak resident set during the
 // timed calls). A training benchmark times a full step: forward, backward and an SGD update.
 #pragma once
@@ -15,7 +16,11 @@
 namespace mithril {
 
 struct BenchmarkConfig {
+  // Warm-up runs at least warmup_iterations calls and goes on until warmup_seconds have passed:
+  // idle cores of these machines run at about half speed for the first ~0.1 s of work, and the
+  // allocator's caches and the thread pool settle within the first calls.
   int warmup_iterations = 3;
+  double warmup_seconds = 0.25;
   int benchmark_iterations = 20;
   // Any of "throughput", "latency", "memory_usage"; another name is a ValueError.
   std::vector<std::string> metrics = {"throughput", "latency", "memory_usage"};
@@ -36,7 +41,8 @@ struct MemoryUsage {
 struct BenchmarkResult {
   int64_t batch_size = 0;
   int iterations = 0;
-  std::optional<double> throughput;  // samples per second
+  int warmup_calls = 0;              // warm-up calls made (count and time both reached)
+  std::optional<double> throughput;  // samples per second of the median call: batch_size / p50
   std::optional<LatencyStats> latency;
   std::optional<MemoryUsage> memory_usage;
 };

@@ -52,6 +52,14 @@ Data data_from_json(const json& value, bool is_list, DType dtype) {
   return Data(std::move(list));
 }
 
+IsaLevel target_isa_level(const TargetHardware& target) {
+  const IsaLevel level = parse_isa_level(target.name, "[compile options] target_hardware");
+  MI_CHECK(level <= hardware_isa_level(), ValueError,
+           "[compile options] target_hardware '{}' is not available: this machine has {} (at most '{}')", target.name,
+           hardware_isa_list(), level_name(hardware_isa_level()));
+  return level;
+}
+
 PhysicalModel compile(const logical::Model& model, BackendPtr backend, CompileOptions options) {
   MI_CHECK(backend != nullptr, ValueError, "[compile] backend is null");
   options.backend = std::move(backend);
@@ -59,6 +67,7 @@ PhysicalModel compile(const logical::Model& model, BackendPtr backend, CompileOp
 }
 
 PhysicalModel compile(const logical::Model& model, const CompileOptions& options) {
+  (void)target_isa_level(options.target_hardware);  // before any work: a level this machine lacks
   auto impl = std::make_shared<PhysicalModel::Impl>();
   impl->flat = logical::flatten(model, {.short_namings = options.use_short_namings});
   impl->options = options;

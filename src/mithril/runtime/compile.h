@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mithril/backends/backend.h"
+#include "mithril/core/cpu_features.h"
 #include "mithril/graph/passes.h"
 #include "mithril/core/tensor.h"
 #include "mithril/logical/flatten.h"
@@ -35,6 +36,15 @@ Data data_from_json(const logical::json& value, bool is_list, DType dtype);
 using ConstantKeys = std::map<std::string, logical::json>;
 using KeyList = std::vector<std::string>;
 using ShapeMap = std::map<std::string, Shape>;
+// The compile option target_hardware: a cap on the instruction sets of the kernels a program's
+// backend chooses, by level name (cpu_features.h: native, baseline, x86-64-v2, x86-64-v3 or avx2,
+// x86-64-v4 or avx512, amx).
+struct TargetHardware {
+  std::string name = "native";
+};
+// The cap target_hardware names: native admits all the machine has; a level above what the
+// machine has is a ValueError naming its features, an unknown name one listing the names.
+IsaLevel target_isa_level(const TargetHardware& target);
 
 // The options of compile(), one field per row of compile_options.def (name, type, default, the
 // layer or backend that consumes it, doc line), where each is described; JSON and CLI use the
@@ -77,6 +87,14 @@ struct ProgramReport {
   size_t buffers = 0;                // intermediate values
   std::string graph;                 // the optimized graph, one node per line
   std::string backend_report;        // what the backend adds (ggml: its quantized layers), may be empty
+  // The kernel steps with the most FLOPs (cost model), most first, at most kHeaviestSteps: what
+  // ran them (kernel name, the ISA it needs) is what `mithril bench --json` reports.
+  struct Step {
+    std::string op, kernel, isa;
+    double flops = 0;
+  };
+  static constexpr size_t kHeaviestSteps = 5;
+  std::vector<Step> heaviest_steps;
 };
 
 class PhysicalModel {

@@ -45,9 +45,6 @@ constexpr Rejected kRejected[] = {
     {"mixed_precision", true,
      "a compiled model runs in one dtype (backend precision); mixed precision (bf16 compute on float32 master "
      "weights) is training a bf16-compiled model from float32 parameters (mithril train --precision bf16)"},
-    {"target_hardware", false,
-     "compiling for a named accelerator is not available: this build has the CPU backend only, whose kernels are "
-     "picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
     {"optimize_for", false,
      "there is no throughput/latency mode to select: compile() builds one program per input signature "
      "(mithril bench --batch-sizes finds the batch size for either)"},
@@ -309,6 +306,11 @@ void read_option(const json& v, const std::string& path, std::string& out) {
   out = v.get<std::string>();
 }
 void read_option(const json& v, const std::string& path, JitOptions& out) { apply_jit_options(v, out); }
+void read_option(const json& v, const std::string& path, TargetHardware& out) {
+  if (!v.is_string()) wrong_type(path, "a level name (native, baseline, x86-64-v2, x86-64-v3, avx2, x86-64-v4, avx512, amx)", v);
+  out.name = v.get<std::string>();
+  (void)target_isa_level(out);  // an unknown name or a level this machine lacks fails here, naming it
+}
 
 // The backend is built once at the end, from the backend object and a top-level mem_size.
 template <class T>
@@ -344,6 +346,7 @@ json write_option(const JitOptions& v) {
   if (v.fallback) j["fallback"] = true;
   return j;
 }
+json write_option(const TargetHardware& v) { return v.name; }
 json write_option(const BackendPtr& v) {
   const Backend& b = v ? *v : *default_backend();
   json j = {{"name", b.name()}, {"device", b.options().device}, {"precision", precision_name(b.precision())}};
@@ -362,6 +365,7 @@ std::string_view type_of(const PassOptions*) { return "{pass: boolean}"; }
 std::string_view type_of(const BackendPtr*) { return "object or name"; }
 std::string_view type_of(const std::string*) { return "string"; }
 std::string_view type_of(const JitOptions*) { return "object"; }
+std::string_view type_of(const TargetHardware*) { return "string"; }
 
 }  // namespace
 

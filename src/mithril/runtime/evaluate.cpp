@@ -125,6 +125,12 @@ ProgramReport report_of(const PhysicalModel::Impl::Program& program) {
   r.buffers = plan.offsets.size();
   r.graph = p->graph.graph->to_string();
   r.backend_report = ex.backend_report();
+  for (const StepInfo& st : ex.step_info())
+    if (!st.aliased && st.kernel)
+      r.heaviest_steps.push_back({std::string(st.op->name()), st.kernel->name, isa_name(st.kernel->isa), st.cost.flops});
+  std::stable_sort(r.heaviest_steps.begin(), r.heaviest_steps.end(),
+                   [](const ProgramReport::Step& a, const ProgramReport::Step& b) { return a.flops > b.flops; });
+  if (r.heaviest_steps.size() > ProgramReport::kHeaviestSteps) r.heaviest_steps.resize(ProgramReport::kHeaviestSteps);
   return r;
 }
 

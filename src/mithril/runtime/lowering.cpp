@@ -182,6 +182,7 @@ std::shared_ptr<const PhysicalModel::Impl::Program> PhysicalModel::Impl::build_p
   eo.check_numerics = options.check_numerics || env_flag("MITHRIL_CHECK_NUMERICS");
   eo.jit = options.jit_options;
   eo.file_path = options.file_path;
+  eo.isa_cap = target_isa_level(options.target_hardware);
   check_supported(backend, p->graph);
   p->executor = backend.compile(p->graph, eo);
   ++builds;

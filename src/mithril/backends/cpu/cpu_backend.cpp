@@ -31,6 +31,7 @@ std::unique_ptr<Executable> CpuBackend::compile(const GraphProgram& program, con
   eo.profile = options.profile;
   eo.trace_runs = options.trace_runs;
   eo.check_numerics = options.check_numerics;
+  eo.isa_cap = options.isa_cap;
   eo.mem_size = this->options().mem_size;
   return std::make_unique<cpu::Executor>(*program.graph, program.outputs, eo);
 }

@@ -62,7 +62,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
       si.signature.output_shapes.push_back(graph.value(v).shape);
       si.signature.output_dtypes.push_back(graph.value(v).dtype);
     }
-    si.kernel = &kernel_table().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
+    si.kernel = &kernel_table().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes, options_.isa_cap);
     si.cost = node.op->cost(si.signature);
     const int s = static_cast<int>(steps_.size());
     Step step{node.op.get(), si.kernel->fn, static_cast<uint32_t>(arg_values_.size()), static_cast<uint32_t>(node.inputs.size()),

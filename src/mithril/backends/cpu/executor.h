@@ -25,6 +25,7 @@ struct ExecutorOptions {
   int64_t mem_size = 0;  // when > 0: planned peak bytes (arena + outputs) above it is a ValueError
   size_t trace_runs = 16;  // profiling keeps the per-step start times of the last trace_runs runs
   bool check_numerics = false;  // stop at the first step writing NaN/Inf (backends/check_numerics.h)
+  IsaLevel isa_cap = IsaLevel::amx;  // kernels are chosen among those this cap admits
 };
 
 class Executor final : public Executable {
