@@ -17,6 +17,7 @@ PACKAGES=(
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
   python3-sklearn                  # ships the handwritten digits data (digits.csv.gz) the examples train on
   gnuplot-nox                      # PNG plots of training curves and batch-size sweeps
+  libopenmpi-dev openmpi-bin       # the parallel layer's communicator (MPI) and mpirun for multi-rank runs and tests
 )
 BUILD=1
 for arg in "$@"; do
