@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/model_setup.h"
+#include "cli/parallel_run.h"
 #include "cli/run_io.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/backends/support_matrix.h"
@@ -198,9 +199,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const mithril::Error& e) {
     std::cerr << "mithril: " << e.what() << "\n";
+    mithril::cli::end_all_ranks(1);
     return 1;
   } catch (const std::exception& e) {  // e.g. malformed JSON reaching nlohmann, file system errors
     std::cerr << "mithril: " << e.what() << "\n";
+    mithril::cli::end_all_ranks(1);
     return 1;
   }
   return 0;
