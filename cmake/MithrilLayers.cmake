@@ -15,7 +15,8 @@ set(MITHRIL_LAYER_TABLE
   "backends: core ir ops graph"
   "logical: core io ir ops"
   "runtime: core io ops graph backends logical"
-  "train: core io logical runtime"
+  "parallel: core"
+  "train: core io logical runtime parallel"
   "conformance: core io ops backends logical runtime"
 )
 

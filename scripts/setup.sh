@@ -21,6 +21,7 @@ PACKAGES=(
   pybind11-dev python3-dev         # the Python extension mithril._mithril (for /usr/bin/python3)
   python3-numpy                    # arrays in and out of the Python package
   python3-pytest                   # the Python tests (python/tests, examples/seed) that ctest runs
+  libopenmpi-dev openmpi-bin       # the parallel layer's communicator (MPI) and mpirun for multi-rank runs and tests
 )
 BUILD=1
 for arg in "$@"; do

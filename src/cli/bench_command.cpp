@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/data_parallel_bench.h"
 #include "cli/gnuplot.h"
 #include "cli/model_setup.h"
 #include "mithril/backends/cpu/cpu_backend.h"
@@ -150,6 +151,16 @@ int run_bench(BenchArgs a) {
   if (!opts.static_shapes && !opts.static_inference) opts.shapes.erase(batch_key);
   const PhysicalModel pm = compile(setup.model, opts);
   if (a.batch_sizes.empty()) a.batch_sizes.push_back(shapes.at(batch_key)[0]);
+  const ParallelRun par = parallel_run(opts, "bench");
+  if (par.reducer) {
+    MI_CHECK(a.train && a.batch_sizes.size() == 1, ValueError,
+             "[bench] parallelism \"data\" times training steps of one batch size per rank: add --train and give one "
+             "batch size");
+    return run_data_parallel_bench(setup, pm, shapes, batch_key, dtype,
+                                   {.model_file = a.model_file, .batch = a.batch_sizes[0], .warmup = a.warmup, .iterations = a.iterations,
+                                    .lr = a.lr, .seed = a.seed, .json = a.json},
+                                   par);
+  }
 
   BenchmarkConfig config;
   config.warmup_iterations = a.warmup;

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/model_file.h"
 #include "cli/model_setup.h"
+#include "cli/parallel_run.h"
 #include "cli/run_io.h"
 #include "mithril/backends/cpu/registry.h"
 #include "mithril/backends/support_matrix.h"
@@ -227,6 +228,7 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 1;
   } catch (const mithril::Error& e) {
     std::cerr << "mithril: " << e.what() << "\n";
+    mithril::cli::end_all_ranks(1);
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "mithril: out of memory\n";
@@ -236,6 +238,7 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {  // e.g. file system errors
     std::cerr << "mithril: " << e.what() << "\n";
+    mithril::cli::end_all_ranks(1);
     return 1;
   }
   return 0;

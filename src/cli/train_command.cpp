@@ -7,7 +7,7 @@ namespace mithril::cli {
 
 void add_train_command(CLI::App& app, int& status) {
   struct Args {
-    std::string config, metrics_out, plot, precision;
+    std::string config, metrics_out, plot, precision, options;
     int64_t epochs = 0;
     bool resume = false;
   };
@@ -26,12 +26,16 @@ void add_train_command(CLI::App& app, int& status) {
                   "instead of the config's")
       ->check(CLI::IsMember({"f32", "f64", "bf16"}));
   cmd->add_flag("--resume", args->resume, "Continue from the checkpoint in the run's checkpoint_dir, if any");
+  cmd->add_option("--options", args->options,
+                  "Compile options (JSON file or inline JSON); '{\"parallelism\": \"data\"}' under mpirun -np N "
+                  "trains over N ranks");
   cmd->callback([args, &status] {
     train::RunOptions o;
     if (args->epochs > 0) o.epochs = args->epochs;
     if (args->resume) o.resume = true;
     o.metrics_out = args->metrics_out;
     o.plot = args->plot;
+    o.compile_options = args->options;
     train::TrainConfig config = train::TrainConfig::load(args->config);
     if (!args->precision.empty()) config.precision = args->precision;
     train::run_training(config, o);

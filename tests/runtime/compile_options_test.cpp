@@ -133,19 +133,24 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"optimize_for": "throughput"})",
        "'optimize_for' is not supported: there is no throughput/latency mode to select: compile() builds one program "
        "per input signature (mithril bench --batch-sizes finds the batch size for either)"},
-      {R"({"parallelism": "data"})",
-       "'parallelism' is not supported: data, model and pipeline parallelism across devices are not available: this "
-       "build runs on one CPU device, whose kernels use every thread of the pool (MITHRIL_NUM_THREADS)"},
       {R"({"parallelism": "model"})",
-       "'parallelism' is not supported: data, model and pipeline parallelism across devices are not available: this "
-       "build runs on one CPU device, whose kernels use every thread of the pool (MITHRIL_NUM_THREADS)"},
+       "parallelism \"model\" is not available in this build: model (tensor) and pipeline parallelism are not "
+       "implemented; \"data\" (data parallelism over MPI ranks) is"},
+      {R"({"parallelism": "pipeline"})",
+       "parallelism \"pipeline\" is not available in this build: model (tensor) and pipeline parallelism are not "
+       "implemented; \"data\" (data parallelism over MPI ranks) is"},
+      {R"({"device_mesh": [2, 2]})",
+       "'device_mesh' = [2, 2] splits each replica over 2 ranks: model parallelism is not available in this build "
+       "(use [4] for data parallelism)"},
       {R"({"tensor_split_dims": {"weights": 1}})",
-       "'tensor_split_dims' is not supported: splitting tensors across devices (model parallelism) is not "
-       "available: one CPU device"},
+       "'tensor_split_dims' is not supported: splitting tensors across ranks (model parallelism) is not available "
+       "in this build: parallelism \"data\" is"},
       {R"({"pipeline_stages": 4})",
-       "'pipeline_stages' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
+       "'pipeline_stages' is not supported: pipeline parallelism is not available in this build: parallelism "
+       "\"data\" is"},
       {R"({"pipeline_chunks": 8})",
-       "'pipeline_chunks' is not supported: pipeline parallelism is not available: this build runs on one CPU device"},
+       "'pipeline_chunks' is not supported: pipeline parallelism is not available in this build: parallelism "
+       "\"data\" is"},
       {R"({"quantize": "int8"})",
        "'quantize' is not supported: quantization is a backend option: {\"backend\": {\"name\": \"ggml\", "
        "\"quantize\": \"q8_0\"}} (formats: int8, q8_0, q4_0)"},
@@ -168,8 +173,6 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
       {R"({"backend": {"enable_amp": true}})",
        "'backend.enable_amp' is not supported: automatic mixed precision is CUDA-only (torch.cuda.amp) and this "
        "build has no GPU backend; bf16 mixed precision training is the Trainer's (mithril train --precision bf16)"},
-      {R"({"backend": {"device_mesh": [4]}})",
-       "'backend.device_mesh' is not supported: device meshes are not available: this build runs on one CPU device"},
       {R"({"backend": {"device": "cuda"}})",
        "[backend cpu] device 'cuda' is not available: this build has no GPU or TPU backend (devices: cpu)"},
       {R"({"backend": {"device": "gpu"}})",
@@ -191,10 +194,7 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
 
 TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
   EXPECT_EQ(error_parsing<KeyError>(R"({"infrence": true})"),
-            "[compile options] unknown option 'infrence' (valid: backend, constant_keys, data_keys, discard_keys, "
-            "file_path, graph_optimization, inference, jit, jit_options, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
-            "profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, "
-            "trainable_keys, use_short_namings)");
+            "[compile options] unknown option 'infrence' (valid: backend, check_numerics, constant_keys, data_keys, deterministic, device_mesh, discard_keys, file_path, graph_optimization, inference, jit, jit_options, mem_size, optimizations, parallelism, peak_gbs, peak_gflops, pre_allocate, profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, target_hardware, trainable_keys, use_short_namings)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"jit_options": {"modes": "default"}})"),
             "[compile options] unknown jit option 'jit_options.modes' (valid: cache_dir, donate, donate_argnums, "
             "fallback, mode)");

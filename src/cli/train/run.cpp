@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "cli/parallel_run.h"
 #include "cli/train/metrics_log.h"
 #include "cli/train/progress.h"
 #include "mithril/core/checked.h"
@@ -13,6 +14,7 @@
 #include "mithril/io/json_parse.h"
 #include "mithril/logical/model_dict.h"
 #include "mithril/logical/train_model.h"
+#include "mithril/runtime/compile_options.h"
 #include "mithril/train/dataset.h"
 #include "mithril/train/models.h"
 #include "mithril/train/trainer.h"
@@ -286,13 +288,17 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   const auto run_start = std::chrono::steady_clock::now();
   const int64_t epochs = options.epochs.value_or(config.epochs);
   const bool resume = options.resume.value_or(config.resume);
-  std::FILE* out = options.out;
+  CompileOptions co = options.compile_options.empty() ? CompileOptions{} : load_compile_options(options.compile_options);
+  const cli::ParallelRun par = cli::parallel_run(co, "train");
+  // Only rank 0 prints; the others' progress goes nowhere.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> devnull(par.leader() ? nullptr : std::fopen("/dev/null", "w"),
+                                                          [](std::FILE* f) { return f ? std::fclose(f) : 0; });
+  std::FILE* out = par.leader() ? options.out : devnull.get();
 
   const Data data = build_data(config);
   const Network net = build_network(config, data);
   const bool mixed = config.precision == "bf16";
   const DType master = config.precision == "f64" ? DType::f64 : DType::f32;
-  CompileOptions co;
   co.set_precision(mixed ? DType::bf16 : master);
   const PhysicalModel model = compile(objective(config, net.model), co);
   Rng init_rng = Rng::stream(config.seed, 1);
@@ -301,21 +307,26 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   for (const auto& [k, t] : params) parameter_count += t.numel();
 
   DataLoader train_loader(data.train, {.batch_size = config.batch_size, .shuffle = true, .num_workers = config.num_workers,
-                                       .prefetch_factor = config.prefetch_factor, .seed = config.seed});
+                                       .prefetch_factor = config.prefetch_factor, .seed = config.seed,
+                                       .rank = par.rank, .world_size = par.world});
   DataLoader test_loader(data.test, {.batch_size = std::max<int64_t>(config.batch_size, 256),
-                                     .num_workers = config.num_workers, .prefetch_factor = config.prefetch_factor});
-  const int64_t steps_per_epoch =
-      (train_loader.num_batches() + config.gradient_accumulation_steps - 1) / config.gradient_accumulation_steps;
+                                     .num_workers = config.num_workers, .prefetch_factor = config.prefetch_factor,
+                                     .rank = par.rank, .world_size = par.world});
+  const int64_t per_step = config.gradient_accumulation_steps * par.world;
+  const int64_t steps_per_epoch = (train_loader.num_batches() + per_step - 1) / per_step;
   TrainerOptions to;
   to.grad_accum_steps = config.gradient_accumulation_steps;
   to.schedule = LrSchedule::from_json(config.schedule, config.optimizer.lr, steps_per_epoch * epochs);
   to.clip_norm = config.clip_norm;
   to.clip_value = config.clip_value;
+  to.reducer = par.reducer;
   Trainer trainer(model, params, Optimizer(config.optimizer), to);
   trainer.set_rng(Rng::stream(config.seed, 2));
 
-  std::filesystem::create_directories(config.output_dir);
-  std::filesystem::create_directories(config.checkpoint_dir);
+  if (par.leader()) {
+    std::filesystem::create_directories(config.output_dir);
+    std::filesystem::create_directories(config.checkpoint_dir);
+  }
   const std::string last = (std::filesystem::path(config.checkpoint_dir) / "last.safetensors").string();
   const std::string metrics_json = (std::filesystem::path(config.output_dir) / "metrics.json").string();
   const std::string metrics_csv = (std::filesystem::path(config.output_dir) / "metrics.csv").string();
@@ -333,13 +344,13 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
     fmt::print(out, "resumed from {} at epoch {}, batch {}, step {}\n", last, trainer.epoch() + 1,
                trainer.batch_in_epoch(), trainer.global_step());
   }
-  fmt::print(out, "{}: {} parameters, {} train / {} test samples, {} batches of {} per epoch{}, precision {}\n",
+  fmt::print(out, "{}: {} parameters, {} train / {} test samples, {} batches of {} per epoch{}, precision {}{}\n",
              config.name, parameter_count, data.train->size(), data.test->size(), train_loader.num_batches(),
-             config.batch_size,
-             config.gradient_accumulation_steps > 1
-                 ? fmt::format(" ({} per step)", config.gradient_accumulation_steps)
-                 : std::string(),
-             mixed ? "bf16 compute / f32 master weights" : std::string(dtype_name(master)));
+             config.batch_size, per_step > 1 ? fmt::format(" ({} per step)", per_step) : std::string(),
+             mixed ? "bf16 compute / f32 master weights" : std::string(dtype_name(master)),
+             par.reducer ? fmt::format(", data parallel over {} ranks (mesh {}{})", par.world, par.mesh.str(),
+                                       co.deterministic ? ", deterministic reduction" : "")
+                         : std::string());
   std::fflush(out);
 
   Progress progress(epochs, out);
@@ -359,7 +370,8 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
       last_lr = s.lr;
       progress.step(done, total, samples, s.loss);
       // The end of the epoch is checkpointed below, after its metrics are logged.
-      if (config.checkpoint_every_steps > 0 && trainer.global_step() % config.checkpoint_every_steps == 0 && done < total)
+      if (par.leader() && config.checkpoint_every_steps > 0 &&
+          trainer.global_step() % config.checkpoint_every_steps == 0 && done < total)
         trainer.save_checkpoint(last, meta);
     });
     train_seconds += e.seconds;
@@ -370,13 +382,14 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
                  e.seconds, e.seconds > 0 ? static_cast<double>(e.samples) / e.seconds : 0.0};
     log.add(row);
     progress.end_epoch(row);
+    if (!par.leader()) continue;
     log.write_csv(metrics_csv);
     io::write_file_atomic(metrics_json, log.to_json().dump(1) + "\n", "metrics");
     if (trainer.epoch() < epochs) trainer.save_checkpoint(last, meta);
     else final_paths.push_back(last);
   }
   final_paths.push_back((std::filesystem::path(config.output_dir) / "final.safetensors").string());
-  trainer.save_checkpoint(final_paths, meta);
+  if (par.leader()) trainer.save_checkpoint(final_paths, meta);
 
   json m;
   m["config"] = config.name;
@@ -394,6 +407,8 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   m["samples_per_second"] = train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
   m["parameters"] = parameter_count;
   m["precision"] = config.precision;
+  m["world_size"] = par.world;
+  m["communication_seconds"] = par.reducer ? par.reducer->comm().stats().seconds : 0.0;
   if (data.text) {
     m["unigram_entropy"] = data.text->unigram_entropy();
     if (!config.sample.is_null()) {
@@ -405,6 +420,7 @@ json run_training(const TrainConfig& config, const RunOptions& options) {
   fmt::print(out, "{}: test_loss {:.4f}{}, {:.1f}s, {:.0f} samples/s; metrics in {}\n", config.name, final_eval.loss,
              final_eval.accuracy >= 0 ? fmt::format(", test_accuracy {:.2f}%", 100 * final_eval.accuracy) : std::string(),
              m["seconds"].get<double>(), m["samples_per_second"].get<double>(), metrics_csv);
+  if (!par.leader()) return m;
   if (!options.metrics_out.empty()) io::write_file_atomic(options.metrics_out, m.dump(1) + "\n", "metrics");
   if (!options.plot.empty()) {
     log.plot(options.plot, config.name);

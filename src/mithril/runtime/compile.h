@@ -15,6 +15,7 @@
 #include "mithril/core/tensor.h"
 #include "mithril/logical/flatten.h"
 #include "mithril/logical/model.h"
+#include "mithril/runtime/parallel_options.h"
 #include "mithril/runtime/profile.h"
 
 namespace mithril {

@@ -48,13 +48,10 @@ constexpr Rejected kRejected[] = {
     {"optimize_for", false,
      "there is no throughput/latency mode to select: compile() builds one program per input signature "
      "(mithril bench --batch-sizes finds the batch size for either)"},
-    {"parallelism", false,
-     "data, model and pipeline parallelism across devices are not available: this build runs on one CPU device, "
-     "whose kernels use every thread of the pool (MITHRIL_NUM_THREADS)"},
-    {"device_mesh", false, "device meshes are not available: this build runs on one CPU device"},
-    {"tensor_split_dims", false, "splitting tensors across devices (model parallelism) is not available: one CPU device"},
-    {"pipeline_stages", false, "pipeline parallelism is not available: this build runs on one CPU device"},
-    {"pipeline_chunks", false, "pipeline parallelism is not available: this build runs on one CPU device"},
+    {"tensor_split_dims", false,
+     "splitting tensors across ranks (model parallelism) is not available in this build: parallelism \"data\" is"},
+    {"pipeline_stages", false, "pipeline parallelism is not available in this build: parallelism \"data\" is"},
+    {"pipeline_chunks", false, "pipeline parallelism is not available in this build: parallelism \"data\" is"},
     {"quantize", false,
      "quantization is a backend option: {\"backend\": {\"name\": \"ggml\", \"quantize\": \"q8_0\"}} (formats: int8, "
      "q8_0, q4_0)"},
@@ -310,6 +307,27 @@ void read_option(const json& v, const std::string& path, TargetHardware& out) {
   if (!v.is_string()) wrong_type(path, "a level name (native, baseline, x86-64-v2, x86-64-v3, avx2, x86-64-v4, avx512, amx)", v);
   out.name = v.get<std::string>();
   (void)target_isa_level(out);  // an unknown name or a level this machine lacks fails here, naming it
+void read_option(const json& v, const std::string& path, Parallelism& out) {
+  if (!v.is_string()) wrong_type(path, "\"none\" or \"data\"", v);
+  const std::string p = v.get<std::string>();
+  if (p == "none") out = Parallelism::none;
+  else if (p == "data") out = Parallelism::data;
+  else if (p == "model" || p == "pipeline")
+    MI_THROW(ValueError,
+             "[compile options] {} \"{}\" is not available in this build: model (tensor) and pipeline parallelism are "
+             "not implemented; \"data\" (data parallelism over MPI ranks) is",
+             path, p);
+  else wrong_type(path, "\"none\" or \"data\"", v);
+}
+void read_option(const json& v, const std::string& path, MeshDims& out) {
+  const auto dim_ok = [](const json& d) { return d.is_number_integer() && d.get<int64_t>() >= 1; };
+  if (!v.is_array() || v.size() > 2 || !std::all_of(v.begin(), v.end(), dim_ok))
+    wrong_type(path, "[n] or [data, model] with dims >= 1", v);
+  out = v.get<MeshDims>();
+  MI_CHECK(out.size() < 2 || out[1] == 1, ValueError,
+           "[compile options] '{}' = [{}, {}] splits each replica over {} ranks: model parallelism is not available in "
+           "this build (use [{}] for data parallelism)",
+           path, out[0], out[1], out[1], out[0] * out[1]);
 }
 
 // The backend is built once at the end, from the backend object and a top-level mem_size.
@@ -333,6 +351,8 @@ json write_option(const ShapeMap& v) {
   for (const auto& [key, shape] : v) j[key] = shape;
   return j;
 }
+json write_option(Parallelism v) { return std::string(parallelism_name(v)); }
+json write_option(const MeshDims& v) { return v; }
 json write_option(const PassOptions& v) {
   return {{"constant_folding", v.constant_folding},
           {"operator_fusion", v.operator_fusion},
@@ -362,12 +382,16 @@ std::string_view type_of(const KeyList*) { return "[keys]"; }
 std::string_view type_of(const ConstantKeys*) { return "{key: value}"; }
 std::string_view type_of(const ShapeMap*) { return "{key: [dims]}"; }
 std::string_view type_of(const PassOptions*) { return "{pass: boolean}"; }
+std::string_view type_of(const Parallelism*) { return "\"none\" or \"data\""; }
+std::string_view type_of(const MeshDims*) { return "[dims]"; }
 std::string_view type_of(const BackendPtr*) { return "object or name"; }
 std::string_view type_of(const std::string*) { return "string"; }
 std::string_view type_of(const JitOptions*) { return "object"; }
 std::string_view type_of(const TargetHardware*) { return "string"; }
 
 }  // namespace
+
+std::string_view parallelism_name(Parallelism p) { return p == Parallelism::data ? "data" : "none"; }
 
 CompileOptions compile_options_from_json(const json& options, CompileOptions base) {
   as_object(options, "compile options", "a JSON object {option: value}");

@@ -46,6 +46,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
   MI_CHECK(options_.prefetch_factor >= 1, ValueError, "[DataLoader] prefetch_factor must be >= 1, got {}",
            options_.prefetch_factor);
   MI_CHECK(dataset_->size() > 0, ValueError, "[DataLoader] the dataset is empty");
+  MI_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size, ValueError,
+           "[DataLoader] rank {} is not a rank of a world of {}", options_.rank, options_.world_size);
 }
 
 DataLoader::~DataLoader() { stop(); }
@@ -86,10 +88,12 @@ void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   MI_CHECK(first_batch >= 0 && first_batch <= num_batches(), ValueError,
            "[DataLoader] first batch {} is out of range ({} batches)", first_batch, num_batches());
   order_ = epoch_order(epoch);
-  end_ = num_batches();
+  first_ = first_batch;
+  const int64_t left = num_batches() - first_batch - options_.rank;
+  end_ = left > 0 ? (left + options_.world_size - 1) / options_.world_size : 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    next_to_load_ = next_to_take_ = first_batch;
+    next_to_load_ = next_to_take_ = 0;
     stopping_ = false;
     ready_.clear();
     failed_.clear();
@@ -111,7 +115,7 @@ void DataLoader::worker() {
     std::optional<Batch> b;
     std::exception_ptr error;
     try {
-      b = load(k);
+      b = load(global_batch(k));
     } catch (...) {
       error = std::current_exception();
     }
@@ -129,7 +133,7 @@ std::optional<Batch> DataLoader::next() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || next_to_take_ >= end_) return std::nullopt;
     max_in_flight_ = std::max<int64_t>(max_in_flight_, 1);
-    return load(next_to_take_++);
+    return load(global_batch(next_to_take_++));
   }
   std::unique_lock<std::mutex> lock(mu_);
   if (stopping_ || next_to_take_ >= end_) return std::nullopt;

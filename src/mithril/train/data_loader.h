@@ -8,6 +8,13 @@
 // next(), when that batch is reached, as a ValueError naming the sample index and the reason.
 // Destroying the loader (or starting another epoch) mid-epoch stops and joins the workers.
 // pin_memory is accepted for API parity with PyTorch and does nothing: there is no GPU to copy to.
+//
+// Sharding for data parallelism: with world_size n, the loader of rank r yields the global
+// batches first + r, first + r + n, first + r + 2n, ... of the epoch started at batch `first`, so
+// the n ranks together see every batch once, and the j-th batch of every rank belongs to the
+// j-th group of n consecutive batches: an optimizer step over one batch per rank covers the
+// batches one process would accumulate over n micro-batches. Counting from `first` rather than
+// from 0 lets a run resume at any batch under another world size.
 #pragma once
 
 #include <condition_variable>
@@ -40,6 +47,8 @@ struct DataLoaderOptions {
   int prefetch_factor = 2;  // batches in flight per worker
   bool drop_last = false;   // drop a last batch smaller than batch_size
   uint64_t seed = 0;
+  int64_t rank = 0;        // this process's shard (data parallelism) ...
+  int64_t world_size = 1;  // ... of this many
 };
 
 class DataLoader {
@@ -49,14 +58,15 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
+  // Batches of an epoch over all ranks (the global batches); this rank gets about 1/world_size.
   int64_t num_batches() const;
   int64_t num_samples() const { return dataset_->size(); }
   const DataLoaderOptions& options() const { return options_; }
   // The sample order of an epoch (a function of seed and epoch only).
   std::vector<int64_t> epoch_order(int64_t epoch) const;
 
-  // Begins an epoch at batch `first_batch` (a resumed run skips the batches it has done); stops
-  // the previous epoch's workers first.
+  // Begins an epoch at global batch `first_batch` (a resumed run skips the batches it has done);
+  // stops the previous epoch's workers first.
   void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch of the epoch, or nullopt at its end.
   std::optional<Batch> next();
@@ -74,7 +84,9 @@ class DataLoader {
   std::shared_ptr<const Dataset> dataset_;
   DataLoaderOptions options_;
   std::vector<int64_t> order_;
-  int64_t end_ = 0;  // one past the epoch's last batch
+  // This rank's batches of the epoch are slots 0..end_-1; slot k is global batch first_ + k * n + rank.
+  int64_t first_ = 0, end_ = 0;
+  int64_t global_batch(int64_t slot) const { return first_ + slot * options_.world_size + options_.rank; }
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

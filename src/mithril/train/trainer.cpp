@@ -68,6 +68,16 @@ Trainer::Trainer(PhysicalModel model, TensorMap params, Optimizer optimizer, Tra
              "[trainer] parameter '{}' is {}: master weights are f32 or f64", key, dtype_name(t.dtype()));
     t = t.clone();  // the trainer owns its weights
   }
+  // Every rank starts from rank 0's weights, whatever each was given.
+  if (options_.reducer)
+    for (auto& [key, t] : params_) options_.reducer->comm().broadcast(t, 0);
+}
+
+void Trainer::check_shard(const DataLoader& loader) const {
+  const int rank = options_.reducer ? options_.reducer->comm().rank() : 0;
+  MI_CHECK(loader.options().world_size == world_size() && loader.options().rank == rank, ValueError,
+           "[trainer] the DataLoader yields the shard of rank {} of {}, but this trainer runs as rank {} of {}",
+           loader.options().rank, loader.options().world_size, rank, world_size());
 }
 
 DataMap Trainer::param_inputs() const {
@@ -83,9 +93,21 @@ DataMap Trainer::inputs_for(const DataMap& params, const Batch& batch) const {
 }
 
 StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
-  MI_CHECK(!micro_batches.empty(), ValueError, "[trainer] a step needs at least one micro-batch");
+  MI_CHECK(!micro_batches.empty() || options_.reducer, ValueError, "[trainer] a step needs at least one micro-batch");
   int64_t total = 0;
   for (const Batch& b : micro_batches) total += b.size();
+  // Under data parallelism the weights are shares of every rank's samples.
+  std::vector<bool> contributes(1, true);
+  if (options_.reducer) {
+    const Tensor counts = options_.reducer->comm().all_gather(Tensor::scalar(static_cast<double>(total), DType::i64));
+    contributes.clear();
+    total = 0;
+    for (const int64_t c : std::vector<int64_t>(counts.data<int64_t>(), counts.data<int64_t>() + counts.numel())) {
+      contributes.push_back(c > 0);
+      total += c;
+    }
+    MI_CHECK(total > 0, ValueError, "[trainer] a data-parallel step without samples on any rank");
+  }
   const DType run = model_.precision();
   TensorMap grads;
   StepStats stats;
@@ -105,6 +127,16 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
       else add_into(key, it->second, g.tensor);
     }
   }
+  if (options_.reducer) {
+    // Every rank sends every gradient, zeros where it had none (no samples, or a key without one).
+    for (const auto& [key, p] : params_)
+      if (!grads.count(key)) grads[key] = Tensor::zeros(p.shape(), p.dtype());
+    options_.reducer->reduce(grads, contributes);
+    // The step loss in rank order, the same on every rank.
+    const Tensor losses = options_.reducer->comm().all_gather(Tensor::scalar(stats.loss, DType::f64));
+    stats.loss = 0;
+    for (int64_t r = 0; r < losses.numel(); ++r) stats.loss += losses.data<double>()[r];
+  }
   if (options_.clip_value > 0) clip_grad_value(grads, options_.clip_value);
   if (options_.clip_norm > 0) clip_grad_norm(grads, options_.clip_norm);
   stats.lr = options_.schedule.at(optimizer_.steps());
@@ -115,19 +147,22 @@ StepStats Trainer::step(const std::vector<Batch>& micro_batches) {
 EpochStats Trainer::train_epoch(DataLoader& loader, const StepCallback& on_step) {
   const auto t0 = std::chrono::steady_clock::now();
   EpochStats e;
+  check_shard(loader);
   loader.start_epoch(epoch_, batch_in_epoch_);
   const int64_t total = loader.num_batches();
+  // A step covers grad_accum_steps batches of every rank: this many consecutive global batches.
+  const int64_t per_step = options_.grad_accum_steps * world_size();
   std::vector<Batch> micro;
-  while (true) {
+  while (batch_in_epoch_ < total) {
     micro.clear();
     while (static_cast<int64_t>(micro.size()) < options_.grad_accum_steps) {
       std::optional<Batch> b = loader.next();
       if (!b) break;
       micro.push_back(std::move(*b));
     }
-    if (micro.empty()) break;
+    if (micro.empty() && !options_.reducer) break;
     const StepStats s = step(micro);
-    batch_in_epoch_ += static_cast<int64_t>(micro.size());
+    batch_in_epoch_ += std::min(per_step, total - batch_in_epoch_);
     e.loss += s.loss * static_cast<double>(s.samples);
     e.samples += s.samples;
     ++e.steps;
@@ -162,6 +197,23 @@ EvalStats Trainer::evaluate(DataLoader& loader) {
     positions += t->second.numel();
   }
   loader.stop();
+  if (options_.reducer && loader.options().world_size > 1) {
+    check_shard(loader);
+    const Tensor all = options_.reducer->comm().all_gather(Tensor::from_doubles(
+        {s.loss, static_cast<double>(s.samples), static_cast<double>(correct), static_cast<double>(positions),
+         measurable ? 1.0 : 0.0},
+        {5}, DType::f64));
+    const double* v = all.data<double>();
+    s.loss = 0;
+    s.samples = correct = positions = 0;
+    for (int64_t r = 0; r < all.dim(0); ++r) {
+      s.loss += v[r * 5];
+      s.samples += static_cast<int64_t>(v[r * 5 + 1]);
+      correct += static_cast<int64_t>(v[r * 5 + 2]);
+      positions += static_cast<int64_t>(v[r * 5 + 3]);
+      measurable = measurable && v[r * 5 + 4] != 0;
+    }
+  }
   s.loss = s.samples ? s.loss / static_cast<double>(s.samples) : 0.0;
   if (measurable && positions > 0) s.accuracy = static_cast<double>(correct) / static_cast<double>(positions);
   return s;

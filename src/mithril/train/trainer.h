@@ -8,6 +8,15 @@
 // when the last micro-batch of an epoch is smaller). The reported step loss is weighted the same
 // way.
 //
+// Data parallelism (options.reducer set): every rank of an MPI run holds the same parameters and
+// runs the same steps on its shard of the batches (DataLoaderOptions rank/world_size). A step
+// weighs each micro-batch by its share of the samples of all ranks (their counts are
+// all-gathered first), so the summed gradient is the one-process gradient of the mean over every
+// rank's samples; the reducer sums the gradients over the ranks (parallel/gradient_reducer.h) and
+// every rank steps its optimizer identically. At the end of an epoch a rank without a batch still
+// takes part in the step (with zero gradients, left out of a deterministic sum). The epoch
+// position counts global batches, so a checkpoint resumes under another world size.
+//
 // Mixed precision: a model compiled in bf16 (its backend precision) trained from float32 master
 // weights. The compiled model casts the weights and float batch fields to its precision; the
 // gradients come back in bf16 and are accumulated, clipped and applied in float32.
@@ -18,6 +27,7 @@
 #include <vector>
 
 #include "mithril/core/random.h"
+#include "mithril/parallel/gradient_reducer.h"
 #include "mithril/runtime/compile.h"
 #include "mithril/train/checkpoint.h"
 #include "mithril/train/data_loader.h"
@@ -34,11 +44,13 @@ struct TrainerOptions {
   std::string loss_key = "final_cost";  // scalar model output that is minimised
   std::string output_key = "output";    // [N, C, ...] scores for accuracy (argmax over axis 1)
   std::string target_key = "target";    // batch field with the class indices for accuracy
+  // Data parallelism over the reducer's communicator; null: one process.
+  std::shared_ptr<parallel::GradientReducer> reducer;
 };
 
 struct StepStats {
-  double loss = 0;       // mean loss over the step's samples
-  int64_t samples = 0;
+  double loss = 0;       // mean loss over the step's samples (of every rank)
+  int64_t samples = 0;   // of every rank
   double lr = 0;
 };
 
@@ -59,7 +71,8 @@ class Trainer {
   // `model` must have been compiled with gradients and `params` hold every trainable key.
   Trainer(PhysicalModel model, TensorMap params, Optimizer optimizer, TrainerOptions options);
 
-  // One optimizer step over the given micro-batches.
+  // One optimizer step over the given micro-batches (this rank's; under data parallelism every
+  // rank calls it, possibly with none).
   StepStats step(const std::vector<Batch>& micro_batches);
 
   // Runs the current epoch from the current batch (a resumed run continues mid-epoch) to its end,
@@ -67,7 +80,8 @@ class Trainer {
   using StepCallback = std::function<void(const StepStats& stats, int64_t batches_done, int64_t batches_total)>;
   EpochStats train_epoch(DataLoader& loader, const StepCallback& on_step = {});
 
-  // Forward passes over every batch of the loader (epoch 0 order).
+  // Forward passes over every batch of the loader (epoch 0 order); a sharded loader's totals are
+  // summed over the ranks.
   EvalStats evaluate(DataLoader& loader);
   // Forward outputs of the model for one batch (parameters bound).
   DataMap forward(const Batch& batch);
@@ -76,6 +90,7 @@ class Trainer {
   const Optimizer& optimizer() const { return optimizer_; }
   const PhysicalModel& model() const { return model_; }
   int64_t epoch() const { return epoch_; }
+  // Global batches of the current epoch done (all ranks together).
   int64_t batch_in_epoch() const { return batch_in_epoch_; }
   int64_t global_step() const { return optimizer_.steps(); }
   Rng& rng() { return rng_; }
@@ -95,6 +110,8 @@ class Trainer {
   DataMap param_inputs() const;
   // `params` (param_inputs()) plus the batch's fields.
   DataMap inputs_for(const DataMap& params, const Batch& batch) const;
+  int world_size() const { return options_.reducer ? options_.reducer->comm().size() : 1; }
+  void check_shard(const DataLoader& loader) const;
   PhysicalModel model_;
   TensorMap params_;
   Optimizer optimizer_;
