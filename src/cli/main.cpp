@@ -80,6 +80,7 @@ int run_conformance(const std::vector<std::string>& files, const std::string& fi
     for (const CaseResult& c : r.cases) {
       if (c.status == Status::failed) fmt::print("FAIL {} {}: {}\n", f, c.name, c.reason);
       else if (c.status == Status::skipped) fmt::print("SKIP {} {}: {}\n", f, c.name, c.reason);
+      else if (!c.detail.empty()) fmt::print("PASS {} {}: {}\n", f, c.name, c.detail);  // what it checked
       else if (verbose) fmt::print("PASS {} {}\n", f, c.name);
     }
     if (files.size() > 1) fmt::print("{}: {} passed, {} failed, {} skipped\n", f, r.passed, r.failed, r.skipped);

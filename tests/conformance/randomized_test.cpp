@@ -87,6 +87,38 @@ TEST(Randomized, DrawTensorOptions) {
   for (double x : b.to_doubles()) EXPECT_TRUE(x == 0.0 || x == 1.0);
 }
 
+// No case passes without a check: the report counts what each iteration checked, and an
+// iteration whose outputs are all non-finite (log of 0, also at the absolute values) is drawn
+// again and then fails with the reason.
+TEST(Randomized, ReportsItsChecksAndNeverPassesVacuously) {
+  const json ok = json::parse(R"({"model": {"name": "Layer", "randomized_args": {"dimension": [1, 4],
+      "activation": ["tanh", "sigmoid"]}}, "input_info": {"input": {"shapes": [[1, 3], [2, 4]]}}, "iterations": 3})");
+  const RandomizedReport r = run_randomized_case(ok, 11);
+  EXPECT_EQ(r.iterations, 3);
+  EXPECT_EQ(r.redraws, 0);
+  EXPECT_EQ(r.cross_backend_checks, 3);
+  EXPECT_GE(r.gradient_checks, 3 * 4);  // all inputs together, then input, weight and bias one by one
+  EXPECT_NE(r.summary().find("3 iterations"), std::string::npos) << r.summary();
+
+  const json never = json::parse(R"({"model": {"name": "Log"}, "input_info": {"input": {"shapes": [[2, 3]],
+      "mean": 0.0, "std_dev": 0.0}}, "iterations": 2})");
+  try {
+    run_randomized_case(never, 11);
+    FAIL() << "expected the case to fail: nothing can be checked";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing was checked in 5 draws: every output was non-finite"),
+              std::string::npos)
+        << e.what();
+  }
+  // Inference cases are checked against the second backend as well as any hand-written reference.
+  const json eye = json::parse(R"({"model": {"name": "Eye", "randomized_args": {"N": [1, 4]}}, "inference": true,
+      "iterations": 2})");
+  const RandomizedReport e = run_randomized_case(eye, 11);
+  EXPECT_EQ(e.forward_checks, 2);
+  EXPECT_EQ(e.cross_backend_checks, 2);
+  EXPECT_EQ(e.gradient_checks, 0);
+}
+
 TEST(Randomized, PropertyCheckPassesAndCatchesWrongModels) {
   const json ok = json::parse(R"({"model": {"name": "Layer", "randomized_args": {"dimension": [1, 4],
       "activation": ["tanh", "sigmoid"]}}, "input_info": {"input": {"shapes": [[1, 3], [2, 4]]}}, "iterations": 3})");

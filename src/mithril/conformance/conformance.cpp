@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <set>
 
@@ -222,19 +223,29 @@ void run_numpy_utils_case(const json& c, const CompileOptions& base) {
 }
 
 // randomized_model_tests_all_backends (README §8): property checks with the fixed seed.
-void run_randomized(const json& c, const CompileOptions& base) { run_randomized_case(c, kRandomizedSeed, base); }
+// Returns what the case checked (CaseResult::detail).
+std::string run_randomized(const json& c, const CompileOptions& base) {
+  return run_randomized_case(c, kRandomizedSeed, base).summary();
+}
 
-using CaseRunner = void (*)(const json&, const CompileOptions&);
+// A runner returns what it checked when it counts that, else an empty string.
+using CaseRunner = std::function<std::string(const json&, const CompileOptions&)>;
+
+template <void (*Run)(const json&, const CompileOptions&)>
+std::string no_detail(const json& c, const CompileOptions& base) {
+  Run(c, base);
+  return {};
+}
 
 CaseRunner runner_for(const std::string& stem) {
   if (stem == "models_directed_test" || stem == "integration_directed_test" || stem == "no_grad_inference_test")
-    return run_golden_case;
-  if (stem == "primitives_directed_test") return run_legacy_primitive_case;
-  if (stem == "error_test") return run_error_case;
-  if (stem == "discard_keys_directed_test") return run_discard_case;
-  if (stem == "numpy_utils") return run_numpy_utils_case;
-  if (stem == "static_keys_directed_test") return run_static_keys_case;
-  if (stem == "shape_directed_test") return run_legacy_shape_case;
+    return no_detail<run_golden_case>;
+  if (stem == "primitives_directed_test") return no_detail<run_legacy_primitive_case>;
+  if (stem == "error_test") return no_detail<run_error_case>;
+  if (stem == "discard_keys_directed_test") return no_detail<run_discard_case>;
+  if (stem == "numpy_utils") return no_detail<run_numpy_utils_case>;
+  if (stem == "static_keys_directed_test") return no_detail<run_static_keys_case>;
+  if (stem == "shape_directed_test") return no_detail<run_legacy_shape_case>;
   if (stem == "randomized_model_tests_all_backends") return run_randomized;
   return nullptr;
 }
@@ -334,7 +345,7 @@ FileReport run_file(const std::string& path, const std::string& filter, const Co
   const CaseRunner runner = runner_for(stem);
   for (const auto& [name, c] : cases.items()) {
     if (!filter.empty() && name.find(filter) == std::string::npos) continue;
-    CaseResult r{name, Status::passed, {}};
+    CaseResult r{name, Status::passed, {}, {}};
     if (is_upstream_skipped(file, name)) {
       r.status = Status::skipped;
       r.reason = "skipped upstream by Mithril (known failure or instability)";
@@ -343,7 +354,7 @@ FileReport run_file(const std::string& path, const std::string& filter, const Co
       r.reason = fmt::format("no runner for files of kind '{}' yet", stem);
     } else {
       try {
-        runner(c, base);
+        r.detail = runner(c, base);
       } catch (const Mismatch& m) {
         r.status = Status::failed;
         r.reason = m.what();

@@ -21,6 +21,7 @@ struct CaseResult {
   std::string name;
   Status status;
   std::string reason;  // why it failed or was skipped
+  std::string detail;  // what a passed case checked, where the runner counts it (randomized cases)
 };
 
 struct FileReport {

@@ -7,6 +7,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "mithril/backends/backend.h"
 #include "mithril/core/error.h"
 #include "mithril/logical/library.h"
 #include "mithril/logical/model_dict.h"
@@ -160,25 +161,37 @@ void check_direction(const PhysicalModel& pm, const DataMap& inputs, const DataM
   throw std::runtime_error(last);
 }
 
+// What one iteration checked; `none` says why it checked nothing.
+struct IterationChecks {
+  int forward = 0, cross_backend = 0, gradient = 0;
+  std::string none;
+  int total() const { return forward + cross_backend + gradient; }
+};
+
 // Checks the VJP of `pm` at `inputs` against central differences along random directions.
 // Outside a function's domain (log of a negative number, a negative base to a fractional
 // power, ...) every backend returns NaN; finite differences cannot check such outputs, so they
-// get a zero cotangent and the check covers the finite ones. Returns whether all outputs were
-// finite.
-bool check_gradients(const PhysicalModel& pm, const DataMap& inputs, const std::map<std::string, Tensor>& values,
-                     const std::string& name, Rng& rng, std::set<std::string>& trainable_seen,
-                     std::set<std::string>& checked) {
+// get a zero cotangent and the check covers the finite ones. Returns the number of directions
+// checked (0 when every output was non-finite: a difference of zeros checks nothing) and sets
+// `outputs_finite`.
+int check_gradients(const PhysicalModel& pm, const DataMap& inputs, const std::map<std::string, Tensor>& values,
+                    const std::string& name, Rng& rng, std::set<std::string>& trainable_seen,
+                    std::set<std::string>& checked, bool& outputs_finite) {
   const DataMap out = pm.evaluate(inputs);
   DataMap cts;
-  bool outputs_finite = true;
+  outputs_finite = true;
+  bool any_finite = false;
   for (const auto& [k, v] : out) {
     std::vector<double> ct = normal_tensor(v.tensor.shape(), rng).to_doubles();
     const std::vector<double> x = v.tensor.to_doubles();
-    for (size_t i = 0; i < x.size(); ++i)
+    for (size_t i = 0; i < x.size(); ++i) {
       if (!std::isfinite(x[i])) {
         ct[i] = 0;
         outputs_finite = false;
+      } else {
+        any_finite = true;
       }
+    }
     cts[k] = Data(Tensor::from_doubles(ct, v.tensor.shape(), DType::f64));
   }
   const PhysicalModel::Result r = pm.evaluate(inputs, cts);
@@ -200,24 +213,57 @@ bool check_gradients(const PhysicalModel& pm, const DataMap& inputs, const std::
       d[i] = std::isfinite(gv[i]) ? d[i] * (x[i] != 0 ? std::fabs(x[i]) : 1.0) : 0.0;
     all[k] = Tensor::from_doubles(d, g.shape(), DType::f64);
     trainable_seen.insert(k);
-    if (std::any_of(d.begin(), d.end(), [](double e) { return e != 0; })) checked.insert(k);
+    if (any_finite && std::any_of(d.begin(), d.end(), [](double e) { return e != 0; })) checked.insert(k);
   }
   if (logical::lowercase(name) == "stopgradient") {  // Mithril's rule: identity forward, zero gradient
     for (const auto& [k, g] : r.gradients)
       if (dot(g.tensor, g.tensor) != 0) throw std::runtime_error("StopGradient gave a non-zero gradient");
-    return outputs_finite;
+    return all.empty() ? 0 : 1;
   }
-  if (all.empty()) return outputs_finite;
+  if (all.empty() || !any_finite) return 0;
+  int directions = 1;
   check_direction(pm, inputs, cts, r.gradients, all, "all trainable inputs");
   if (all.size() > 1)
-    for (const auto& [k, v] : all) check_direction(pm, inputs, cts, r.gradients, {{k, v}}, "'" + k + "'");
-  return outputs_finite;
+    for (const auto& [k, v] : all) {
+      check_direction(pm, inputs, cts, r.gradients, {{k, v}}, "'" + k + "'");
+      ++directions;
+    }
+  return directions;
+}
+
+// The backend the forward outputs are compared with: the float64 reference backend, or the cpu
+// backend when the case runs on the reference backend itself.
+BackendPtr second_backend(const CompileOptions& base) {
+  return make_backend(base.backend_or_default().name() == "reference" ? "cpu" : "reference", BackendOptions{});
+}
+
+// allclose with the case's tolerances (README §8); non-finite values must agree exactly.
+// Returns the number of finite elements compared.
+size_t compare_close(const Tensor& got, const Tensor& want, double atol, double rtol, const std::string& what) {
+  if (got.shape() != want.shape())
+    throw std::runtime_error(fmt::format("{} has shape {} but the reference has {}", what, shape_str(got.shape()),
+                                         shape_str(want.shape())));
+  const auto a = got.to_doubles(), b = want.to_doubles();
+  size_t compared = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i]) || !std::isfinite(b[i])) {
+      if (!(a[i] == b[i]) && !(std::isnan(a[i]) && std::isnan(b[i])))
+        throw std::runtime_error(fmt::format("{}: element {} is {} but the reference gives {}", what, i, a[i], b[i]));
+      continue;
+    }
+    if (std::fabs(a[i] - b[i]) > atol + rtol * std::fabs(b[i]))
+      throw std::runtime_error(fmt::format("{}: element {} is {} but the reference gives {} (|diff| = {})", what, i,
+                                           a[i], b[i], std::fabs(a[i] - b[i])));
+    ++compared;
+  }
+  return compared;
 }
 
 // `checked` collects the trainable keys that took part in a gradient check (not every entry of
 // their gradient was left out as non-finite).
-void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_seen, std::set<std::string>& checked,
-                   const CompileOptions& base) {
+IterationChecks run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_seen,
+                              std::set<std::string>& checked, const CompileOptions& base) {
+  IterationChecks done;
   const json& md = c.at("model");
   const std::string name = md.at("name").get<std::string>();
   json args = md.value("regular_args", json::object());
@@ -274,47 +320,70 @@ void run_iteration(const json& c, Rng& rng, std::set<std::string>& trainable_see
     if (k != "threshold" && k != "quantile") trainable.push_back(k);
   }
 
+  // The forward outputs against the same model on a second backend, in float64.
+  const double atol = c.value("64bit_tolerance", 1e-13), rtol = c.value("64bit_relative_tolerance", 1e-13);
+  const DataMap first = probe.evaluate(inputs);
+  {
+    CompileOptions other = opt;
+    other.backend = second_backend(base);
+    const DataMap theirs = compile(model, other).evaluate(inputs);
+    size_t compared = 0;
+    for (const auto& [k, v] : first)
+      compared += compare_close(v.tensor, theirs.at(k).tensor, atol, rtol,
+                                fmt::format("output '{}' against backend {}", k, other.backend->name()));
+    if (compared > 0) ++done.cross_backend;
+  }
+
   if (c.value("inference", false)) {
-    const DataMap first = probe.evaluate(inputs), second = probe.evaluate(inputs);
+    const DataMap second = probe.evaluate(inputs);
     for (const auto& [k, v] : first) {
       if (!same(v.tensor, second.at(k).tensor)) throw std::runtime_error("output '" + k + "' differs between two runs");
       check_finite(v.tensor, "output '" + k + "'");
     }
     if (const auto ref = inference_reference(name, args, values); ref && first.count("output")) {
-      // The case's float64 tolerances (README §8: allclose, atol and rtol, defaults 1e-13).
-      const double atol = c.value("64bit_tolerance", 1e-13), rtol = c.value("64bit_relative_tolerance", 1e-13);
-      const Tensor& got = first.at("output").tensor;
-      bool close = got.shape() == ref->shape();
-      const auto a = got.to_doubles(), b = ref->to_doubles();
-      for (size_t i = 0; close && i < a.size(); ++i) close = std::fabs(a[i] - b[i]) <= atol + rtol * std::fabs(b[i]);
-      if (!close)
-        throw std::runtime_error(fmt::format("output {} differs from the reference {} (args {})",
-                                             first.at("output").tensor.to_string(), ref->to_string(), args.dump()));
+      compare_close(first.at("output").tensor, *ref, atol, rtol, fmt::format("output (args {})", args.dump()));
+      ++done.forward;
     }
-    return;
+    if (done.total() == 0) done.none = "no output element was finite, so nothing could be compared";
+    return done;
   }
 
   opt.inference = false;
   opt.trainable_keys = trainable;
   const PhysicalModel pm = compile(model, opt);
-  if (check_gradients(pm, inputs, values, name, rng, trainable_seen, checked)) return;
-  // Outside a function's domain (a negative base to a fractional power, the log of a negative
-  // number) the outputs are NaN, and a gradient summed over broadcast dims is NaN too (0 * NaN),
-  // so some keys may never be checked at such points, whatever the seed. Check again at the point
-  // with every drawn input folded to its absolute value, when that point is inside the domain.
-  DataMap folded = inputs;
-  std::map<std::string, Tensor> folded_values = values;
-  for (const auto& [k, v] : inputs) {
-    if (v.is_list || !std::count(trainable.begin(), trainable.end(), k)) continue;
-    std::vector<double> x = v.tensor.to_doubles();
-    for (double& e : x) e = std::fabs(e);
-    folded_values[k] = Tensor::from_doubles(x, v.tensor.shape(), DType::f64);
-    folded[k] = Data(folded_values[k]);
+  if (trainable.empty()) {
+    if (done.total() == 0) done.none = "the model has no trainable inputs and no output element was finite";
+    return done;
   }
-  for (const auto& [k, v] : pm.evaluate(folded))
-    for (double e : v.tensor.to_doubles())
-      if (!std::isfinite(e)) return;
-  check_gradients(pm, folded, folded_values, name, rng, trainable_seen, checked);
+  bool outputs_finite = true;
+  done.gradient += check_gradients(pm, inputs, values, name, rng, trainable_seen, checked, outputs_finite);
+  if (!outputs_finite) {
+    // Outside a function's domain (a negative base to a fractional power, the log of a negative
+    // number) the outputs are NaN, and a gradient summed over broadcast dims is NaN too (0 * NaN),
+    // so some keys may never be checked at such points, whatever the seed. Check again at the
+    // point with every drawn input folded to its absolute value, when that point is inside the
+    // domain.
+    DataMap folded = inputs;
+    std::map<std::string, Tensor> folded_values = values;
+    for (const auto& [k, v] : inputs) {
+      if (v.is_list || !std::count(trainable.begin(), trainable.end(), k)) continue;
+      std::vector<double> x = v.tensor.to_doubles();
+      for (double& e : x) e = std::fabs(e);
+      folded_values[k] = Tensor::from_doubles(x, v.tensor.shape(), DType::f64);
+      folded[k] = Data(folded_values[k]);
+    }
+    bool folded_finite = true;
+    for (const auto& [k, v] : pm.evaluate(folded))
+      for (double e : v.tensor.to_doubles()) folded_finite = folded_finite && std::isfinite(e);
+    if (folded_finite) {
+      bool unused = true;
+      done.gradient += check_gradients(pm, folded, folded_values, name, rng, trainable_seen, checked, unused);
+    }
+  }
+  if (done.gradient == 0)
+    done.none = "every output was non-finite at the drawn inputs and at their absolute values, so no gradient "
+                "direction could be checked";
+  return done;
 }
 
 }  // namespace
@@ -373,21 +442,44 @@ Tensor draw_tensor(const json& info, const Shape& shape, Rng& rng) {
   return Tensor::from_doubles(v, shape, DType::f64);
 }
 
-void run_randomized_case(const json& c, uint64_t seed, const CompileOptions& base) {
+std::string RandomizedReport::summary() const {
+  return fmt::format("{} iterations ({} drawn again): {} forward checks against a hand-written reference, {} against "
+                     "a second backend, {} gradient directions against central differences",
+                     iterations, redraws, forward_checks, cross_backend_checks, gradient_checks);
+}
+
+RandomizedReport run_randomized_case(const json& c, uint64_t seed, const CompileOptions& base) {
   Rng rng(seed);
   const int iterations = c.value("iterations", 10);
   std::set<std::string> trainable, checked;
+  RandomizedReport report;
   for (int i = 0; i < iterations; ++i) {
-    try {
-      run_iteration(c, rng, trainable, checked, base);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("seed {}, iteration {}: {}", seed, i, e.what()));
+    for (int attempt = 0;; ++attempt) {
+      IterationChecks done;
+      try {
+        done = run_iteration(c, rng, trainable, checked, base);
+      } catch (const std::exception& e) {
+        throw std::runtime_error(fmt::format("seed {}, iteration {}: {}", seed, i, e.what()));
+      }
+      report.forward_checks += done.forward;
+      report.cross_backend_checks += done.cross_backend;
+      report.gradient_checks += done.gradient;
+      // A case with trainable inputs counts as checked only through its gradients (run_iteration
+      // sets `none` otherwise); one without is checked by the forward comparisons.
+      if (done.none.empty()) break;
+      if (attempt == kRandomizedRedraws)
+        throw std::runtime_error(fmt::format("seed {}, iteration {}: nothing was checked in {} draws: {}", seed, i,
+                                             attempt + 1,
+                                             done.none));
+      ++report.redraws;
     }
+    ++report.iterations;
   }
   for (const std::string& k : trainable)
     if (!checked.count(k))
       throw std::runtime_error(fmt::format(
           "seed {}: the gradient of '{}' was never checked: it was non-finite in every iteration", seed, k));
+  return report;
 }
 
 }  // namespace mithril::conformance

@@ -1,7 +1,10 @@
 // The randomized-model property runner (shared/conformance README §8). Upstream Mithril compares
 // its backends against each other on random models and inputs; we have one backend, so each
 // iteration checks our forward and VJP against an independent float64 reference: central finite
-// differences of <cotangent, outputs> along random directions of the trainable inputs.
+// differences of <cotangent, outputs> along random directions of the trainable inputs, and the
+// forward outputs against the same model compiled for a second backend (cpu against the
+// float64 reference backend, whose kernels are an independent implementation, or the other way
+// round), with the case's float64 tolerances.
 #pragma once
 
 #include <cstdint>
@@ -36,7 +39,24 @@ Shape draw_shape(const json& shapes, const std::map<std::string, Shape>& named, 
 // a [lo, hi] range). Integers and booleans are stored as float64; ports convert them.
 Tensor draw_tensor(const json& info, const Shape& shape, Rng& rng);
 
-// Runs one case; throws with the reason (including the seed) when a property fails.
-void run_randomized_case(const json& c, uint64_t seed = kRandomizedSeed, const CompileOptions& base = {});
+// What one case really checked. Every iteration must make at least one check: a gradient
+// direction compared with central differences when the model has trainable inputs, else a
+// forward comparison with an independent float64 reference. An iteration that made none (every
+// output non-finite, nothing to compare with) is drawn again, up to kRandomizedRedraws times,
+// and the case fails when it still made none, so no case passes without being checked.
+struct RandomizedReport {
+  int iterations = 0;
+  int redraws = 0;                 // iterations drawn again because the draw checked nothing
+  int forward_checks = 0;          // outputs compared with a hand-written reference
+  int cross_backend_checks = 0;    // outputs compared with the same model on another backend
+  int gradient_checks = 0;         // directions compared with central differences
+  std::string summary() const;     // "10 iterations: 10 forward, 30 gradient directions, ..."
+};
+
+inline constexpr int kRandomizedRedraws = 4;
+
+// Runs one case; throws with the reason (including the seed) when a property fails or an
+// iteration could not be checked.
+RandomizedReport run_randomized_case(const json& c, uint64_t seed = kRandomizedSeed, const CompileOptions& base = {});
 
 }  // namespace mithril::conformance
