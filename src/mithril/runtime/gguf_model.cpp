@@ -25,7 +25,7 @@ std::set<std::string> product_weight_keys(const logical::Model& model) {
   }
   std::set<std::string> keys;
   for (const auto& [name, edge] : flat.keys)
-    if (weights.count(edge)) keys.insert(name);
+    if (weights.count(edge) && flat.is_input(edge)) keys.insert(name);
   return keys;
 }
 

@@ -31,14 +31,6 @@ BackendPtr GgmlBackend::from_options(const BackendOptions& options) {
 
 const KernelTable& GgmlBackend::kernels() const { return cpu_kernels(); }
 
-Support GgmlBackend::supports(const Graph& graph, const Node& node) const {
-  if (op_info(node.op->kind()).family == "fused")
-    return Support::no(fmt::format("{} is made by operator fusion, which the ggml backend turns off: products stay "
-                                   "matmul nodes so that their weights can be quantized",
-                                   node.op->name()));
-  return Backend::supports(graph, node);
-}
-
 PassOptions GgmlBackend::passes(const PassOptions& requested) const {
   PassOptions p = requested;
   p.operator_fusion = false;

@@ -26,8 +26,8 @@ class GgmlBackend final : public Backend {
 
   std::string_view name() const override { return "ggml"; }
   const KernelTable& kernels() const override;  // the cpu backend's
-  // Fused nodes are declined: products must stay matmul nodes to be quantized.
-  Support supports(const Graph& graph, const Node& node) const override;
+  // Operator fusion is off, so that products stay matmul nodes whose weights can be quantized
+  // (a program fused elsewhere still runs: its fused nodes on the cpu kernels, in float).
   PassOptions passes(const PassOptions& requested) const override;
   std::unique_ptr<Executable> compile(const GraphProgram& program, const ExecutableOptions& options) const override;
 
