@@ -9,7 +9,6 @@ namespace {
 struct Bucket {
   std::vector<Tensor*> members;
   Tensor flat;
-  std::shared_ptr<Communicator::Pending> pending;
 };
 
 template <class T>
