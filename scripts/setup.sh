@@ -17,6 +17,7 @@ PACKAGES=(
   libdnnl-dev                      # oneDNN: GEMM comparison in bench/gemm_bench
   python3-sklearn                  # ships the handwritten digits data (digits.csv.gz) the examples train on
   gnuplot-nox                      # PNG plots of training curves and batch-size sweeps
+  python3-torch python3-numpy      # ctest example.gpt2_vs_torch: the GPT-2 example against torch.nn on the same weights
 )
 BUILD=1
 for arg in "$@"; do
