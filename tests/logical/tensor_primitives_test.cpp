@@ -171,7 +171,7 @@ TEST(TensorPrimitives, ArgMaxArgMin) {
   const Tensor x = t({3, 9, 1, 4, 0, 8}, {2, 3});
   expect_close(run(single("ArgMax", {}, {"input"}), {{"input", x}}), {1});
   expect_close(run(single("ArgMax", {}, {"input"}, {{"axis", 1}}), {{"input", x}}), {1, 2});
-  expect_close(run(single("ArgMin", {}, {"input"}, {{"axis", 0}}), {{"input", x}}), {1, 1, 0});
+  expect_close(run(single("ArgMin", {}, {"input"}, {{"axis", 0}}), {{"input", x}}), {0, 1, 0});
   EXPECT_EQ(run(single("ArgMin", {}, {"input"}, {{"keepdim", true}}), {{"input", x}}).shape(), (Shape{1, 1}));
 }
 
