@@ -22,6 +22,7 @@ PACKAGES=(
   python3-numpy                    # arrays in and out of the Python package
   python3-pytest                   # the Python tests (python/tests, examples/seed) that ctest runs
   libopenmpi-dev openmpi-bin       # the parallel layer's communicator (MPI) and mpirun for multi-rank runs and tests
+  python3-torch                    # ctest example.gpt2_vs_torch: the GPT-2 example against torch.nn on the same weights
 )
 BUILD=1
 for arg in "$@"; do

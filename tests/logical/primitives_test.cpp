@@ -85,9 +85,13 @@ TEST(PrimitiveRegistry, ListsEveryPrimitiveAndNoComposite) {
         "QuantileLoss", "KLDivergence", "CrossEntropy", "BinaryCrossEntropy", "Embedding", "Convolution1D",
         "Convolution2D", "MaxPool1D", "MaxPool2D", "AvgPool2D", "DistanceMatrix", "NormModifier",
         "PolynomialFeatures", "EncoderDistanceMatrix", "MDSCore", "TSNECore", "RBFKernel", "PolynomialKernel",
-        "ToList", "Eye", "EyeComplement", "Ones", "ScaledDotProduct", "RNNCell", "LSTMCell", "LeadingSlice"})
+        "ToList", "Eye", "EyeComplement", "Ones", "ScaledDotProduct", "RNNCell", "LSTMCell", "LeadingSlice",
+        "Minimum", "Maximum", "Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual", "LogicalAnd",
+        "LogicalOr", "LogicalXOr", "LogicalNot", "Floor", "Shape", "Size", "Indexer", "Reshape", "BroadcastTo",
+        "ToTuple", "Cast", "Arange", "ZerosLike", "OnesLike", "AtLeast1D", "ArgMax", "ArgMin", "IsNan", "NanToNum",
+        "Clamp", "SiLU"})
     EXPECT_TRUE(have.count(n)) << n;
-  EXPECT_EQ(names.size(), 72u);
+  EXPECT_EQ(names.size(), 102u);
   for (const char* n : {"Linear", "Layer", "MLP", "LayerNorm", "LogisticRegression", "MDS", "TSNE", "L1", "L2"})
     EXPECT_FALSE(have.count(n)) << n;
 }

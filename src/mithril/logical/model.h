@@ -59,6 +59,7 @@ class ModelImpl;
 class Block;
 class ShapeCheckState;  // shape_inference.h
 class Model;
+class Expr;  // functional.h
 
 // Shorthands for composing models in C++ (the library and train models, programs built on them).
 Model prim(const std::string& name, const json& args = json::object());  // Model::primitive
@@ -83,6 +84,10 @@ class Model {
   Model& operator|=(const Model& sub);
   Model& operator+=(const Model& sub);
   Block connect(std::map<std::string, Connection> connections) const;
+  // Calls the model on expressions of the functional API (functional.h): on its canonical input,
+  // or on ports by name; the result is its canonical output (Expr::output picks another port).
+  Expr operator()(const Expr& input) const;
+  Expr operator()(const std::map<std::string, Expr>& inputs) const;
 
   void expose(const std::vector<std::string>& keys);  // make named keys outputs
   void set_differentiability(const std::string& key, bool differentiable);

@@ -28,6 +28,7 @@ const PrimitiveRegistry& registry() {
     register_loss_primitives(r);
     register_layer_primitives(r);
     register_kernel_primitives(r);
+    register_tensor_primitives(r);
     return r;
   }();
   return instance;

@@ -307,6 +307,7 @@ void read_option(const json& v, const std::string& path, TargetHardware& out) {
   if (!v.is_string()) wrong_type(path, "a level name (native, baseline, x86-64-v2, x86-64-v3, avx2, x86-64-v4, avx512, amx)", v);
   out.name = v.get<std::string>();
   (void)target_isa_level(out);  // an unknown name or a level this machine lacks fails here, naming it
+}
 void read_option(const json& v, const std::string& path, Parallelism& out) {
   if (!v.is_string()) wrong_type(path, "\"none\" or \"data\"", v);
   const std::string p = v.get<std::string>();

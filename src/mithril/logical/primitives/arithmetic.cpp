@@ -130,6 +130,22 @@ void add_where(PrimitiveRegistry& r) {
   });
 }
 
+void add_logical(PrimitiveRegistry& r, const char* name, BinaryFn fn) {
+  r.add(name, {}, [=](const json&) {
+    PrimitiveDef def = single_output(name, {condition_port("left"), condition_port("right")},
+                                     [=](Graph&, const PortReader& in) { return fn(in.tensor("left"), in.tensor("right")); });
+    def.shape_rule = PrimitiveDef::ShapeRule::broadcast;
+    return def;
+  });
+}
+
+void add_logical_not(PrimitiveRegistry& r) {
+  r.add("LogicalNot", {}, [](const json&) {
+    return same_shape(single_output("LogicalNot", {condition_port("input")},
+                                    [](Graph&, const PortReader& in) { return ops::logical_not(in.tensor("input")); }));
+  });
+}
+
 void add_shift(PrimitiveRegistry& r, const char* name, BinaryFn fn) {
   r.add(name, {}, [=](const json&) {
     return single_output(name, {index_port("input"), index_port("shift")},
@@ -170,6 +186,21 @@ void register_arithmetic_primitives(PrimitiveRegistry& r) {
   add_gelu(r);
   add_softmax(r);
   add_where(r);
+
+  // Elementwise comparisons (bool results), logical ops on conditions, minimum and maximum.
+  add_binary(r, "Minimum", "left", "right", ops::minimum);
+  add_binary(r, "Maximum", "left", "right", ops::maximum);
+  add_binary(r, "Equal", "left", "right", ops::equal);
+  add_binary(r, "NotEqual", "left", "right", ops::not_equal);
+  add_binary(r, "Less", "left", "right", ops::less);
+  add_binary(r, "LessEqual", "left", "right", ops::less_equal);
+  add_binary(r, "Greater", "left", "right", ops::greater);
+  add_binary(r, "GreaterEqual", "left", "right", ops::greater_equal);
+  add_logical(r, "LogicalAnd", ops::logical_and);
+  add_logical(r, "LogicalOr", ops::logical_or);
+  add_logical(r, "LogicalXOr", ops::logical_xor);
+  add_logical_not(r);
+  add_unary(r, "Floor", ops::floor);
 }
 
 }  // namespace mithril::logical

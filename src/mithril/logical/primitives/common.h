@@ -40,6 +40,7 @@ void register_reduction_primitives(PrimitiveRegistry& registry);
 void register_loss_primitives(PrimitiveRegistry& registry);
 void register_layer_primitives(PrimitiveRegistry& registry);
 void register_kernel_primitives(PrimitiveRegistry& registry);
+void register_tensor_primitives(PrimitiveRegistry& registry);
 
 // Port declarations.
 PortDef tensor_port(std::string name, std::optional<json> default_value = std::nullopt);
