@@ -125,9 +125,10 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
        "'mixed_precision' is not supported: a compiled model runs in one dtype (backend precision); mixed precision "
        "(bf16 compute on float32 master weights) is training a bf16-compiled model from float32 parameters "
        "(mithril train --precision bf16)"},
+      // An accelerator name is no ISA level (tests/runtime/target_hardware_test.cpp tests the option).
       {R"({"target_hardware": "nvidia_a100"})",
-       "'target_hardware' is not supported: compiling for a named accelerator is not available: this build has the "
-       "CPU backend only, whose kernels are picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
+       "target_hardware='nvidia_a100' is not one of native, baseline, x86-64-v2, x86-64-v3 (avx2), x86-64-v4 "
+       "(avx512), amx"},
       {R"({"optimize_for": "throughput"})",
        "'optimize_for' is not supported: there is no throughput/latency mode to select: compile() builds one program "
        "per input signature (mithril bench --batch-sizes finds the batch size for either)"},
@@ -195,7 +196,7 @@ TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
             "[compile options] unknown option 'infrence' (valid: backend, constant_keys, data_keys, discard_keys, "
             "graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
             "profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, "
-            "trainable_keys, use_short_namings)");
+            "target_hardware, trainable_keys, use_short_namings)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"optimizations": {"loop_unrolling": true}})"),
             "[compile options] unknown optimization 'optimizations.loop_unrolling' (valid: common_subexpression, "
             "constant_folding, dead_code_elimination, operator_fusion)");
