@@ -127,9 +127,10 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
        "'mixed_precision' is not supported: a compiled model runs in one dtype (backend precision); mixed precision "
        "(bf16 compute on float32 master weights) is training a bf16-compiled model from float32 parameters "
        "(mithril train --precision bf16)"},
+      // An accelerator name is no ISA level (tests/runtime/target_hardware_test.cpp tests the option).
       {R"({"target_hardware": "nvidia_a100"})",
-       "'target_hardware' is not supported: compiling for a named accelerator is not available: this build has the "
-       "CPU backend only, whose kernels are picked at run time from the CPU's features (MITHRIL_ISA overrides)"},
+       "target_hardware='nvidia_a100' is not one of native, baseline, x86-64-v2, x86-64-v3 (avx2), x86-64-v4 "
+       "(avx512), amx"},
       {R"({"optimize_for": "throughput"})",
        "'optimize_for' is not supported: there is no throughput/latency mode to select: compile() builds one program "
        "per input signature (mithril bench --batch-sizes finds the batch size for either)"},
