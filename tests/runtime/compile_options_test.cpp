@@ -192,8 +192,8 @@ TEST(CompileOptionsFromJson, RejectedSeedKnobsNameTheOptionAndTheReason) {
 
 TEST(CompileOptionsFromJson, UnknownNamesAreKeyErrorsListingTheValidOnes) {
   EXPECT_EQ(error_parsing<KeyError>(R"({"infrence": true})"),
-            "[compile options] unknown option 'infrence' (valid: backend, constant_keys, data_keys, discard_keys, "
-            "graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
+            "[compile options] unknown option 'infrence' (valid: backend, check_numerics, constant_keys, data_keys, "
+            "discard_keys, graph_optimization, inference, jit, mem_size, optimizations, peak_gbs, peak_gflops, pre_allocate, "
             "profile, safe_names, safe_shapes, shapes, static_inference, static_keys, static_shapes, static_types, "
             "trainable_keys, use_short_namings)");
   EXPECT_EQ(error_parsing<KeyError>(R"({"optimizations": {"loop_unrolling": true}})"),
