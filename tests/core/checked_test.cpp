@@ -40,7 +40,8 @@ TEST(Closest, EditDistanceAndSuggestions) {
   EXPECT_EQ(edit_distance("hiden", "hidden"), 1u);
   EXPECT_EQ(edit_distance("Relu", "relu"), 0u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);
-  EXPECT_EQ(closest_names("hiden", {"conv1", "hidden", "heads"}), (std::vector<std::string>{"hidden", "heads"}));
+  EXPECT_EQ(closest_names("hiden", {"conv1", "hidden", "heads"}), (std::vector<std::string>{"hidden"}));
+  EXPECT_EQ(closest_names("Liner", {"Relu", "Layer", "Linear"}), (std::vector<std::string>{"Linear", "Layer"}));
   EXPECT_EQ(closest_names("Exp", {"Add", "Exponential", "Relu"}), (std::vector<std::string>{"Exponential"}));
   EXPECT_TRUE(closest_names("zzzzzz", {"Linear", "Relu"}).empty());
 }

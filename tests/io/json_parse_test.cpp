@@ -25,7 +25,7 @@ TEST(JsonParse, NestingDeeperThanTheLimitIsAnError) {
 
 TEST(JsonParse, SyntaxErrorsHaveNoLibraryTag) {
   const std::string e = error_of<ValueError>([] { (void)parse_json("{\"a\": }", "[config] c.json"); });
-  EXPECT_EQ(e.rfind("[config] c.json: not valid JSON: syntax error while parsing value", 0), 0u) << e;
+  EXPECT_EQ(e.rfind("[config] c.json: not valid JSON: parse error at line 1, column 7: syntax error while parsing value", 0), 0u) << e;
   EXPECT_EQ(e.find("json.exception"), std::string::npos) << e;
   try {
     (void)nlohmann::json("text").get<int>();

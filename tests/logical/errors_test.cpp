@@ -135,7 +135,7 @@ TEST(ModelDictErrors, NameTheFieldAndItsPath) {
                                           "connections": {"m2": {"input": "x"}}})")),
             "[model dict] model.connections: no submodel named 'm2'");
   EXPECT_EQ(error_of<AttributeError>(load(R"({"name": "Model", "submodels": {"m1": {"name": "Nope"}}})")),
-            "[model dict] model.submodels.m1: unknown model 'Nope'");
+            "[model dict] model.submodels.m1: unknown model 'Nope' (`mithril models` lists every model)");
   EXPECT_EQ(error_of<ValueError>(load(R"({"name": "Model", "submodels": {"m1": "Relu"},
                                             "assigned_differentiabilities": [["input", 1]]})")),
             "[model dict] model.assigned_differentiabilities: expected [key, bool], got [\"input\",1]");
@@ -176,7 +176,8 @@ TEST(ModelDictErrors, WhatCannotBeSavedIsNamed) {
   EXPECT_EQ(error_of<ValueError>([&] { model_to_dict(m); }),
             "[model dict] cannot save the differentiability of 'm0.input': not a primitive port");
   EXPECT_EQ(error_of<ValueError>([&] { save_model_dict(prim("Relu"), "/nonexistent/dir/model.json"); }),
-            "[model dict] cannot write '/nonexistent/dir/model.json.tmp'");
+            "[model dict] /nonexistent/dir/model.json: cannot write temporary file '/nonexistent/dir/model.json.tmp': No "
+            "such file or directory");
 }
 
 TEST(ModelDict, AssignedShapesRoundTrip) {

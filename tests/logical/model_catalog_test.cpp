@@ -59,7 +59,7 @@ TEST(ModelCatalog, UnknownModelNamesTheClosest) {
             "[model dict] model.submodels.e: unknown model 'Exp' (closest: Exponential; `mithril models` lists every "
             "model)");
   EXPECT_EQ(error_of<AttributeError>([] { model_from_dict(json::parse(R"({"name": "Liner"})")); }),
-            "[model dict] model: unknown model 'Liner' (closest: Linear, Layer; `mithril models` lists every model)");
+            "[model dict] model: unknown model 'Liner' (closest: Linear, Layer, Sine; `mithril models` lists every model)");
 }
 
 TEST(ModelCatalog, ArgumentsAreTyped) {

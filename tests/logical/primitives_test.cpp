@@ -66,7 +66,7 @@ TEST(PrimitiveRegistry, UnknownArgumentIsAttributeError) {
     make_primitive("Softmax", {{"foo", 1}});
     FAIL() << "expected AttributeError";
   } catch (const AttributeError& e) {
-    EXPECT_STREQ(e.what(), "[Softmax] unknown argument 'foo'");
+    EXPECT_STREQ(e.what(), "[Softmax] unknown argument 'foo' (valid: input, axis)");
   }
   // `threshold` is a port of Sqrt only when robust.
   EXPECT_THROW(make_primitive("Sqrt", {{"threshold", 1e-20}}), AttributeError);
