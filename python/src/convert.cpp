@@ -111,9 +111,11 @@ Tensor to_tensor(py::handle value, const std::string& what) {
   arr = py::array::ensure(arr, py::array::c_style);
   Shape shape(arr.shape(), arr.shape() + arr.ndim());
   const size_t bytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
-  // The kernels' alignment (64 bytes) holds for NumPy's large buffers: those are wrapped in place,
-  // the array kept alive by the tensor (released under the GIL, from whichever thread drops it).
-  if (bytes > 0 && reinterpret_cast<uintptr_t>(arr.data()) % 64 == 0) {
+  // An array aligned as the kernels need (64 bytes) is wrapped in place, kept alive by the tensor
+  // (released under the GIL, from whichever thread drops it). Below 4 KiB a copy is cheaper than
+  // the wrapper (the allocator keeps small blocks per thread), so small arrays are copied.
+  constexpr size_t kWrapFrom = 4096;
+  if (bytes >= kWrapFrom && reinterpret_cast<uintptr_t>(arr.data()) % 64 == 0) {
     std::shared_ptr<void> owner(new py::object(arr), [](void* p) {
       if (!Py_IsInitialized() || _Py_IsFinalizing()) return;  // the interpreter is gone: nothing to release
       py::gil_scoped_acquire gil;
