@@ -748,6 +748,9 @@ class BackendOps : public ::testing::TestWithParam<Param> {
 
 constexpr int kForwardReps = 4;
 constexpr int kGradReps = 3;
+// A backend that generates code compiles one library per case (0.2-1 s each): one draw per dtype
+// keeps its run short (the cache in the build tree makes later runs free).
+int reps(const Backend& b, int n) { return b.generates_code() ? 1 : n; }
 
 TEST_P(BackendOps, Forward) {
   if (!mode_runs("test")) GTEST_SKIP() << "MITHRIL_BACKEND_OPS_MODE=" << mode();
@@ -756,7 +759,7 @@ TEST_P(BackendOps, Forward) {
   const bool fused = op_info(k).family == "fused";
   int ran = 0;
   for (DType t : dtypes(*b))
-    for (int rep = 0; rep < kForwardReps; ++rep) {
+    for (int rep = 0; rep < reps(*b, kForwardReps); ++rep) {
       const uint64_t seed = case_seed(k, t, rep);
       const std::string label = case_label(k, t, seed);
       SCOPED_TRACE(label);
@@ -879,7 +882,7 @@ TEST_P(BackendOps, Grad) {
   int ran = 0;
   for (DType t : dtypes(*b)) {
     if (!is_float(t)) continue;
-    for (int rep = 0; rep < kGradReps; ++rep) {
+    for (int rep = 0; rep < reps(*b, kGradReps); ++rep) {
       const uint64_t seed = case_seed(k, t, rep);
       const std::string label = case_label(k, t, seed) + " gradient";
       SCOPED_TRACE(label);

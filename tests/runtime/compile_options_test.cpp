@@ -239,7 +239,7 @@ TEST(CompileOptionsFromJson, WrongTypesNameTheOptionTheExpectedTypeAndTheValue) 
        "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"int32\""},
       {R"({"backend": {"precision": "float8"}})",
        "'backend.precision' must be a float dtype name (float64, float32, bfloat16, float16), got \"float8\""},
-      {R"({"backend": {"name": 1}})", "'backend.name' must be a backend name (cpu, reference, ggml), got 1"},
+      {R"({"backend": {"name": 1}})", "'backend.name' must be a backend name (cpu, reference, ggml, jit), got 1"},
       {R"({"backend": {"device": ["cpu"]}})", "'backend.device' must be a device name (\"cpu\"), got [\"cpu\"]"},
   };
   for (const auto& [text, message] : cases)

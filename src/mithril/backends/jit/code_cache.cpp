@@ -127,7 +127,7 @@ CacheEntry build_or_load(const std::string& dir, const std::string& source, cons
   write_atomic(e.source_path, replace_all(source, kKeyPlaceholder, e.key));
   const std::string tmp = temporary_name(e.library_path);
   try {
-    compile_library(tc, e.source_path, tmp);
+    compile_library(tc, e.source_path, tmp, base + ".log");
   } catch (...) {
     std::remove(tmp.c_str());
     throw;

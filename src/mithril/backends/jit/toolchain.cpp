@@ -88,8 +88,7 @@ const std::optional<Toolchain>& toolchain() {
   return tc;
 }
 
-void compile_library(const Toolchain& tc, const std::string& source, const std::string& library) {
-  const std::string log = library + ".log";
+void compile_library(const Toolchain& tc, const std::string& source, const std::string& library, const std::string& log) {
   const std::string command =
       fmt::format("{} {} -o {} {} > {} 2>&1", quoted(tc.compiler), tc.flags, quoted(library), quoted(source), quoted(log));
   const int status = std::system(command.c_str());
@@ -100,7 +99,7 @@ void compile_library(const Toolchain& tc, const std::string& source, const std::
   std::ifstream in(log);
   std::string line, first;
   while (std::getline(in, line)) {
-    if (first.empty() && line.find("error") != std::string::npos) first = line;
+    if (first.empty() && line.find("error:") != std::string::npos) first = line;
   }
   if (first.empty()) first = fmt::format("exit status {}", status);
   MI_THROW(KernelError, "[backend jit] compiling the generated source failed: {} (source: {}, compiler log: {})", first, source,

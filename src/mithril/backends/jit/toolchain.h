@@ -19,8 +19,9 @@ const std::optional<Toolchain>& toolchain();
 // Why toolchain() found none: the places it looked.
 std::string toolchain_search_description();
 
-// Compiles `source` into the shared library `library`; a failure is a KernelError with the
-// compiler's first error line, the source path and the log path.
-void compile_library(const Toolchain& tc, const std::string& source, const std::string& library);
+// Compiles `source` into the shared library `library`, the compiler's output going to `log`
+// (removed on success); a failure is a KernelError with the compiler's first error line, the
+// source path and the log path.
+void compile_library(const Toolchain& tc, const std::string& source, const std::string& library, const std::string& log);
 
 }  // namespace mithril::jit
