@@ -1,5 +1,5 @@
-# Seed block "GGML/C Backends": mem_size, static_inference and graph_optimization exist; quantize
-# is the backend's to accept (this build's backends compute in floating point).
+# Seed block "GGML/C Backends": the ggml backend quantizes the weights fixed at compile time; the
+# cpu backend computes in floating point and refuses quantize.
 import pytest
 
 import mithril as ml
@@ -9,15 +9,20 @@ SHAPES = {k: list(v.shape) for k, v in inputs.items()}
 
 
 def test_as_written():
-    if "ggml" in ml.available_backends():
-        pytest.skip("covered by the GGML backend's own tests")
-    with pytest.raises(ValueError) as e:
-        # GGML backend for maximum inference performance
-        backend = ml.GGMLBackend(
-            quantize="int8",           # 8-bit quantization
-            mem_size=4 * 1024 * 1024 * 1024  # 4GB memory limit
-        )
-    assert "cpu" in str(e.value)
+    # GGML backend for maximum inference performance
+    backend = ml.GGMLBackend(
+        quantize="int8",           # 8-bit quantization
+        mem_size=4 * 1024 * 1024 * 1024  # 4GB memory limit
+    )
+    # Weights fixed at compile time are the ones quantized (int8 = q8_0 blocks); the others stay float.
+    weights = {k: v for k, v in inputs.items() if k != "input"}
+    compiled_model = ml.compile(model=model, backend=backend, static_inference=True, graph_optimization=True,
+                                shapes=SHAPES, constant_keys=weights)
+    out = compiled_model({"input": inputs["input"]})["output"]
+    reference = ml.compile(model=model, backend=ml.CpuBackend(), shapes=SHAPES)(inputs)["output"]
+    assert out.shape == (32, 10)
+    # q8_0 keeps about 2-3 significant digits of each weight block
+    assert abs(out - reference).max() <= 2e-2 * abs(reference).max()
 
 
 def test_with_the_cpu_backend():

@@ -222,8 +222,14 @@ void bind_runtime(py::module_& m) {
         py::arg("model"), py::arg("backend"), py::arg("options"));
 
   py::class_<BenchmarkConfig>(m, "BenchmarkConfig")
-      .def(py::init([](int warmup, int iterations, std::vector<std::string> metrics, std::string batch_key) {
-             BenchmarkConfig c{warmup, iterations, std::move(metrics), std::move(batch_key)};
+      .def(py::init([](int warmup, int iterations, std::vector<std::string> metrics, std::string batch_key,
+                       double warmup_seconds) {
+             BenchmarkConfig c;
+             c.warmup_iterations = warmup;
+             c.warmup_seconds = warmup_seconds;
+             c.benchmark_iterations = iterations;
+             c.metrics = std::move(metrics);
+             c.batch_key = std::move(batch_key);
              validate_benchmark_config(c);
              MI_CHECK(warmup >= 0 && iterations >= 1, ValueError,
                       "[BenchmarkConfig] needs warmup_iterations >= 0 and benchmark_iterations >= 1, got {} and {}",
@@ -232,8 +238,9 @@ void bind_runtime(py::module_& m) {
            }),
            py::arg("warmup_iterations") = 3, py::arg("benchmark_iterations") = 20,
            py::arg("metrics") = std::vector<std::string>{"throughput", "latency", "memory_usage"},
-           py::arg("batch_key") = "")
+           py::arg("batch_key") = "", py::arg("warmup_seconds") = BenchmarkConfig{}.warmup_seconds)
       .def_readonly("warmup_iterations", &BenchmarkConfig::warmup_iterations)
+      .def_readonly("warmup_seconds", &BenchmarkConfig::warmup_seconds)
       .def_readonly("benchmark_iterations", &BenchmarkConfig::benchmark_iterations)
       .def_readonly("metrics", &BenchmarkConfig::metrics);
 

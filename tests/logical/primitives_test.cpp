@@ -57,7 +57,7 @@ TEST(PrimitiveRegistry, UnknownModelIsKeyError) {
     make_primitive("Foo");
     FAIL() << "expected KeyError";
   } catch (const KeyError& e) {
-    EXPECT_STREQ(e.what(), "unknown model 'Foo'");
+    EXPECT_STREQ(e.what(), "unknown model 'Foo' (closest: Floor)");
   }
 }
 
