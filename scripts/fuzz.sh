@@ -14,7 +14,8 @@ SECONDS_PER_TARGET=${1:-60}
 shift || true
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 cmake --preset fuzz >/dev/null
-read -r -a TARGETS < <(tr ';' ' ' < build-fuzz/fuzz_targets.txt)
+# (the list has no final newline: the echo gives read its line end, which set -e needs)
+read -r -a TARGETS < <(tr ";" " " < build-fuzz/fuzz_targets.txt; echo)
 if (($#)); then TARGETS=("${@/%/_fuzz}"); fi
 cmake --build --preset fuzz --target "${TARGETS[@]}"
 status=0
