@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "mithril/backends/check_numerics.h"
+#include "mithril/backends/step_info.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
@@ -53,15 +54,7 @@ Executor::Executor(const Graph& graph, std::vector<ValueId> outputs, ExecutorOpt
   for (size_t n = 0; n < nodes.size(); ++n) {
     if (!needed_node[n]) continue;
     const Node& node = nodes[n];
-    StepInfo si{static_cast<NodeId>(n), node.op.get(), nullptr, {}, {}, false};
-    for (ValueId v : node.inputs) {
-      si.signature.input_shapes.push_back(graph.value(v).shape);
-      si.signature.input_dtypes.push_back(graph.value(v).dtype);
-    }
-    for (ValueId v : node.outputs) {
-      si.signature.output_shapes.push_back(graph.value(v).shape);
-      si.signature.output_dtypes.push_back(graph.value(v).dtype);
-    }
+    StepInfo si = step_info_of(graph, static_cast<NodeId>(n));
     si.kernel = &kernel_table().find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes, options_.isa_cap);
     si.cost = node.op->cost(si.signature);
     const int s = static_cast<int>(steps_.size());

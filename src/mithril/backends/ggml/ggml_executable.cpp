@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "mithril/backends/step_info.h"
 #include "mithril/core/error.h"
 #include "mithril/ops/shape.h"
 
@@ -126,15 +127,7 @@ GgmlExecutable::GgmlExecutable(const Graph& graph, std::vector<ValueId> outputs,
     const Node& node = nodes[n];
     const int s = static_cast<int>(steps_.size());
     steps_.push_back({&node, quant_of[n]});
-    StepInfo si{static_cast<NodeId>(n), node.op.get(), nullptr, {}, {}, false};
-    for (ValueId v : node.inputs) {
-      si.signature.input_shapes.push_back(graph.value(v).shape);
-      si.signature.input_dtypes.push_back(graph.value(v).dtype);
-    }
-    for (ValueId v : node.outputs) {
-      si.signature.output_shapes.push_back(graph.value(v).shape);
-      si.signature.output_dtypes.push_back(graph.value(v).dtype);
-    }
+    StepInfo si = step_info_of(graph, static_cast<NodeId>(n));
     si.kernel = quant_of[n] >= 0 ? &quant_entry(*options_.quantize, path)
                                  : &kernels.find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
     si.cost = node.op->cost(si.signature);

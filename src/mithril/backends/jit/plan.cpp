@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "mithril/backends/step_info.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
 
@@ -27,15 +28,7 @@ Plan make_plan(const Graph& graph, const std::vector<ValueId>& outputs, const Ke
   for (size_t n = 0; n < nodes.size(); ++n) {
     if (!needed[n]) continue;
     const Node& node = nodes[n];
-    StepInfo si{static_cast<NodeId>(n), node.op.get(), nullptr, {}, {}, false};
-    for (ValueId v : node.inputs) {
-      si.signature.input_shapes.push_back(graph.value(v).shape);
-      si.signature.input_dtypes.push_back(graph.value(v).dtype);
-    }
-    for (ValueId v : node.outputs) {
-      si.signature.output_shapes.push_back(graph.value(v).shape);
-      si.signature.output_dtypes.push_back(graph.value(v).dtype);
-    }
+    StepInfo si = step_info_of(graph, static_cast<NodeId>(n));
     si.kernel = &kernels.find(*node.op, si.signature.input_dtypes, si.signature.output_dtypes);
     si.cost = node.op->cost(si.signature);
     const int s = static_cast<int>(p.steps.size());

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "mithril/backends/check_numerics.h"
+#include "mithril/backends/step_info.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/graph/rewrite.h"
@@ -19,15 +20,9 @@ Interpreter::Interpreter(const Graph& graph, std::vector<ValueId> outputs, const
   for (size_t n = 0; n < graph.nodes().size(); ++n) {
     if (!needed[n]) continue;
     const Node& node = graph.nodes()[n];
-    StepInfo si{static_cast<NodeId>(n), node.op.get(), nullptr, {}, {}, false};
-    for (ValueId v : node.inputs) {
-      si.signature.input_shapes.push_back(graph.value(v).shape);
-      si.signature.input_dtypes.push_back(graph.value(v).dtype);
-    }
+    StepInfo si = step_info_of(graph, static_cast<NodeId>(n));
     for (ValueId v : node.outputs) {
       const Value& out = graph.value(v);
-      si.signature.output_shapes.push_back(out.shape);
-      si.signature.output_dtypes.push_back(out.dtype);
       const int64_t bytes = numel(out.shape) * static_cast<int64_t>(dtype_size(out.dtype));
       if (!is_output[static_cast<size_t>(v)]) plan_.naive_bytes += bytes;
     }
