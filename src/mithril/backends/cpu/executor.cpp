@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "mithril/backends/check_numerics.h"
+#include "mithril/backends/program_inputs.h"
 #include "mithril/backends/step_info.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
@@ -180,18 +181,7 @@ std::unique_ptr<Executor::Context> Executor::make_context() const {
 }
 
 void Executor::run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const {
-  const auto& ids = graph_.inputs();
-  MI_CHECK(inputs.size() == ids.size(), ValueError, "[executor] graph has {} inputs but {} tensors were given", ids.size(),
-           inputs.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const Value& v = graph_.value(ids[i]);
-    const Tensor& t = *inputs[i];
-    MI_CHECK(t.defined(), ValueError, "[executor] input '{}' is undefined", v.name);
-    MI_CHECK(t.shape() == v.shape, ShapeError, "[executor] input '{}' has shape {} but the graph expects {}", v.name,
-             shape_str(t.shape()), shape_str(v.shape));
-    MI_CHECK(t.dtype() == v.dtype, DTypeError, "[executor] input '{}' has dtype {} but the graph expects {}", v.name,
-             dtype_name(t.dtype()), dtype_name(v.dtype));
-  }
+  check_program_inputs(graph_, inputs, "[executor]");
   // One run at a time owns the planned arena; a concurrent run gets a context of its own.
   if (!primary_busy_.exchange(true, std::memory_order_acquire)) {
     struct Release {

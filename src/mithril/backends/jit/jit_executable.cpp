@@ -13,6 +13,7 @@
 #include "mithril/backends/jit/code_cache.h"
 #include "mithril/backends/jit/codegen.h"
 #include "mithril/backends/jit/toolchain.h"
+#include "mithril/backends/program_inputs.h"
 #include "mithril/core/env.h"
 #include "mithril/core/error.h"
 #include "mithril/core/thread_pool.h"
@@ -195,18 +196,7 @@ std::unique_ptr<JitExecutable::Context> JitExecutable::make_context() const {
 }
 
 void JitExecutable::run(std::span<const Tensor* const> inputs, std::vector<Tensor>& results) const {
-  const auto& ids = graph_.inputs();
-  MI_CHECK(inputs.size() == ids.size(), ValueError, "[backend jit] the program has {} inputs but {} tensors were given", ids.size(),
-           inputs.size());
-  for (size_t i = 0; i < ids.size(); ++i) {
-    const Value& v = graph_.value(ids[i]);
-    const Tensor& t = *inputs[i];
-    MI_CHECK(t.defined(), ValueError, "[backend jit] input '{}' is undefined", v.name);
-    MI_CHECK(t.shape() == v.shape, ShapeError, "[backend jit] input '{}' has shape {} but the program expects {}", v.name,
-             shape_str(t.shape()), shape_str(v.shape));
-    MI_CHECK(t.dtype() == v.dtype, DTypeError, "[backend jit] input '{}' has dtype {} but the program expects {}", v.name,
-             dtype_name(t.dtype()), dtype_name(v.dtype));
-  }
+  check_program_inputs(graph_, inputs, "[backend jit]");
   if (!primary_busy_.exchange(true, std::memory_order_acquire)) {
     struct Release {
       std::atomic<bool>& flag;
